@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine:
+#   make demo   runs the main job (installs what it needs on first use)
+#   make test   runs every test (installs what it needs on first use)
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export TI_OFFLINE_CACHE_FILE_PATH ?= $(CURDIR)/.cache/taichi
+export TI_LOG_LEVEL ?= warn
+export ENABLE_TAICHI_HEADER_PRINT ?= 0
+export TI_SKIP_VERSION_CHECK ?= ON
+export NO_MKDOCS_2_WARNING ?= 1
+
+.PHONY: demo test venv docs bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU build of this version is on local disk
+	$(VPY) -m pip install --quiet torch==2.13.0
+	$(VPY) -m pip install --quiet -e ".[torch,docs,dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VPY) -m taichi_render demo
+
+test: $(STAMP)
+	$(VPY) -m pytest -q tests
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+bench: $(STAMP)
+	$(VPY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .cache site build *.egg-info

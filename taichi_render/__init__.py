@@ -1,0 +1,1 @@
+"""taichi_render: a differentiable path tracer in Taichi."""
