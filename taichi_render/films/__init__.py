@@ -1,0 +1,5 @@
+"""Film plugins: ``hdrfilm`` (host data)."""
+
+from . import hdrfilm
+
+__all__ = ["hdrfilm"]

@@ -1,0 +1,1 @@
+"""Device side of the renderer: scene packing, BVH, and the @ti.func building blocks."""

@@ -1,0 +1,120 @@
+"""Column layout of the packed scene arrays (see scene_data.py) and plugin type codes.
+
+Host plugins are packed into a handful of typed ndarrays: one row per object, one column per
+attribute. Device code reads them through these names, never through bare numbers.
+"""
+
+# ---- primitives (BVH leaves) ----
+PRIM_TRIANGLE = 0
+PRIM_SPHERE = 1
+PRIM_DISK = 2
+
+# ---- shapes: shape_i (S, SI_WIDTH) int32, shape_f (S, SF_WIDTH) float32 ----
+SI_TYPE = 0  # PRIM_*
+SI_BSDF = 1
+SI_EMITTER = 2  # -1: none
+SI_TRI_OFFSET = 3
+SI_TRI_COUNT = 4
+SI_HAS_NORMALS = 5
+SI_HAS_UV = 6
+SI_FLIP_NORMALS = 7
+SI_WIDTH = 8
+
+SF_CENTER = 0  # 3 floats (sphere)
+SF_RADIUS = 3
+SF_TO_WORLD = 4  # 12 floats, 3x4 row major (disk)
+SF_TO_LOCAL = 16  # 12 floats
+SF_AREA = 28
+SF_WIDTH = 32
+
+# ---- bsdfs: bsdf_i (B, BI_WIDTH) int32, bsdf_f (B, BF_WIDTH) float32 ----
+BSDF_DIFFUSE = 0
+BSDF_TWOSIDED = 1
+BSDF_DIELECTRIC = 2
+BSDF_THINDIELECTRIC = 3
+BSDF_CONDUCTOR = 4
+BSDF_ROUGHCONDUCTOR = 5
+BSDF_PLASTIC = 6
+
+BI_TYPE = 0
+BI_TEX0 = 1  # diffuse.reflectance, *.specular_reflectance, plastic.diffuse_reflectance
+BI_TEX1 = 2  # dielectric.specular_transmittance, plastic.specular_reflectance
+BI_CHILD0 = 3  # twosided front
+BI_CHILD1 = 4  # twosided back
+BI_DISTRIBUTION = 5  # 0 beckmann, 1 ggx
+BI_NONLINEAR = 6
+BI_WIDTH = 8
+
+BF_ETA = 0  # int_ior / ext_ior
+BF_ALPHA_U = 1
+BF_ALPHA_V = 2
+BF_COND_ETA = 3  # 3 floats
+BF_COND_K = 6  # 3 floats
+BF_FDR_INT = 9  # plastic: internal diffuse Fresnel reflectance
+BF_SPEC_WEIGHT = 10  # plastic: probability weight of the specular lobe
+BF_PERFECT_MIRROR = 11
+BF_WIDTH = 12
+
+# ---- textures: tex_i (X, TI_WIDTH) int32, tex_f (X, TF_WIDTH) float32, tex_rgb (X) vec3 ----
+TEX_RGB = 0
+TEX_BITMAP = 1
+TEX_CHECKERBOARD = 2
+
+TI_TYPE = 0
+TI_OFFSET = 1  # first texel in the texel pool
+TI_WIDTH = 2
+TI_HEIGHT = 3
+TI_WRAP = 4  # WRAP_*
+TI_FILTER = 5  # FILTER_*
+TI_CHILD0 = 6  # checkerboard color0
+TI_CHILD1 = 7  # checkerboard color1
+TI_COLS = 8
+
+WRAP_REPEAT = 0
+WRAP_MIRROR = 1
+WRAP_CLAMP = 2
+FILTER_NEAREST = 0
+FILTER_BILINEAR = 1
+
+TF_TO_UV = 0  # 6 floats: 2x3 affine, row major
+TF_WIDTH = 8
+
+# ---- emitters: em_i (E, EI_WIDTH) int32, em_f (E, EF_WIDTH) float32 ----
+EMITTER_AREA = 0
+EMITTER_POINT = 1
+EMITTER_CONSTANT = 2
+EMITTER_ENVMAP = 3
+
+EI_TYPE = 0
+EI_SHAPE = 1
+EI_TEX = 2  # radiance / intensity / envmap data texture
+EI_CDF_OFFSET = 3  # area: per-triangle CDF; envmap: conditional rows then marginal
+EI_CDF_COUNT = 4  # area: triangles; envmap: width
+EI_CDF_ROWS = 5  # envmap: height
+EI_WIDTH = 8
+
+EF_POSITION = 0  # 3 floats (point)
+EF_SCALE = 3
+EF_TO_WORLD = 4  # 9 floats, rotation part (envmap)
+EF_TO_LOCAL = 13  # 9 floats
+EF_AREA = 22  # area emitter: total surface area
+EF_ENV_NORM = 23  # envmap: integral of the sampling density's unnormalised weights
+EF_WIDTH = 24
+
+# ---- scene scalars: scene_i (SC_WIDTH,) int32 ----
+SC_NUM_EMITTERS = 0
+SC_ENV_EMITTER = 1  # -1: none
+SC_NUM_NODES = 2
+SC_WIDTH = 4
+
+# ---- camera: cam (CAM_WIDTH,) float32 ----
+CAM_TO_WORLD = 0  # 12 floats, 3x4 row major
+CAM_TAN_X = 12
+CAM_TAN_Y = 13
+CAM_NEAR = 14
+CAM_FAR = 15
+CAM_WIDTH = 16
+
+# ---- film reconstruction filters ----
+RFILTER_BOX = 0
+RFILTER_GAUSSIAN = 1

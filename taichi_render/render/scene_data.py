@@ -1,0 +1,392 @@
+"""Packs a host `Scene` into the typed arrays that kernels read (layout.py, view.py).
+
+Packing runs once per scene (and again for the parts `params.update()` marks dirty). Plugins
+are numbered in a stable order: shapes in scene order, then the BSDFs and textures they reach
+(depth first), then emitters. The numpy copies are kept next to the device ndarrays so that
+parameters can be read and written without a device round trip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import taichi as ti
+
+from . import layout as L
+from .bvh import build_bvh
+from .view import SCENE_ARRAYS
+
+_WRAP = {"repeat": L.WRAP_REPEAT, "mirror": L.WRAP_MIRROR, "clamp": L.WRAP_CLAMP}
+_FILTER = {"nearest": L.FILTER_NEAREST, "bilinear": L.FILTER_BILINEAR}
+
+
+def _affine_3x4(m: np.ndarray) -> np.ndarray:
+    return np.asarray(m, dtype=np.float64)[:3, :4].reshape(-1)
+
+
+def fresnel_diffuse_reflectance(eta: float) -> float:
+    """Hemispherical average of the dielectric Fresnel reflectance (d'Eon and Irving fit),
+    as Mitsuba's `fresnel_diffuse_reflectance`."""
+    if eta < 1.0:
+        return (
+            -1.4399 * eta * eta + 0.7099 * eta + 0.6681 + 0.0636 / eta
+        )
+    inv = 1.0 / eta
+    inv2, inv3, inv4, inv5 = inv * inv, inv**3, inv**4, inv**5
+    return (
+        0.919317 - 3.4793 * inv + 6.75335 * inv2 - 7.80989 * inv3 + 4.98554 * inv4 - 1.36881 * inv5
+    )
+
+
+class _Table:
+    """Rows of an int table and a float table, appended per plugin."""
+
+    def __init__(self, int_width: int, float_width: int):
+        self.ints: list[np.ndarray] = []
+        self.floats: list[np.ndarray] = []
+        self.iw, self.fw = int_width, float_width
+
+    def add(self) -> tuple[np.ndarray, np.ndarray]:
+        self.ints.append(np.full(self.iw, -1, np.int32))
+        self.floats.append(np.zeros(self.fw, np.float32))
+        return self.ints[-1], self.floats[-1]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.ints:
+            self.add()  # kernels need at least one row
+        return np.stack(self.ints), np.stack(self.floats)
+
+    def __len__(self):
+        return len(self.ints)
+
+
+class SceneData:
+    """Numpy and device copies of every array in `view.SCENE_ARRAYS` for one scene."""
+
+    def __init__(self, scene):
+        self.scene = scene
+        self.textures: list = []  # texture plugins in packing order
+        self.bsdfs: list = []
+        self.emitters: list = []
+        self._tex_index: dict[int, int] = {}
+        self._bsdf_index: dict[int, int] = {}
+        self.np: dict[str, np.ndarray] = {}
+        self.pack()
+        self.upload()
+
+    # ---- textures ----
+    def texture_index(self, tex) -> int:
+        key = id(tex)
+        if key in self._tex_index:
+            return self._tex_index[key]
+        idx = len(self.textures)
+        self._tex_index[key] = idx
+        self.textures.append(tex)
+        ti_row, tf_row = self._tex.add()
+        ti_row[:] = 0
+        tf_row[L.TF_TO_UV : L.TF_TO_UV + 6] = [1, 0, 0, 0, 1, 0]
+        kind = getattr(tex, "type_name", "rgb")
+        rgb = np.zeros(3, np.float32)
+        if kind == "bitmap":
+            data = np.asarray(tex.data, np.float32)
+            if data.ndim == 2:
+                data = data[..., None]
+            h, w, c = data.shape
+            texels = np.repeat(data[..., :1], 3, axis=2) if c == 1 else data[..., :3]
+            ti_row[L.TI_TYPE] = L.TEX_BITMAP
+            ti_row[L.TI_OFFSET] = self._texel_count
+            ti_row[L.TI_WIDTH], ti_row[L.TI_HEIGHT] = w, h
+            ti_row[L.TI_WRAP] = _WRAP[getattr(tex, "wrap_mode", "repeat")]
+            ti_row[L.TI_FILTER] = _FILTER[getattr(tex, "filter_type", "bilinear")]
+            self._texels.append(texels.reshape(-1, 3))
+            self._texel_count += h * w
+            tf_row[L.TF_TO_UV : L.TF_TO_UV + 6] = np.asarray(tex.to_uv, np.float64)[:2, :3].ravel()
+        elif kind == "checkerboard":
+            ti_row[L.TI_TYPE] = L.TEX_CHECKERBOARD
+            tf_row[L.TF_TO_UV : L.TF_TO_UV + 6] = np.asarray(tex.to_uv, np.float64)[:2, :3].ravel()
+            # children are appended after this row; remember the row to patch it
+            c0 = self.texture_index(tex.color0)
+            c1 = self.texture_index(tex.color1)
+            self._tex.ints[idx][L.TI_CHILD0] = c0
+            self._tex.ints[idx][L.TI_CHILD1] = c1
+        else:
+            ti_row[L.TI_TYPE] = L.TEX_RGB
+            rgb = np.broadcast_to(np.asarray(tex.value, np.float32), (3,))
+        self._tex_rgb.append(np.array(rgb, np.float32))
+        return idx
+
+    # ---- bsdfs ----
+    def bsdf_index(self, bsdf) -> int:
+        key = id(bsdf)
+        if key in self._bsdf_index:
+            return self._bsdf_index[key]
+        idx = len(self.bsdfs)
+        self._bsdf_index[key] = idx
+        self.bsdfs.append(bsdf)
+        bi, bf = self._bsdf.add()
+        kind = bsdf.type_name
+        if kind == "diffuse":
+            bi[L.BI_TYPE] = L.BSDF_DIFFUSE
+            bi[L.BI_TEX0] = self.texture_index(bsdf.reflectance)
+        elif kind == "twosided":
+            bi[L.BI_TYPE] = L.BSDF_TWOSIDED
+            front, back = bsdf.brdf[0], bsdf.brdf[1]
+            c0 = self.bsdf_index(front)
+            c1 = self.bsdf_index(back)
+            self._bsdf.ints[idx][L.BI_CHILD0] = c0
+            self._bsdf.ints[idx][L.BI_CHILD1] = c1
+        elif kind in ("dielectric", "thindielectric"):
+            bi[L.BI_TYPE] = L.BSDF_DIELECTRIC if kind == "dielectric" else L.BSDF_THINDIELECTRIC
+            bi[L.BI_TEX0] = self.texture_index(bsdf.specular_reflectance)
+            bi[L.BI_TEX1] = self.texture_index(bsdf.specular_transmittance)
+            bf[L.BF_ETA] = float(bsdf.int_ior) / float(bsdf.ext_ior)
+        elif kind in ("conductor", "roughconductor"):
+            bi[L.BI_TYPE] = L.BSDF_CONDUCTOR if kind == "conductor" else L.BSDF_ROUGHCONDUCTOR
+            bi[L.BI_TEX0] = self.texture_index(bsdf.specular_reflectance)
+            bf[L.BF_COND_ETA : L.BF_COND_ETA + 3] = np.broadcast_to(bsdf.eta, (3,))
+            bf[L.BF_COND_K : L.BF_COND_K + 3] = np.broadcast_to(bsdf.k, (3,))
+            bf[L.BF_PERFECT_MIRROR] = float(bool(getattr(bsdf, "perfect_mirror", False)))
+            if kind == "roughconductor":
+                bi[L.BI_DISTRIBUTION] = 1 if bsdf.distribution == "ggx" else 0
+                bf[L.BF_ALPHA_U] = bsdf.alpha_u
+                bf[L.BF_ALPHA_V] = bsdf.alpha_v
+        elif kind == "plastic":
+            bi[L.BI_TYPE] = L.BSDF_PLASTIC
+            bi[L.BI_TEX0] = self.texture_index(bsdf.diffuse_reflectance)
+            bi[L.BI_TEX1] = self.texture_index(bsdf.specular_reflectance)
+            eta = float(bsdf.int_ior) / float(bsdf.ext_ior)
+            bf[L.BF_ETA] = eta
+            bi[L.BI_NONLINEAR] = int(bool(bsdf.nonlinear))
+            bf[L.BF_FDR_INT] = fresnel_diffuse_reflectance(1.0 / eta)
+            d_mean = float(np.mean(_texture_mean(bsdf.diffuse_reflectance)))
+            s_mean = float(np.mean(_texture_mean(bsdf.specular_reflectance)))
+            bf[L.BF_SPEC_WEIGHT] = s_mean / max(d_mean + s_mean, 1e-12)
+        else:
+            raise NotImplementedError(f"bsdf type {kind!r} cannot be rendered")
+        return idx
+
+    # ---- whole scene ----
+    def pack(self):
+        scene = self.scene
+        self._tex = _Table(L.TI_COLS, L.TF_WIDTH)
+        self._bsdf = _Table(L.BI_WIDTH, L.BF_WIDTH)
+        self._shape = _Table(L.SI_WIDTH, L.SF_WIDTH)
+        self._em = _Table(L.EI_WIDTH, L.EF_WIDTH)
+        self._tex_rgb: list[np.ndarray] = []
+        self._texels: list[np.ndarray] = []
+        self._texel_count = 0
+        self._dist: list[np.ndarray] = []
+        self._dist_count = 0
+        self._tri_areas: dict[int, np.ndarray] = {}
+
+        positions, normals, uvs, tri_v = [], [], [], []
+        vtx_count = 0
+        tri_count = 0
+        prim_boxes, prims = [], []
+        self.shapes = list(scene.shapes())
+        shape_emitter = {}
+        for s_idx, shape in enumerate(self.shapes):
+            si, sf = self._shape.add()
+            si[L.SI_BSDF] = self.bsdf_index(shape.bsdf)
+            si[L.SI_FLIP_NORMALS] = int(bool(getattr(shape, "flip_normals", False)))
+            si[L.SI_HAS_NORMALS] = 0
+            si[L.SI_HAS_UV] = 0
+            si[L.SI_TRI_OFFSET] = tri_count
+            si[L.SI_TRI_COUNT] = 0
+            if shape.emitter is not None:
+                shape_emitter[s_idx] = shape.emitter
+            kind = shape.type_name
+            if kind == "sphere":
+                si[L.SI_TYPE] = L.PRIM_SPHERE
+                c, r = np.asarray(shape.center, np.float64), float(shape.radius)
+                sf[L.SF_CENTER : L.SF_CENTER + 3] = c
+                sf[L.SF_RADIUS] = r
+                sf[L.SF_AREA] = 4.0 * np.pi * r * r
+                prims.append((L.PRIM_SPHERE, s_idx))
+                prim_boxes.append(np.stack([c - r, c + r]))
+            elif kind == "disk":
+                si[L.SI_TYPE] = L.PRIM_DISK
+                m = np.asarray(shape.to_world, np.float64)
+                sf[L.SF_TO_WORLD : L.SF_TO_WORLD + 12] = _affine_3x4(m)
+                sf[L.SF_TO_LOCAL : L.SF_TO_LOCAL + 12] = _affine_3x4(np.linalg.inv(m))
+                ax, ay = m[:3, 0], m[:3, 1]
+                sf[L.SF_AREA] = np.pi * np.linalg.norm(np.cross(ax, ay))
+                ring = np.array(
+                    [m[:3, :3] @ [np.cos(a), np.sin(a), 0] + m[:3, 3] for a in np.linspace(0, 2 * np.pi, 65)]
+                )
+                extent = np.linalg.norm(ax) + np.linalg.norm(ay)
+                center = m[:3, 3]
+                lo = np.minimum(ring.min(0), center - 1e-6 * extent)
+                hi = np.maximum(ring.max(0), center + 1e-6 * extent)
+                prim_boxes.append(np.stack([lo, hi]))
+                prims.append((L.PRIM_DISK, s_idx))
+            else:  # triangle meshes
+                si[L.SI_TYPE] = L.PRIM_TRIANGLE
+                p = np.asarray(shape.vertex_positions, np.float32).reshape(-1, 3)
+                f = np.asarray(shape.faces, np.int64).reshape(-1, 3)
+                n = getattr(shape, "vertex_normals", None)
+                face_normals = bool(getattr(shape, "face_normals", False))
+                has_n = n is not None and len(n) == len(p) and not face_normals
+                uv = getattr(shape, "vertex_texcoords", None)
+                has_uv = uv is not None and len(uv) == len(p)
+                si[L.SI_HAS_NORMALS] = int(has_n)
+                si[L.SI_HAS_UV] = int(has_uv)
+                si[L.SI_TRI_COUNT] = len(f)
+                positions.append(p)
+                normals.append(np.asarray(n, np.float32).reshape(-1, 3) if has_n else np.zeros_like(p))
+                uvs.append(np.asarray(uv, np.float32).reshape(-1, 2) if has_uv else np.zeros((len(p), 2), np.float32))
+                tv = np.empty((len(f), 4), np.int32)
+                tv[:, :3] = f + vtx_count
+                tv[:, 3] = s_idx
+                tri_v.append(tv)
+                corners = p[f]  # (F, 3, 3)
+                prim_boxes.append(np.stack([corners.min(1), corners.max(1)], axis=1))
+                prims.extend(zip([L.PRIM_TRIANGLE] * len(f), range(tri_count, tri_count + len(f))))
+                e1 = corners[:, 1] - corners[:, 0]
+                e2 = corners[:, 2] - corners[:, 0]
+                areas = 0.5 * np.linalg.norm(np.cross(e1.astype(np.float64), e2), axis=1)
+                sf[L.SF_AREA] = areas.sum()
+                self._tri_areas[s_idx] = areas
+                vtx_count += len(p)
+                tri_count += len(f)
+
+        # ---- emitters: area emitters in shape order, then the scene's other emitters ----
+        env_index = -1
+        for s_idx, emitter in shape_emitter.items():
+            self._add_area_emitter(emitter, s_idx)
+        for emitter in scene.emitters():
+            if emitter.type_name == "area":
+                continue
+            idx = self._add_emitter(emitter)
+            if emitter.type_name in ("constant", "envmap"):
+                if env_index >= 0:
+                    raise ValueError("a scene can hold only one environment emitter (constant or envmap)")
+                env_index = idx
+
+        # ---- geometry arrays ----
+        P = np.concatenate(positions) if positions else np.zeros((1, 3), np.float32)
+        tri = np.concatenate(tri_v) if tri_v else np.zeros((0, 4), np.int32)
+        corners = P[tri[:, :3]] if len(tri) else np.zeros((0, 3, 3), np.float32)
+        tri_p = np.empty((max(len(tri), 1), 3, 3), np.float32)
+        tri_p[:] = 0
+        if len(tri):
+            tri_p[:, 0] = corners[:, 0]
+            tri_p[:, 1] = corners[:, 1] - corners[:, 0]
+            tri_p[:, 2] = corners[:, 2] - corners[:, 0]
+        boxes = (
+            np.concatenate([b.reshape(-1, 2, 3) for b in prim_boxes]).astype(np.float32)
+            if prim_boxes
+            else np.zeros((0, 2, 3), np.float32)
+        )
+        prim_arr = np.array(prims, np.int32).reshape(-1, 2)
+        node_box, node_i, order = build_bvh(boxes)
+        prim_arr = prim_arr[order] if len(order) else np.zeros((1, 2), np.int32)
+
+        self.np.update(
+            tri_p=tri_p,
+            tri_v=tri if len(tri) else np.zeros((1, 4), np.int32),
+            vtx_n=np.concatenate(normals) if normals else np.zeros((1, 3), np.float32),
+            vtx_uv=np.concatenate(uvs) if uvs else np.zeros((1, 2), np.float32),
+            prim=prim_arr,
+            node_box=node_box,
+            node_i=node_i,
+        )
+        self.vertex_positions = P
+        self.np["shape_i"], self.np["shape_f"] = self._shape.arrays()
+        self.np["bsdf_i"], self.np["bsdf_f"] = self._bsdf.arrays()
+        self.np["tex_i"], self.np["tex_f"] = self._tex.arrays()
+        self.np["tex_rgb"] = np.stack(self._tex_rgb) if self._tex_rgb else np.zeros((1, 3), np.float32)
+        self.np["texels"] = np.concatenate(self._texels) if self._texels else np.zeros((1, 3), np.float32)
+        self.np["em_i"], self.np["em_f"] = self._em.arrays()
+        self.np["dist"] = np.concatenate(self._dist).astype(np.float32) if self._dist else np.zeros(1, np.float32)
+        scene_i = np.zeros(L.SC_WIDTH, np.int32)
+        scene_i[L.SC_NUM_EMITTERS] = len(self._em)
+        scene_i[L.SC_ENV_EMITTER] = env_index
+        scene_i[L.SC_NUM_NODES] = len(node_i) if len(order) else 0
+        self.np["scene_i"] = scene_i
+        self.np["cam"] = np.zeros(L.CAM_WIDTH, np.float32)
+
+    def _append_dist(self, values: np.ndarray) -> int:
+        offset = self._dist_count
+        self._dist.append(np.asarray(values, np.float64))
+        self._dist_count += len(values)
+        return offset
+
+    def _add_area_emitter(self, emitter, s_idx: int) -> int:
+        idx = len(self._em)
+        self.emitters.append(emitter)
+        ei, ef = self._em.add()
+        ei[L.EI_TYPE] = L.EMITTER_AREA
+        ei[L.EI_SHAPE] = s_idx
+        ei[L.EI_TEX] = self.texture_index(emitter.radiance)
+        shape_row_i, shape_row_f = self._shape.ints[s_idx], self._shape.floats[s_idx]
+        shape_row_i[L.SI_EMITTER] = idx
+        ef[L.EF_AREA] = shape_row_f[L.SF_AREA]
+        if shape_row_i[L.SI_TYPE] == L.PRIM_TRIANGLE:
+            areas = self._tri_areas[s_idx]
+            cdf = np.cumsum(areas)
+            total = cdf[-1] if len(cdf) else 0.0
+            cdf = cdf / total if total > 0 else np.linspace(1.0 / len(cdf), 1.0, len(cdf))
+            ei[L.EI_CDF_OFFSET] = self._append_dist(cdf)
+            ei[L.EI_CDF_COUNT] = len(cdf)
+        return idx
+
+    def _add_emitter(self, emitter) -> int:
+        idx = len(self._em)
+        self.emitters.append(emitter)
+        ei, ef = self._em.add()
+        kind = emitter.type_name
+        if kind == "point":
+            ei[L.EI_TYPE] = L.EMITTER_POINT
+            ei[L.EI_TEX] = self.texture_index(emitter.intensity)
+            ef[L.EF_POSITION : L.EF_POSITION + 3] = np.asarray(emitter.position, np.float64)
+        elif kind == "constant":
+            ei[L.EI_TYPE] = L.EMITTER_CONSTANT
+            ei[L.EI_TEX] = self.texture_index(emitter.radiance)
+        elif kind == "envmap":
+            from .envmap_sampling import pack_envmap
+
+            ei[L.EI_TYPE] = L.EMITTER_ENVMAP
+            pack_envmap(self, emitter, ei, ef)
+        else:
+            raise NotImplementedError(f"emitter type {kind!r} cannot be rendered")
+        return idx
+
+    def upload(self):
+        """Create (or refill) the device ndarrays from the numpy copies."""
+        self.nd = getattr(self, "nd", {})
+        for name, annotation in SCENE_ARRAYS:
+            data = self.np[name]
+            dtype = annotation.dtype
+            current = self.nd.get(name)
+            if current is None or tuple(current.shape) != _element_shape(data, dtype):
+                self.nd[name] = _new_ndarray(data, dtype)
+            self.nd[name].from_numpy(np.ascontiguousarray(data))
+
+    def upload_one(self, name: str):
+        self.nd[name].from_numpy(np.ascontiguousarray(self.np[name]))
+
+    def arrays(self) -> tuple:
+        """The device arrays in kernel-argument order."""
+        return tuple(self.nd[name] for name, _ in SCENE_ARRAYS)
+
+
+def _texture_mean(tex) -> np.ndarray:
+    if getattr(tex, "type_name", "rgb") == "bitmap":
+        return np.asarray(tex.data, np.float32).reshape(-1, np.asarray(tex.data).shape[-1]).mean(0)
+    if getattr(tex, "type_name", "rgb") == "checkerboard":
+        return 0.5 * (_texture_mean(tex.color0) + _texture_mean(tex.color1))
+    return np.broadcast_to(np.asarray(tex.value, np.float32), (3,))
+
+
+def _vector_width(dtype) -> int:
+    return getattr(dtype, "n", 0) or 0
+
+
+def _element_shape(data: np.ndarray, dtype) -> tuple:
+    width = _vector_width(dtype)
+    return tuple(data.shape[:-1]) if width else tuple(data.shape)
+
+
+def _new_ndarray(data: np.ndarray, dtype):
+    shape = _element_shape(data, dtype)
+    return ti.ndarray(dtype, shape)

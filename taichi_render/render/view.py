@@ -1,0 +1,57 @@
+"""Kernel argument types of the packed scene, and the view object device code reads.
+
+Scene data travel to kernels as ndarray arguments (not fields), so one compiled kernel serves
+every scene: loading a new scene never recompiles. Inside a kernel the arrays are bundled in a
+:class:`SceneView` (a compile-time Python object passed to ``@ti.func`` helpers as a template).
+"""
+
+import taichi as ti
+
+vec2 = ti.math.vec2
+vec3 = ti.math.vec3
+ivec2 = ti.math.ivec2
+ivec4 = ti.math.ivec4
+
+V3_1 = ti.types.ndarray(dtype=vec3, ndim=1)
+V3_2 = ti.types.ndarray(dtype=vec3, ndim=2)
+V2_1 = ti.types.ndarray(dtype=vec2, ndim=1)
+IV2_1 = ti.types.ndarray(dtype=ivec2, ndim=1)
+IV4_1 = ti.types.ndarray(dtype=ivec4, ndim=1)
+I_1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
+I_2 = ti.types.ndarray(dtype=ti.i32, ndim=2)
+F_1 = ti.types.ndarray(dtype=ti.f32, ndim=1)
+F_2 = ti.types.ndarray(dtype=ti.f32, ndim=2)
+IMG = ti.types.ndarray(dtype=vec3, ndim=2)
+
+# (name, annotation) of every scene array, in kernel-argument order.
+SCENE_ARRAYS = (
+    ("tri_p", V3_2),  # (T, 3): p0, p1 - p0, p2 - p0 (world space)
+    ("tri_v", IV4_1),  # (T,): vertex indices v0, v1, v2 and the shape index
+    ("vtx_n", V3_1),  # (V,): vertex normals (world space; zero when absent)
+    ("vtx_uv", V2_1),  # (V,): texture coordinates
+    ("prim", IV2_1),  # (P,): BVH leaf order: (PRIM_* type, triangle or shape index)
+    ("node_box", V3_2),  # (N, 2): node bounds min, max
+    ("node_i", IV2_1),  # (N,): leaf (first prim, count > 0) or inner (right child, 0)
+    ("shape_i", I_2),
+    ("shape_f", F_2),
+    ("bsdf_i", I_2),
+    ("bsdf_f", F_2),
+    ("tex_i", I_2),
+    ("tex_f", F_2),
+    ("tex_rgb", V3_1),  # (X,): constant colour of `rgb` textures (differentiable)
+    ("texels", V3_1),  # (Q,): texel pool of every bitmap (differentiable)
+    ("em_i", I_2),
+    ("em_f", F_2),
+    ("dist", F_1),  # (D,): CDF pool (area emitters, environment maps)
+    ("scene_i", I_1),
+    ("cam", F_1),
+)
+SCENE_ARRAY_NAMES = tuple(name for name, _ in SCENE_ARRAYS)
+
+
+class SceneView:
+    """Compile-time bundle of the scene arrays of one kernel launch (attribute per array)."""
+
+    def __init__(self, *arrays):
+        for (name, _), array in zip(SCENE_ARRAYS, arrays):
+            setattr(self, name, array)

@@ -1,0 +1,5 @@
+"""Sampler plugins: ``independent`` (host data)."""
+
+from . import independent
+
+__all__ = ["independent"]

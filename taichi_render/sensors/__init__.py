@@ -1,0 +1,5 @@
+"""Sensor plugins: ``perspective`` (host data and a numpy ray reference)."""
+
+from . import perspective
+
+__all__ = ["perspective"]
