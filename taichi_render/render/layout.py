@@ -113,7 +113,8 @@ CAM_TAN_X = 12
 CAM_TAN_Y = 13
 CAM_NEAR = 14
 CAM_FAR = 15
-CAM_WIDTH = 16
+CAM_CROP = 16  # 4 floats: crop offset x, y and full film width, height (pixels)
+CAM_WIDTH = 20
 
 # ---- film reconstruction filters ----
 RFILTER_BOX = 0

@@ -220,7 +220,9 @@ def render_pixel(sc: ti.template(), accum: ti.template(), weight: ti.template(),
     for s in range(spp):
         key = rng.sample_key(seed, pixel, ti.cast(s + sample_offset, ti.u32))
         pos = vec2(x, y) + rng.rand2(key, rng.DIM_FILM)
-        o, d, tmax = camera_ray(sc, vec2(pos.x / width, pos.y / height))
+        crop = L.CAM_CROP
+        film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
+        o, d, tmax = camera_ray(sc, film_uv)
         value = vec3(0.0)
         if ti.static(integrator == INTEGRATOR_PATH):
             value = path_radiance(sc, key, o, d, tmax, int_a, int_b, hide_emitters)

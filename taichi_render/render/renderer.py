@@ -41,7 +41,8 @@ def get_sensor(scene, sensor):
 
 
 def camera_array(sensor, width: int, height: int) -> np.ndarray:
-    """The `cam` array of layout.py for a perspective sensor and film size."""
+    """The `cam` array of layout.py for a perspective sensor (the fov spans the full film;
+    `width`, `height`: the full film size)."""
     cam = np.zeros(L.CAM_WIDTH, np.float32)
     m = np.asarray(sensor.to_world, np.float64)
     cam[L.CAM_TO_WORLD : L.CAM_TO_WORLD + 12] = m[:3, :4].ravel()
@@ -51,6 +52,10 @@ def camera_array(sensor, width: int, height: int) -> np.ndarray:
     cam[L.CAM_TAN_Y] = tan_x * height / width
     cam[L.CAM_NEAR] = float(getattr(sensor, "near_clip", 0.01))
     cam[L.CAM_FAR] = float(getattr(sensor, "far_clip", 1e4))
+    film = sensor.film()
+    full_w, full_h = film.size()
+    ox, oy = getattr(film, "crop_offset", (0, 0))
+    cam[L.CAM_CROP : L.CAM_CROP + 4] = (ox, oy, full_w, full_h)
     return cam
 
 
@@ -93,7 +98,7 @@ def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, cl
 
     data = scene_data(scene)
     buf = film_buffers(sensor)
-    data.np["cam"] = camera_array(sensor, buf.width, buf.height)
+    data.np["cam"] = camera_array(sensor, *sensor.film().size())
     data.upload_one("cam")
     if clear:
         buf.clear()

@@ -1,0 +1,35 @@
+"""Shared test set-up: one Taichi runtime per session, one kernel cache for the whole run."""
+
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCENES = ROOT / "scenes"
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+os.environ.setdefault("TI_OFFLINE_CACHE_FILE_PATH", str(ROOT / ".cache" / "taichi"))
+os.environ.setdefault("TI_LOG_LEVEL", "warn")
+os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "0")
+os.environ.setdefault("TI_SKIP_VERSION_CHECK", "ON")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def taichi_runtime():
+    """Initialise taichi_render once; TR_TEST_ARCH picks the arch (default cpu)."""
+    import taichi_render as tr
+
+    return tr.init(os.environ.get("TR_TEST_ARCH", "cpu"))
+
+
+@pytest.fixture(scope="session")
+def scenes_dir() -> pathlib.Path:
+    return SCENES
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> pathlib.Path:
+    if not REFERENCE.is_dir():
+        raise FileNotFoundError(f"reference data not found at {REFERENCE}")
+    return REFERENCE
