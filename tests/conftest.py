@@ -7,7 +7,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCENES = ROOT / "scenes"
-REFERENCE = ROOT.parent / "shared" / "reference"
+# Mitsuba 3 reference renders: ../shared/reference beside the clone (TR_REFERENCE_DIR overrides)
+REFERENCE = pathlib.Path(os.environ.get("TR_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
 
 os.environ.setdefault("TI_OFFLINE_CACHE_FILE_PATH", str(ROOT / ".cache" / "taichi"))
 os.environ.setdefault("TI_LOG_LEVEL", "warn")

@@ -1,0 +1,12 @@
+"""Run every benchmark and print markdown tables (`make bench`)."""
+
+import pathlib
+import runpy
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+for name in ["bench_forward.py"]:
+    runpy.run_path(str(HERE / name), run_name="__main__")
+    print()
