@@ -6,7 +6,7 @@ call :func:`ensure_init` so that a script that never called `init` still works.
 
 from __future__ import annotations
 
-import os
+import ctypes.util
 import warnings
 
 import taichi as ti
@@ -37,14 +37,13 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
                 f"cannot switch to {arch!r} in the same process"
             )
         return _state["arch"]
+    if arch == "auto" and ctypes.util.find_library("cuda") is None:
+        arch = "cpu"  # no CUDA driver: skip Taichi's noisy fallback
     ti_arch = ti.cpu if arch == "cpu" else ti.cuda  # Taichi falls back to CPU without a GPU
     # Taichi's "advanced" IR optimisation passes scale badly with the size of a megakernel:
     # measured here, the path tracer compiled in 398 s with them and 7.8 s without, and ran
     # at the same speed (LLVM still optimises the code).
     kwargs = dict(default_fp=ti.f32, default_ip=ti.i32, log_level=ti.WARN, advanced_optimization=False)
-    cache = os.environ.get("TI_OFFLINE_CACHE_FILE_PATH")
-    if cache:
-        kwargs["offline_cache_file_path"] = cache
     kwargs.update(ti_kwargs)
     ti.init(arch=ti_arch, **kwargs)
     actual = "cuda" if ti.lang.impl.current_cfg().arch == ti.cuda else "cpu"
