@@ -6,6 +6,7 @@ call :func:`ensure_init` so that a script that never called `init` still works.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import warnings
 
@@ -40,10 +41,7 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     if arch == "auto" and ctypes.util.find_library("cuda") is None:
         arch = "cpu"  # no CUDA driver: skip Taichi's noisy fallback
     ti_arch = ti.cpu if arch == "cpu" else ti.cuda  # Taichi falls back to CPU without a GPU
-    # Taichi's "advanced" IR optimisation passes scale badly with the size of a megakernel:
-    # measured here, the path tracer compiled in 398 s with them and 7.8 s without, and ran
-    # at the same speed (LLVM still optimises the code).
-    kwargs = dict(default_fp=ti.f32, default_ip=ti.i32, log_level=ti.WARN, advanced_optimization=False)
+    kwargs = dict(default_fp=ti.f32, default_ip=ti.i32, log_level=ti.WARN)
     kwargs.update(ti_kwargs)
     ti.init(arch=ti_arch, **kwargs)
     actual = "cuda" if ti.lang.impl.current_cfg().arch == ti.cuda else "cpu"
@@ -51,6 +49,23 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
         raise RuntimeError("arch='cuda' was requested but CUDA is not available")
     _state["arch"] = actual
     return actual
+
+
+@contextlib.contextmanager
+def megakernel_compile():
+    """Compile the kernels launched inside without Taichi's "advanced" IR optimisations.
+
+    Those passes scale badly with the size of a megakernel: measured here, the path tracer
+    compiled in 398 s with them and 7.8 s without, and ran at the same speed (LLVM still
+    optimises the code). They stay on for every other kernel: Taichi's autodiff needs them
+    (without them, the gradient of a plain MSE kernel comes out NaN)."""
+    cfg = ti.lang.impl.current_cfg()
+    previous = cfg.advanced_optimization
+    cfg.advanced_optimization = False
+    try:
+        yield
+    finally:
+        cfg.advanced_optimization = previous
 
 
 def ensure_init() -> str:

@@ -22,6 +22,9 @@ EmitterSample = ti.types.struct(
     weight=vec3,  # radiance / pdf (no visibility)
     delta=ti.i32,
     emitter=ti.i32,
+    tex=ti.i32,  # radiance texture looked up (-1: none); weight = tex(uv) * factor
+    uv=vec2,
+    factor=ti.f32,
 )
 
 
@@ -179,7 +182,8 @@ def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
 @ti.func
 def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) -> EmitterSample:
     """Sample a direction towards one emitter (Mitsuba's `Scene::sample_emitter_direction`)."""
-    es = EmitterSample(d=vec3(0.0, 0.0, 1.0), dist=INF, pdf=0.0, weight=vec3(0.0), delta=0, emitter=-1)
+    es = EmitterSample(d=vec3(0.0, 0.0, 1.0), dist=INF, pdf=0.0, weight=vec3(0.0), delta=0, emitter=-1,
+                       tex=-1, uv=vec2(0.0), factor=0.0)
     n_em = sc.scene_i[L.SC_NUM_EMITTERS]
     if n_em > 0:
         e = ti.min(ti.cast(s_select * n_em, ti.i32), n_em - 1)
@@ -242,4 +246,7 @@ def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) ->
                 factor = sc.em_f[e, L.EF_SCALE] / es.pdf
         if tex >= 0:
             es.weight = eval_texture(sc, tex, tex_uv) * factor
+            es.tex = tex
+            es.uv = tex_uv
+            es.factor = factor
     return es

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import taichi as ti
 
-from ..backend import ensure_init
+from ..backend import ensure_init, megakernel_compile
 from . import layout as L
 from .film import ndarray_to_field, normalize_splats
 from .scene_data import SceneData
@@ -19,6 +19,7 @@ from .scene_data import SceneData
 vec3 = ti.math.vec3
 
 _INTEGRATOR_CODES = {"path": 0, "prb": 0, "direct": 1}
+_MODES = {"primal": 0, "adjoint": 1, "forward": 2}
 
 
 def scene_data(scene) -> SceneData:
@@ -67,6 +68,8 @@ class FilmBuffers:
         self.accum = ti.ndarray(vec3, (height, width))
         self.weight = ti.ndarray(ti.f32, (height, width))
         self.image = ti.Vector.field(3, ti.f32, shape=(height, width), needs_grad=True)
+        self.image_grad = ti.ndarray(vec3, (height, width))  # adjoint of the image (backward)
+        self.derivative = None  # forward-mode image, allocated on first use
 
     def clear(self):
         self.accum.fill(0.0)
@@ -92,21 +95,25 @@ def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
     return int(spp), int(seed) & 0xFFFFFFFF
 
 
-def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):
-    """Add `spp` samples per pixel of the scene's integrator into the sensor's buffers."""
-    from .path_tracer import render_kernel
+def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offset: int = 0,
+           clear: bool = True):
+    """Run the integrator kernel for the sensor: primal or forward samples are added to the
+    sensor's buffers (cleared first unless `clear` is False); adjoint reads `buf.image_grad`."""
+    from .kernels import render_kernel
 
     data = scene_data(scene)
     buf = film_buffers(sensor)
     data.np["cam"] = camera_array(sensor, *sensor.film().size())
     data.upload_one("cam")
-    if clear:
+    if clear and mode != "adjoint":
         buf.clear()
     integ = scene.integrator()
     kind = integ.type_name
     if kind not in _INTEGRATOR_CODES:
         raise NotImplementedError(f"integrator {kind!r} cannot render")
     if kind == "direct":
+        if mode != "primal":
+            raise NotImplementedError("the 'direct' integrator is not differentiable: use 'prb'")
         int_a, int_b = int(integ.emitter_samples), int(integ.bsdf_samples)
     else:
         int_a, int_b = int(integ.max_depth), int(integ.rr_depth)
@@ -116,11 +123,18 @@ def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, cl
     else:
         stddev = float(rfilter.stddev)
         rf, radius = L.RFILTER_GAUSSIAN, float(getattr(rfilter, "radius", 4.0 * stddev))
-    render_kernel(
-        *data.arrays(), buf.accum, buf.weight, _INTEGRATOR_CODES[kind], seed, spp, sample_offset,
-        int_a, int_b, int(bool(integ.hide_emitters)), rf, radius, stddev,
-    )
+    with megakernel_compile():
+        render_kernel(
+            *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, buf.image_grad,
+            _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
+            int_a, int_b, int(bool(integ.hide_emitters)), rf, radius, stddev,
+        )
     return buf
+
+
+def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):
+    """Add `spp` primal samples per pixel into the sensor's buffers."""
+    return launch(scene, sensor, spp, seed, "primal", sample_offset, clear)
 
 
 def develop(sensor) -> ti.Field:
@@ -131,12 +145,63 @@ def develop(sensor) -> ti.Field:
     return buf.image
 
 
+def derive_seed_grad(seed: int) -> int:
+    """Default seed of the adjoint pass: a hash of `seed`, never equal to it."""
+    value = (seed * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF
+    return value if value != seed else (value + 1) & 0xFFFFFFFF
+
+
 def render(scene, params=None, sensor=0, spp=None, seed=0, seed_grad=None) -> ti.Field:
-    """Render `scene` and return the sensor's image field (see the package docs for arguments)."""
+    """Render `scene` and return the sensor's image field (height, width) of vec3 f32.
+
+    Differentiable under ``ti.ad.Tape``: the backward pass replays paths (path replay
+    backpropagation) with `seed_grad` (default: derived from `seed`, never equal to it) and
+    accumulates gradients of every texture value (reflectances, emitted radiance, bitmap texels)
+    of the scene, read through ``params.grad(key)``."""
     ensure_init()
     sensor_obj = get_sensor(scene, sensor)
     spp, seed = check_spp_seed(sensor_obj, spp, seed)
+    if seed_grad is None:
+        seed_grad = derive_seed_grad(seed)
+    elif isinstance(seed_grad, bool) or not isinstance(seed_grad, (int, np.integer)) or seed_grad < 0:
+        raise ValueError(f"seed_grad must be a non-negative integer, got {seed_grad!r}")
     if params is not None and hasattr(params, "flush"):
         params.flush()
-    launch_primal(scene, sensor_obj, spp, seed)
-    return develop(sensor_obj)
+    # positional arguments only: ti.ad.Tape replays recorded calls without keywords
+    _render_recorded(scene, sensor_obj, spp, seed, int(seed_grad) & 0xFFFFFFFF)
+    return film_buffers(sensor_obj).image
+
+
+@ti.ad.grad_replaced
+def _render_recorded(scene, sensor, spp, seed, seed_grad):
+    tape = ti.lang.impl.get_runtime().target_tape
+    if tape is not None:
+        data = scene_data(scene)
+        if data.grad_tape is not tape:  # a new Tape: gradients start from zero
+            data.zero_gradients()
+            data.grad_tape = tape
+    launch(scene, sensor, spp, seed, "primal")
+    develop(sensor)
+
+
+@ti.ad.grad_for(_render_recorded)
+def _render_adjoint(scene, sensor, spp, seed, seed_grad):
+    from .film import field_grad_to_ndarray
+
+    buf = film_buffers(sensor)
+    field_grad_to_ndarray(buf.image, buf.image_grad)
+    launch(scene, sensor, spp, seed_grad, "adjoint")
+
+
+def render_forward_tangents(scene, sensor, tangents: dict, spp: int, seed: int) -> ti.Field:
+    """Forward-mode image d(image)/d(theta) along the given texture tangents
+    ({"tex_rgb": (X, 3), "texels": (Q, 3)}); returns a field of the image's shape."""
+    data = scene_data(scene)
+    data.set_tangents(tangents)
+    launch(scene, sensor, spp, seed, "forward")
+    buf = film_buffers(sensor)
+    normalize_splats(buf.accum, buf.weight)
+    if buf.derivative is None:
+        buf.derivative = ti.Vector.field(3, ti.f32, shape=(buf.height, buf.width))
+    ndarray_to_field(buf.accum, buf.derivative)
+    return buf.derivative

@@ -70,6 +70,7 @@ class SceneData:
         self._tex_index: dict[int, int] = {}
         self._bsdf_index: dict[int, int] = {}
         self.np: dict[str, np.ndarray] = {}
+        self.grad_tape = None  # the ti.ad.Tape whose gradients the grad arrays hold
         self.pack()
         self.upload()
 
@@ -361,6 +362,64 @@ class SceneData:
             if current is None or tuple(current.shape) != _element_shape(data, dtype):
                 self.nd[name] = _new_ndarray(data, dtype)
             self.nd[name].from_numpy(np.ascontiguousarray(data))
+
+    def derivative_arrays(self, mode: str) -> tuple:
+        """(grad_rgb, grad_texels, tan_rgb, tan_texels) for a kernel launch in `mode`: the
+        gradient arrays (parallel to tex_rgb and texels) in adjoint mode, the tangents in forward
+        mode, one-element placeholders otherwise."""
+        dummy = self._dummy_v3()
+        if mode == "adjoint":
+            grads = self.gradient_arrays()
+            return grads["tex_rgb"], grads["texels"], dummy, dummy
+        if mode == "forward":
+            return dummy, dummy, self.tangents["tex_rgb"], self.tangents["texels"]
+        return dummy, dummy, dummy, dummy
+
+    def _dummy_v3(self):
+        if getattr(self, "_dummy", None) is None:
+            self._dummy = ti.ndarray(ti.math.vec3, 1)
+        return self._dummy
+
+    def gradient_arrays(self) -> dict:
+        """Gradient ndarrays parallel to `tex_rgb` and `texels`, allocated (zeroed) on first use."""
+        grads = getattr(self, "grads", None)
+        if grads is None:
+            grads = {name: ti.ndarray(ti.math.vec3, len(self.np[name])) for name in ("tex_rgb", "texels")}
+            for g in grads.values():
+                g.fill(0.0)
+            self.grads = grads
+        return grads
+
+    def zero_gradients(self):
+        for g in getattr(self, "grads", {}).values():
+            g.fill(0.0)
+
+    def set_tangents(self, tangents: dict):
+        """Forward-mode tangents: {"tex_rgb": (X, 3), "texels": (Q, 3)} numpy arrays."""
+        self.tangents = {}
+        for name in ("tex_rgb", "texels"):
+            nd = ti.ndarray(ti.math.vec3, len(self.np[name]))
+            nd.from_numpy(np.ascontiguousarray(tangents[name], dtype=np.float32))
+            self.tangents[name] = nd
+
+    def texture_slot(self, tex) -> tuple[str, slice, tuple]:
+        """Where texture `tex`'s values live: (array name, slice of rows, numpy shape)."""
+        row = self._tex_index[id(tex)]
+        if self.np["tex_i"][row, L.TI_TYPE] == L.TEX_BITMAP:
+            off = int(self.np["tex_i"][row, L.TI_OFFSET])
+            w, h = int(self.np["tex_i"][row, L.TI_WIDTH]), int(self.np["tex_i"][row, L.TI_HEIGHT])
+            return "texels", slice(off, off + w * h), (h, w, 3)
+        return "tex_rgb", slice(row, row + 1), (3,)
+
+    def texture_gradient(self, tex) -> np.ndarray:
+        """Accumulated gradient of a texture's values: (3,) for rgb, (H, W, C) for bitmaps."""
+        name, rows, shape = self.texture_slot(tex)
+        grads = self.gradient_arrays()
+        g = grads[name].to_numpy()[rows].reshape(shape)
+        channels = np.asarray(getattr(tex, "data", np.zeros((1, 1, 3)))).reshape(shape[:2] + (-1,)).shape[-1] if len(shape) == 3 else 3
+        if len(shape) == 3 and channels == 1:
+            g = g.sum(axis=2, keepdims=True)  # single-channel bitmaps are broadcast to RGB
+        return g
 
     def upload_one(self, name: str):
         self.nd[name].from_numpy(np.ascontiguousarray(self.np[name]))

@@ -1,0 +1,122 @@
+"""Kernel entry points: one launch renders (or differentiates) `spp` samples of every pixel.
+
+Scene arrays arrive as ndarray arguments (view.py), so one compiled kernel serves every scene.
+The integrator and the mode are static: each (integrator, mode) pair compiles once.
+"""
+
+import taichi as ti
+
+from . import layout as L
+from . import rng
+from .camera import camera_ray, gaussian_weight
+from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
+from .direct import direct_radiance
+from .path_tracer import path_sample
+from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+
+vec2 = ti.math.vec2
+vec3 = ti.math.vec3
+
+INTEGRATOR_PATH = 0
+INTEGRATOR_DIRECT = 1
+
+__all__ = ["render_kernel", "INTEGRATOR_PATH", "INTEGRATOR_DIRECT", "MODE_PRIMAL", "MODE_ADJOINT", "MODE_FORWARD"]
+
+
+@ti.func
+def sample_delta(image_grad: ti.template(), weight: ti.template(), y: ti.i32, x: ti.i32, pos: vec2,
+                 rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32) -> vec3:
+    """dLoss/d(sample value): the pixel adjoints of every pixel the sample reaches, times the
+    sample's share of that pixel (filter weight / total weight of the pixel)."""
+    height = image_grad.shape[0]
+    width = image_grad.shape[1]
+    delta = vec3(0.0)
+    if rfilter == L.RFILTER_BOX:
+        if weight[y, x] > 0.0:
+            delta = image_grad[y, x] / weight[y, x]
+    else:
+        r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
+        for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
+            px = x + dx
+            py = y + dy
+            if 0 <= px < width and 0 <= py < height and weight[py, px] > 0.0:
+                w = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
+                    py + 0.5 - pos.y, filter_stddev, filter_radius
+                )
+                delta += image_grad[py, px] * (w / weight[py, px])
+    return delta
+
+
+@ti.func
+def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), weight: ti.template(),
+                 image_grad: ti.template(), y: ti.i32, x: ti.i32, integrator: ti.template(),
+                 mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
+                 int_a: ti.i32, int_b: ti.i32, hide_emitters: ti.i32,
+                 rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
+    height = accum.shape[0]
+    width = accum.shape[1]
+    pixel = ti.cast(y * width + x, ti.u32)
+    total = vec3(0.0)
+    for s in range(spp):
+        key = rng.sample_key(seed, pixel, ti.cast(s + sample_offset, ti.u32))
+        pos = vec2(x, y) + rng.rand2(key, rng.DIM_FILM)
+        crop = L.CAM_CROP
+        film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
+        o, d, tmax = camera_ray(sc, film_uv)
+        value = vec3(0.0)
+        if ti.static(integrator == INTEGRATOR_PATH):
+            delta = vec3(0.0)
+            if ti.static(mode == MODE_ADJOINT):
+                delta = sample_delta(image_grad, weight, y, x, pos, rfilter, filter_radius, filter_stddev)
+            radiance, derivative = path_sample(sc, ad, key, o, d, tmax, int_a, int_b, hide_emitters, delta, mode)
+            value = derivative if ti.static(mode == MODE_FORWARD) else radiance
+        else:
+            value = direct_radiance(sc, key, o, d, tmax, int_a, int_b, hide_emitters)
+        if not (value.x == value.x and value.y == value.y and value.z == value.z):
+            value = vec3(0.0)  # a NaN sample must not poison the pixel
+        if ti.static(mode != MODE_ADJOINT):
+            if rfilter == L.RFILTER_BOX:
+                total += value
+            else:
+                r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
+                for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
+                    px = x + dx
+                    py = y + dy
+                    if 0 <= px < width and 0 <= py < height:
+                        w = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
+                            py + 0.5 - pos.y, filter_stddev, filter_radius
+                        )
+                        if w > 0.0:
+                            ti.atomic_add(accum[py, px], w * value)
+                            ti.atomic_add(weight[py, px], w)
+    if ti.static(mode != MODE_ADJOINT):
+        if rfilter == L.RFILTER_BOX:
+            accum[y, x] += total
+            weight[y, x] += ti.cast(spp, ti.f32)
+
+
+@ti.kernel
+def render_kernel(
+    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1,
+    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
+    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    grad_rgb: V3_1, grad_texels: V3_1, tan_rgb: V3_1, tan_texels: V3_1,
+    accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
+    integrator: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
+    int_a: ti.i32, int_b: ti.i32, hide_emitters: ti.i32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
+):
+    """Primal: add `spp` samples per pixel to `accum` and their filter weights to `weight`
+    (normalised afterwards). Forward: the same with derivative samples. Adjoint: read the
+    image adjoint `image_grad` (and the primal `weight`) and scatter gradients.
+
+    `int_a`, `int_b`: (max_depth, rr_depth) for `path`, (emitter_samples, bsdf_samples) for `direct`.
+    """
+    for y, x in ti.ndrange(accum.shape[0], accum.shape[1]):
+        render_pixel(
+            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, shape_i, shape_f, bsdf_i,
+                      bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            ADView(grad_rgb, grad_texels, tan_rgb, tan_texels),
+            accum, weight, image_grad, y, x, integrator, mode, seed, spp, sample_offset, int_a, int_b,
+            hide_emitters, rfilter, filter_radius, filter_stddev,
+        )
