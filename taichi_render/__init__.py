@@ -22,5 +22,8 @@ __all__ = [
 from .backend import init  # noqa: E402
 from .io import read_bitmap, tonemap, write_bitmap  # noqa: E402
 from .render.renderer import render  # noqa: E402
+from . import ad  # noqa: E402
+from .ad import SceneParameters, render_forward, traverse  # noqa: E402
 
-__all__ += ["init", "read_bitmap", "render", "tonemap", "write_bitmap"]
+__all__ += ["SceneParameters", "ad", "init", "read_bitmap", "render", "render_forward", "tonemap", "traverse",
+            "write_bitmap"]

@@ -75,8 +75,9 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="the README's main job (see taichi_render/demo.py)")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     d.add_argument("--arch", choices=["auto", "cpu", "cuda"], default="auto")
-    d.add_argument("--res", type=int, default=256)
-    d.add_argument("--spp", type=int, default=256)
+    d.add_argument("--res", type=int, default=256, help="film resolution (default 256)")
+    d.add_argument("--spp", type=int, default=1, help="samples per pixel per iteration (default 1)")
+    d.add_argument("--iterations", type=int, default=100, help="Adam iterations (default 100)")
     d.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
     try:

@@ -79,7 +79,7 @@ def envmap_pdf(sc: ti.template(), e: ti.i32, local: vec3) -> ti.f32:
     col = ti.min(ti.cast(uv.x * w, ti.i32), w - 1)
     row = ti.min(ti.cast(uv.y * h, ti.i32), h - 1)
     p = cdf_mass(sc, off + h * w, row) * cdf_mass(sc, off + row * w, col)
-    sin_theta = ti.sqrt(ti.max(0.0, 1.0 - local.y * local.y))
+    sin_theta = ti.sqrt(local.x * local.x + local.z * local.z)  # exact near the poles, unlike 1 - y^2
     pdf = 0.0
     if sin_theta > 0.0:
         pdf = p * w * h / (2.0 * PI * PI * sin_theta)

@@ -83,6 +83,7 @@ class SceneData:
         self._tex_index[key] = idx
         self.textures.append(tex)
         ti_row, tf_row = self._tex.add()
+        self._tex_rgb.append(np.zeros(3, np.float32))  # this texture's row (children come after)
         ti_row[:] = 0
         tf_row[L.TF_TO_UV : L.TF_TO_UV + 6] = [1, 0, 0, 0, 1, 0]
         kind = getattr(tex, "type_name", "rgb")
@@ -112,7 +113,7 @@ class SceneData:
         else:
             ti_row[L.TI_TYPE] = L.TEX_RGB
             rgb = np.broadcast_to(np.asarray(tex.value, np.float32), (3,))
-        self._tex_rgb.append(np.array(rgb, np.float32))
+        self._tex_rgb[idx] = np.array(rgb, np.float32)
         return idx
 
     # ---- bsdfs ----

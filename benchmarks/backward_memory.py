@@ -1,0 +1,41 @@
+"""Peak resident memory of a reverse-mode pass (primal + path-replay adjoint) at a given
+max_depth, in a fresh process: `python benchmarks/backward_memory.py DEPTH [RES] [SPP]`.
+
+Prints one line `depth=D peak_rss_mib=... backward_ms=...`. Path replay keeps no per-vertex
+state, so the peak should not depend on the depth."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+
+
+def main(depth: int, res: int = 256, spp: int = 1) -> None:
+    import taichi as ti
+
+    import taichi_render as tr
+
+    tr.init("cpu")
+    d = tr.cornell_box()
+    d["sensor"]["film"]["width"] = d["sensor"]["film"]["height"] = res
+    d["integrator"] = {"type": "prb", "max_depth": depth}
+    scene = tr.load_dict(d)
+    params = tr.traverse(scene)
+    params.enable_grad(["red.reflectance.value"])
+    ref = tr.render(scene, spp=4, seed=1).to_numpy()
+    loss = tr.ad.loss_field()
+    times = []
+    for it in range(3):
+        t0 = time.perf_counter()
+        with ti.ad.Tape(loss=loss):
+            image = tr.render(scene, params, spp=spp, seed=it)
+            tr.ad.mse(image, ref, out=loss)
+        times.append(time.perf_counter() - t0)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    grad = params.grad("red.reflectance.value")
+    print(f"depth={depth} peak_rss_mib={peak:.1f} backward_ms={1000 * min(times[1:]):.1f} grad={grad.tolist()}")
+
+
+if __name__ == "__main__":
+    main(*(int(a) for a in sys.argv[1:]))

@@ -1,0 +1,18 @@
+"""Differentiable rendering: scene parameters (`traverse`), optimizers, losses, forward mode."""
+
+from .forward import render_forward
+from .losses import l1, loss_field, mse
+from .optimizers import SGD, Adam, Optimizer
+from .params import SceneParameters, traverse
+
+__all__ = [
+    "Adam",
+    "Optimizer",
+    "SGD",
+    "SceneParameters",
+    "l1",
+    "loss_field",
+    "mse",
+    "render_forward",
+    "traverse",
+]

@@ -1,0 +1,44 @@
+"""Forward mode: the derivative image d(image)/d(params[key]) along a tangent."""
+
+from __future__ import annotations
+
+import numpy as np
+import taichi as ti
+
+from ..backend import ensure_init
+
+
+def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 0, sensor=0) -> ti.Field:
+    """Forward-mode gradient image of ``params[key]`` (Mitsuba's ``dr.forward`` on a render).
+
+    Args:
+        scene: a loaded scene.
+        params: its ``tr.traverse(scene)`` parameters.
+        key: a differentiable texture key (e.g. ``"red.reflectance.value"``).
+        tangent: direction in parameter space, same shape as ``params[key]`` (default: ones).
+        spp: samples per pixel (default: the sensor's sampler).
+        seed: seed of the samples; the same seed gives the same derivative image.
+    Returns a ``ti.Vector.field(3, ti.f32)`` of shape (height, width) owned by the sensor.
+    """
+    from ..render.renderer import check_spp_seed, get_sensor, render_forward_tangents, scene_data
+
+    ensure_init()
+    params.flush()
+    tex = params._gradient_texture(key)
+    shape = params[key].shape
+    t = np.ones(shape, np.float32) if tangent is None else np.asarray(tangent, np.float32)
+    if t.shape != shape:
+        if t.size != np.prod(shape):
+            raise ValueError(f"tangent for {key!r} must have shape {shape}, got {t.shape}")
+        t = t.reshape(shape)
+    if not np.isfinite(t).all():
+        raise ValueError(f"tangent for {key!r} contains NaN or inf")
+    sensor_obj = get_sensor(scene, sensor)
+    spp, seed = check_spp_seed(sensor_obj, spp, seed)
+    data = scene_data(scene)
+    tangents = {name: np.zeros_like(data.np[name]) for name in ("tex_rgb", "texels")}
+    name, rows, packed_shape = data.texture_slot(tex)
+    if len(packed_shape) == 3 and t.shape[-1] == 1:
+        t = np.repeat(t, 3, axis=-1)  # single-channel bitmaps are packed as RGB
+    tangents[name][rows] = t.reshape(-1, 3)
+    return render_forward_tangents(scene, sensor_obj, tangents, spp, seed)

@@ -1,0 +1,85 @@
+"""Image losses into a 0-D field, differentiable under ``ti.ad.Tape`` (Taichi's own autodiff)."""
+
+
+import numpy as np
+import taichi as ti
+
+from ..backend import ensure_init
+
+_refs: dict[tuple, ti.Field] = {}
+_default_loss: list = []
+
+
+def loss_field():
+    """A new 0-D ``ti.f32`` field with ``needs_grad=True``, the ``loss`` of a ``ti.ad.Tape``."""
+    ensure_init()
+    return ti.field(ti.f32, shape=(), needs_grad=True)
+
+
+def _as_numpy(image) -> np.ndarray:
+    if hasattr(image, "to_numpy"):
+        return image.to_numpy()
+    if type(image).__module__.startswith("torch"):
+        return image.detach().cpu().numpy()
+    return np.asarray(image)
+
+
+def _reference_field(image, image_ref):
+    """`image_ref` as a field of `image`'s shape (fields are used as they are)."""
+    if isinstance(image_ref, ti.Field):
+        if image_ref.shape != image.shape:
+            raise ValueError(f"reference shape {image_ref.shape} differs from the image's {image.shape}")
+        return image_ref
+    ref = np.asarray(_as_numpy(image_ref), dtype=np.float32)
+    expected = tuple(image.shape) + (3,)
+    if ref.shape != expected:
+        raise ValueError(f"reference image has shape {ref.shape}, expected {expected}")
+    if not np.isfinite(ref).all():
+        raise ValueError("reference image contains NaN or inf")
+    field = _refs.get(image.shape)
+    if field is None:
+        field = ti.Vector.field(3, ti.f32, shape=image.shape)
+        _refs[image.shape] = field
+    field.from_numpy(ref)
+    return field
+
+
+@ti.kernel
+def _mse_kernel(image: ti.template(), ref: ti.template(), out: ti.template(), scale: ti.f32):
+    for I in ti.grouped(image):
+        d = image[I] - ref[I]
+        out[None] += d.dot(d) * scale
+
+
+@ti.kernel
+def _l1_kernel(image: ti.template(), ref: ti.template(), out: ti.template(), scale: ti.f32):
+    for I in ti.grouped(image):
+        d = image[I] - ref[I]
+        out[None] += (ti.abs(d[0]) + ti.abs(d[1]) + ti.abs(d[2])) * scale
+
+
+def _loss(kernel, image, image_ref, out):
+    if out is None:
+        if not _default_loss:
+            _default_loss.append(loss_field())
+        out = _default_loss[0]
+    ref = _reference_field(image, image_ref)
+    n = int(np.prod(image.shape)) * 3
+    kernel(image, ref, out, 1.0 / n)
+    return out
+
+
+def mse(image, image_ref, out=None):
+    """Add mean((image - image_ref)^2) over pixels and channels to `out` (a 0-D field).
+
+    Args:
+        image: ``ti.Vector.field(3, ti.f32)`` of shape (H, W) (e.g. from ``tr.render``).
+        image_ref: field, numpy array or torch tensor of shape (H, W, 3).
+        out: the Tape's loss field (``tr.ad.loss_field()``); a shared one when None.
+    Returns the loss field. Inside ``ti.ad.Tape`` the gradient reaches ``image.grad``."""
+    return _loss(_mse_kernel, image, image_ref, out)
+
+
+def l1(image, image_ref, out=None):
+    """Add mean(|image - image_ref|) over pixels and channels to `out` (see :func:`mse`)."""
+    return _loss(_l1_kernel, image, image_ref, out)
