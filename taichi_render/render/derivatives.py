@@ -65,6 +65,18 @@ def lobe_dlog(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, delta: ti.i3
 
 
 @ti.func
+def unit_correction(sc: ti.template(), b: ti.i32, tex0: vec3) -> vec3:
+    """d value / d tex0 = (value at tex0 = 1) * this: 1 for lobes linear in tex0; for the
+    nonlinear plastic, diff = t / (1 - t fdr) has derivative 1 / (1 - t fdr)^2."""
+    c = vec3(1.0)
+    if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_PLASTIC and sc.bsdf_i[b, L.BI_NONLINEAR]:
+        fdr = sc.bsdf_f[b, L.BF_FDR_INT]
+        q = 1.0 - tex0 * fdr
+        c = (1.0 - fdr) / (q * q)
+    return c
+
+
+@ti.func
 def apply_texture_derivative(sc: ti.template(), ad: ti.template(), tex: ti.i32, uv: vec2, g: vec3,
                              delta: vec3, mode: ti.template()) -> vec3:
     """g = d(contribution) / d(texture value at uv), per channel.

@@ -51,7 +51,7 @@ def direct_radiance(sc: ti.template(), key: ti.u32, o: vec3, d: vec3, tmax: ti.f
                     rng.rand(key, rng.bounce_dim(j, rng.OFS_BSDF_1D)),
                     rng.rand2(key, rng.bounce_dim(j, rng.OFS_BSDF_2D)),
                 )
-                evaluate_both(sc, b, tex0, tex1, wi, bs.wo, 0, bs)
+                evaluate_both(sc, b, tex0, tex1, wi, bs.wo, 0, bs, False)
                 if bs.valid:
                     nd = (frame.transpose() @ bs.wo).normalized()
                     ro = spawn_origin(si.p, si.n, nd)

@@ -57,25 +57,36 @@ def unoccluded(sc: ti.template(), si: ti.template(), es: ti.template()) -> ti.i3
 
 @ti.func
 def evaluate_both(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, wo_emitter: vec3,
-                  emitter_active: ti.i32, bs: ti.template()):
+                  emitter_active: ti.i32, bs: ti.template(), with_unit: ti.template()):
     """Evaluate the smooth lobes for the emitter direction and the BSDF-sampled direction at one
     inlined `eval_pdf` site. Fills bs.weight/pdf of smooth samples; returns the emitter
-    direction's (f * cos, bsdf pdf)."""
+    direction's (f * cos, bsdf pdf, f * cos per unit of the first texture slot).
+
+    The last value (`with_unit`, derivative modes) is the value with tex0 = 1: the derivative
+    of a lobe that is linear in tex0, defined even where tex0 = 0 (where dividing by tex0, as
+    the indirect term must, loses the gradient)."""
     em_value = vec3(0.0)
     em_pdf = 0.0
-    for k in range(2):
-        active = emitter_active if k == 0 else (bs.valid and not bs.delta)
+    em_unit = vec3(0.0)
+    n_evals = 3 if ti.static(with_unit) else 2
+    for k in range(n_evals):
+        active = bs.valid and not bs.delta if k == 1 else emitter_active
         if active:
             wo = wo_emitter
+            t0 = tex0
             if k == 1:
                 wo = bs.wo
-            value, pdf = eval_pdf(sc, b, tex0, tex1, wi, wo)
+            if k == 2:
+                t0 = vec3(1.0)
+            value, pdf = eval_pdf(sc, b, t0, tex1, wi, wo)
             if k == 0:
                 em_value = value
                 em_pdf = pdf
-            else:
+            elif k == 1:
                 bs.pdf = pdf
                 bs.valid = ti.i32(pdf > 0.0)
                 if pdf > 0.0:
                     bs.weight = value / pdf
-    return em_value, em_pdf
+            else:
+                em_unit = value
+    return em_value, em_pdf, em_unit

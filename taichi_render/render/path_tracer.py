@@ -19,7 +19,7 @@ import taichi as ti
 from . import layout as L
 from . import rng
 from .bsdf import has_smooth_lobe, resolve, sample, slot_textures
-from .derivatives import MAX_TERMS, MODE_PRIMAL, flush_terms, lobe_dlog
+from .derivatives import MAX_TERMS, MODE_PRIMAL, flush_terms, lobe_dlog, unit_correction
 from .emitters import sample_emitter
 from .frame import frame_from_normal
 from .intersect import INF, interaction_at, spawn_origin, trace
@@ -93,7 +93,9 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
                     rng.rand2(key, rng.bounce_dim(depth, rng.OFS_BSDF_2D)),
                 )
                 em_active = has_smooth_lobe(sc, b) and es.pdf > 0.0 and es.weight.max() > 0.0
-                em_value, em_bsdf_pdf = evaluate_both(sc, b, tex0, tex1, wi, frame @ es.d, em_active, bs)
+                em_value, em_bsdf_pdf, em_unit = evaluate_both(
+                    sc, b, tex0, tex1, wi, frame @ es.d, em_active, bs, mode != MODE_PRIMAL
+                )
                 if em_value.max() > 0.0 and unoccluded(sc, si, es):
                     mis = 1.0 if es.delta else power_heuristic(es.pdf, em_bsdf_pdf)
                     contrib = throughput * em_value * es.weight * mis
@@ -101,8 +103,7 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
                     if ti.static(mode != MODE_PRIMAL):
                         # emitted radiance at the sampled point, and the BSDF's smooth lobe
                         g_em = throughput * em_value * (mis * es.factor)
-                        a0, a1 = lobe_dlog(sc, b, tex0, tex1, 0, 1)
-                        g0 = contrib * a0
+                        g0 = throughput * em_unit * unit_correction(sc, b, tex0) * es.weight * mis
                         t_tex[n_terms] = es.tex
                         t_uv[n_terms, 0], t_uv[n_terms, 1] = es.uv.x, es.uv.y
                         t_g[n_terms, 0], t_g[n_terms, 1], t_g[n_terms, 2] = g_em.x, g_em.y, g_em.z
