@@ -1,0 +1,1 @@
+"""Worked examples used by the tutorials, the demo and the tests."""

@@ -1,0 +1,104 @@
+"""The `torch.autograd.Function` that puts the renderer in a torch graph.
+
+Forward writes the tensors into the scene parameters, renders, and copies the image field to a
+tensor. Backward restores the parameter values of its own forward call (so several renders
+before one ``backward()`` work), copies the image adjoint into the renderer, runs the
+path-replay adjoint pass and returns the parameter gradients as tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..ad.params import traverse
+from ..backend import ensure_init, torch_device
+from ..render import renderer as R
+
+
+def _as_parameter(key: str, value) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"scene parameter {key!r} must be a torch.Tensor, got {type(value).__name__}")
+    if value.is_complex() or not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
+        raise TypeError(f"scene parameter {key!r} must be a real tensor, got dtype {value.dtype}")
+    return value
+
+
+class _RenderFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, info: dict, *values):
+        params, keys = info["params"], info["keys"]
+        for key, value in zip(keys, values):
+            params[key] = value.detach().to("cpu", torch.float32)
+        params.update()
+        image = R.render(info["scene"], params, info["sensor"], info["spp"], info["seed"], info["seed_grad"])
+        buf = R.film_buffers(R.get_sensor(info["scene"], info["sensor"]))
+        ctx.info = info
+        ctx.weight = buf.weight.to_numpy()  # the sample weights this image was normalised with
+        ctx.save_for_backward(*values)
+        return image.to_torch(device=info["device"])
+
+    @staticmethod
+    def backward(ctx, grad_image):
+        info = ctx.info
+        values = ctx.saved_tensors
+        wanted = [needs for needs in ctx.needs_input_grad[1:]]
+        if not any(wanted):
+            return (None, *([None] * len(values)))
+        params, keys, scene = info["params"], info["keys"], info["scene"]
+        for key, value in zip(keys, values):  # this call's values (another render may have changed them)
+            params[key] = value.detach().to("cpu", torch.float32)
+        params.update()
+        sensor = R.get_sensor(scene, info["sensor"])
+        buf = R.film_buffers(sensor)
+        buf.image_grad.from_numpy(np.ascontiguousarray(grad_image.detach().to("cpu", torch.float32).numpy()))
+        buf.weight.from_numpy(ctx.weight)
+        data = R.scene_data(scene)
+        data.zero_gradients()
+        R.launch(scene, sensor, info["spp"], info["seed_grad"], "adjoint")
+        grads = []
+        for key, value, needs in zip(keys, values, wanted):
+            if not needs:
+                grads.append(None)
+                continue
+            g = torch.from_numpy(params.grad(key)).reshape(value.shape)
+            grads.append(g.to(device=value.device, dtype=value.dtype))
+        data.zero_gradients()
+        return (None, *grads)
+
+
+def render(scene, params=None, spp=None, seed: int = 0, seed_grad=None, malloc_trim: bool = False,
+           sensor=0, **tensors) -> torch.Tensor:
+    """Render with tensors substituted for scene parameters; differentiable in those tensors.
+
+    Args:
+        scene: a loaded scene (``prb`` or ``path`` integrator for gradients).
+        params: ``tr.traverse(scene)`` (made once per scene when None).
+        spp, seed, seed_grad: as ``tr.render`` (seed_grad: derived from seed when None).
+        malloc_trim: empty torch's CUDA cache first (Mitsuba 2's switch for sharing GPU memory).
+        sensor: sensor index.
+        **tensors: ``{key: tensor}``; float64, integer and non-contiguous tensors are converted
+            to float32; CPU and CUDA tensors both work (values pass through the host).
+    Returns:
+        ``torch.Tensor`` (height, width, 3) float32, on the device of the first tensor given
+        (else Taichi's device). Works under ``torch.no_grad()``.
+    """
+    ensure_init()
+    if params is None:
+        params = getattr(scene, "_torch_params", None)
+        if params is None:
+            params = scene._torch_params = traverse(scene)
+    keys = list(tensors)
+    values = [_as_parameter(k, tensors[k]) for k in keys]
+    for key in keys:
+        params[key]  # KeyError naming unknown keys before anything changes
+    device = values[0].device if values else torch.device(torch_device())
+    if malloc_trim and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    sensor_obj = R.get_sensor(scene, sensor)
+    spp, seed = R.check_spp_seed(sensor_obj, spp, seed)
+    if seed_grad is None:
+        seed_grad = R.derive_seed_grad(seed)
+    info = dict(scene=scene, params=params, keys=keys, spp=spp, seed=seed, seed_grad=int(seed_grad),
+                sensor=sensor, device=device)
+    return _RenderFunction.apply(info, *values)
