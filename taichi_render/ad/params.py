@@ -66,9 +66,10 @@ the staged values into the host plugins and into the packed scene data:
   update;
 - sensor ``to_world``/``x_fov`` only change the host sensor (the camera is set up per render).
 
-Gradients: `SceneParameters.enable_grad` records keys now; reading gradients
-(`SceneParameters.grad`) needs the ``prb`` adjoint machinery, which is not wired yet, and raises
-`RuntimeError`.
+Gradients: `SceneParameters.enable_grad` (or ``update(opt)``) marks keys; after a
+``ti.ad.Tape`` block, `SceneParameters.grad` reads the path-replay gradient of texture values
+(rgb ``value``, bitmap and envmap ``data``). Vertex positions are listed as differentiable (as
+in Mitsuba) but their gradients raise `NotImplementedError` until shape derivatives land.
 """
 
 from __future__ import annotations
