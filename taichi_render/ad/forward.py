@@ -14,7 +14,8 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
     Args:
         scene: a loaded scene.
         params: its ``tr.traverse(scene)`` parameters.
-        key: a differentiable texture key (e.g. ``"red.reflectance.value"``).
+        key: a differentiable key: texture values (e.g. ``"red.reflectance.value"``) or a mesh's
+            ``vertex_positions`` (interior shape derivatives).
         tangent: direction in parameter space, same shape as ``params[key]`` (default: ones).
         spp: samples per pixel (default: the sensor's sampler).
         seed: seed of the samples; the same seed gives the same derivative image.
@@ -36,9 +37,19 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
     sensor_obj = get_sensor(scene, sensor)
     spp, seed = check_spp_seed(sensor_obj, spp, seed)
     data = scene_data(scene)
-    tangents = {name: np.zeros_like(data.np[name]) for name in ("tex_rgb", "texels")}
-    name, rows, packed_shape = data.texture_slot(tex)
-    if len(packed_shape) == 3 and t.shape[-1] == 1:
-        t = np.repeat(t, 3, axis=-1)  # single-channel bitmaps are packed as RGB
-    tangents[name][rows] = t.reshape(-1, 3)
+    if key.endswith(".vertex_positions"):
+        shape_plugin = tex
+        tangents = {"vtx": np.zeros((max(len(data.vertex_positions), 1), 3), np.float32),
+                    "area": np.zeros(max(len(data.np["em_i"]), 1), np.float32)}
+        tv = t.reshape(-1, 3)
+        tangents["vtx"][data.shape_vertices(shape_plugin)] = tv
+        e = data.emitter_of_shape.get(id(shape_plugin))
+        if e is not None:
+            tangents["area"][e] = float(np.sum(data.area_gradient(shape_plugin) * tv))
+    else:
+        tangents = {name: np.zeros_like(data.np[name]) for name in ("tex_rgb", "texels")}
+        name, rows, packed_shape = data.texture_slot(tex)
+        if len(packed_shape) == 3 and t.shape[-1] == 1:
+            t = np.repeat(t, 3, axis=-1)  # single-channel bitmaps are packed as RGB
+        tangents[name][rows] = t.reshape(-1, 3)
     return render_forward_tangents(scene, sensor_obj, tangents, spp, seed)

@@ -69,7 +69,8 @@ the staged values into the host plugins and into the packed scene data:
 Gradients: `SceneParameters.enable_grad` (or ``update(opt)``) marks keys; after a
 ``ti.ad.Tape`` block, `SceneParameters.grad` reads the path-replay gradient of texture values
 (rgb ``value``, bitmap and envmap ``data``). Vertex positions are listed as differentiable (as
-in Mitsuba) but their gradients raise `NotImplementedError` until shape derivatives land.
+in Mitsuba): their gradients are "interior" shape derivatives of diffuse surfaces (no
+silhouette or shadow-boundary terms yet; see render/shape_derivatives.py).
 """
 
 from __future__ import annotations
@@ -364,23 +365,28 @@ class SceneParameters(Mapping):
 
             scene_data(self._scene)  # packing creates the envmap's texture
             node = getattr(node, "texture", None)
+        if p.key.endswith(".vertex_positions"):
+            return node
         if not (is_envmap or p.refresh in (_UPDATE_RGB, _UPDATE_BITMAP)) or node is None:
             raise NotImplementedError(
-                f"gradients of {key!r} are not available yet: taichi_render differentiates texture "
-                "values (reflectances, emitted radiance, bitmap and envmap data); vertex positions "
-                "come with the shape derivatives of a later release"
+                f"gradients of {key!r} are not available: taichi_render differentiates texture "
+                "values (reflectances, emitted radiance, bitmap and envmap data) and vertex positions"
             )
         return node
 
     def grad(self, key: str) -> np.ndarray:
         """Gradient of the loss of the last ``ti.ad.Tape`` with respect to ``params[key]``
         (same shape as ``params[key]``; zeros before any backward pass)."""
-        tex = self._gradient_texture(key)
+        node = self._gradient_texture(key)
         shape = self[key].shape
         data = getattr(self._scene, "_render_data", None)
-        if data is None or id(tex) not in data._tex_index:
+        if key.endswith(".vertex_positions"):
+            if data is None or id(node) not in data.vertex_ranges:
+                return np.zeros(shape, np.float32)
+            return data.vertex_gradient(node).reshape(shape)
+        if data is None or id(node) not in data._tex_index:
             return np.zeros(shape, np.float32)
-        return np.asarray(data.texture_gradient(tex), np.float32).reshape(shape)
+        return np.asarray(data.texture_gradient(node), np.float32).reshape(shape)
 
     def zero_grad(self) -> None:
         """Reset the accumulated gradients (a new ``ti.ad.Tape`` does this by itself)."""

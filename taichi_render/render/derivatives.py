@@ -22,13 +22,18 @@ MODE_FORWARD = 2
 
 class ADView:
     """Compile-time bundle of the derivative arrays: gradients (adjoint) and tangents (forward),
-    parallel to the scene's `tex_rgb` and `texels` arrays."""
+    parallel to the scene's `tex_rgb` and `texels` arrays, to the vertices (`vtx`, global vertex
+    index) and to the emitters (`area`: derivative with respect to an emitter's total area)."""
 
-    def __init__(self, grad_rgb, grad_texels, tan_rgb, tan_texels):
+    def __init__(self, grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area):
         self.grad_rgb = grad_rgb
         self.grad_texels = grad_texels
+        self.grad_vtx = grad_vtx
+        self.grad_area = grad_area
         self.tan_rgb = tan_rgb
         self.tan_texels = tan_texels
+        self.tan_vtx = tan_vtx
+        self.tan_area = tan_area
 
 
 @ti.func

@@ -25,6 +25,10 @@ EmitterSample = ti.types.struct(
     tex=ti.i32,  # radiance texture looked up (-1: none); weight = tex(uv) * factor
     uv=vec2,
     factor=ti.f32,
+    p=vec3,  # sampled point and normal (area emitters), for shape derivatives
+    n=vec3,
+    tri=ti.i32,  # sampled triangle (-1: not a triangle mesh) and its barycentrics
+    b=vec2,
 )
 
 
@@ -145,12 +149,14 @@ def pdf_area(sc: ti.template(), shape: ti.i32, ref_p: vec3, p: vec3, n: vec3) ->
 
 @ti.func
 def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
-    """Uniform point on the emitter's surface: (p, n, uv)."""
+    """Uniform point on the emitter's surface: (p, n, uv, triangle or -1, barycentrics)."""
     shape = sc.em_i[e, L.EI_SHAPE]
     kind = sc.shape_i[shape, L.SI_TYPE]
     p = vec3(0.0)
     n = vec3(0.0, 0.0, 1.0)
     uv = vec2(0.0)
+    tri = -1
+    b = vec2(0.0)
     if kind == L.PRIM_TRIANGLE:
         k, u = sample_cdf(sc, sc.em_i[e, L.EI_CDF_OFFSET], sc.em_i[e, L.EI_CDF_COUNT], s.x)
         tri = sc.shape_i[shape, L.SI_TRI_OFFSET] + k
@@ -176,14 +182,14 @@ def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
         uv = vec2(q.norm(), phi * (0.5 / PI))
     if sc.shape_i[shape, L.SI_FLIP_NORMALS]:
         n = -n
-    return p, n, uv
+    return p, n, uv, tri, b
 
 
 @ti.func
 def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) -> EmitterSample:
     """Sample a direction towards one emitter (Mitsuba's `Scene::sample_emitter_direction`)."""
     es = EmitterSample(d=vec3(0.0, 0.0, 1.0), dist=INF, pdf=0.0, weight=vec3(0.0), delta=0, emitter=-1,
-                       tex=-1, uv=vec2(0.0), factor=0.0)
+                       tex=-1, uv=vec2(0.0), factor=0.0, p=vec3(0.0), n=vec3(0.0), tri=-1, b=vec2(0.0))
     n_em = sc.scene_i[L.SC_NUM_EMITTERS]
     if n_em > 0:
         e = ti.min(ti.cast(s_select * n_em, ti.i32), n_em - 1)
@@ -194,7 +200,7 @@ def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) ->
         tex_uv = vec2(0.0)
         factor = 0.0
         if kind == L.EMITTER_AREA:
-            p, n, uv = _sample_area_point(sc, e, s)
+            p, n, uv, tri, bary = _sample_area_point(sc, e, s)
             v = p - ref_p
             dist2 = v.dot(v)
             if dist2 > 0.0:
@@ -209,6 +215,10 @@ def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) ->
                     tex = sc.em_i[e, L.EI_TEX]
                     tex_uv = uv
                     factor = 1.0 / es.pdf
+                    es.p = p
+                    es.n = n
+                    es.tri = tri
+                    es.b = bary
         elif kind == L.EMITTER_POINT:
             p = vec3(sc.em_f[e, L.EF_POSITION], sc.em_f[e, L.EF_POSITION + 1], sc.em_f[e, L.EF_POSITION + 2])
             v = p - ref_p

@@ -29,6 +29,7 @@ Interaction = ti.types.struct(
     uv=vec2,
     shape=ti.i32,
     tri=ti.i32,  # triangle index, -1 for analytic shapes
+    b=vec2,  # barycentrics (b1, b2) on the triangle
 )
 
 
@@ -242,7 +243,7 @@ def sphere_uv(local: vec3) -> vec2:
 def interaction_at(sc: ti.template(), hit: Hit, o: vec3, d: vec3) -> Interaction:
     """Surface interaction of a hit returned by :func:`trace` (valid = 0 on a miss)."""
     si = Interaction(valid=0, t=hit.t, p=o + hit.t * d, n=vec3(0.0, 0.0, 1.0), sh_n=vec3(0.0, 0.0, 1.0),
-                     uv=vec2(0.0), shape=-1, tri=-1)
+                     uv=vec2(0.0), shape=-1, tri=-1, b=vec2(hit.b1, hit.b2))
     if hit.prim >= 0:
         si.valid = 1
         ref = sc.prim[hit.prim]

@@ -19,7 +19,8 @@ import taichi as ti
 from . import layout as L
 from . import rng
 from .bsdf import has_smooth_lobe, resolve, sample, slot_textures
-from .derivatives import MAX_TERMS, MODE_PRIMAL, flush_terms, lobe_dlog, unit_correction
+from .derivatives import MAX_TERMS, MODE_ADJOINT, MODE_PRIMAL, flush_terms, lobe_dlog, unit_correction
+from .shape_derivatives import nee_geometry, triangle_scatter, triangle_tangent
 from .emitters import sample_emitter
 from .frame import frame_from_normal
 from .intersect import INF, interaction_at, spawn_origin, trace
@@ -81,6 +82,10 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
                 frame = frame_from_normal(si.sh_n * flip)
                 wi = frame @ (-ray_d)
                 tex0, tex1 = slot_textures(sc, b, si.uv)
+                # vertex-position derivatives: diffuse surfaces of triangle meshes (the normal's
+                # part only without shading normals)
+                shape_terms = si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
+                receiver_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == 0
                 # ---- emitter sampling and BSDF sampling ----
                 es = sample_emitter(
                     sc, si.p,
@@ -111,6 +116,23 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
                         t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
                         t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g0.x, g0.y, g0.z
                         n_terms += 2
+                        if replay and shape_terms and es.tri >= 0:
+                            # geometry term of the emitter sample (receiver and emitter triangles)
+                            g, gx, gn, gy, gnl, ga = nee_geometry(si.p, si.sh_n * flip, es.p, es.n,
+                                                                  sc.em_f[es.emitter, L.EF_AREA])
+                            if g > 0.0:
+                                gn = gn * flip * ti.cast(receiver_normal, ti.f32)
+                                if ti.static(mode == MODE_ADJOINT):
+                                    wgt = delta.dot(contrib) / g
+                                    triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * wgt)
+                                    triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
+                                    ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
+                                else:
+                                    dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
+                                    dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
+                                    s_dot = gx.dot(dx) + gn.dot(dn) + gy.dot(dy) + gnl.dot(dnl)
+                                    s_dot += ga * ad.tan_area[es.emitter]
+                                    d_total += contrib * (s_dot / g)
                 if not bs.valid:
                     alive = False
                 else:
@@ -127,6 +149,14 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
                         t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
                         t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g1.x, g1.y, g1.z
                         n_terms += 2
+                        if replay and shape_terms and receiver_normal and not bs.delta and bs.wo.z > 0.0:
+                            # the cosine of the sampled direction, through the normal
+                            gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
+                            if ti.static(mode == MODE_ADJOINT):
+                                triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
+                            else:
+                                dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
+                                d_total += future * gn.dot(dn)
                     new_d = (frame.transpose() @ bs.wo).normalized()
                     throughput *= bs.weight
                     eta *= bs.eta

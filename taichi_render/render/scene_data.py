@@ -179,6 +179,8 @@ class SceneData:
         self._dist: list[np.ndarray] = []
         self._dist_count = 0
         self._tri_areas: dict[int, np.ndarray] = {}
+        self.vertex_ranges: dict[int, tuple[int, int]] = {}  # id(mesh shape) -> (first vertex, count)
+        self.emitter_of_shape: dict[int, int] = {}  # id(shape) -> emitter row
 
         positions, normals, uvs, tri_v = [], [], [], []
         vtx_count = 0
@@ -233,6 +235,7 @@ class SceneData:
                 si[L.SI_HAS_NORMALS] = int(has_n)
                 si[L.SI_HAS_UV] = int(has_uv)
                 si[L.SI_TRI_COUNT] = len(f)
+                self.vertex_ranges[id(shape)] = (vtx_count, len(p))
                 positions.append(p)
                 normals.append(np.asarray(n, np.float32).reshape(-1, 3) if has_n else np.zeros_like(p))
                 uvs.append(np.asarray(uv, np.float32).reshape(-1, 2) if has_uv else np.zeros((len(p), 2), np.float32))
@@ -322,6 +325,7 @@ class SceneData:
         ei[L.EI_TEX] = self.texture_index(emitter.radiance)
         shape_row_i, shape_row_f = self._shape.ints[s_idx], self._shape.floats[s_idx]
         shape_row_i[L.SI_EMITTER] = idx
+        self.emitter_of_shape[id(self.shapes[s_idx])] = idx
         ef[L.EF_AREA] = shape_row_f[L.SF_AREA]
         if shape_row_i[L.SI_TYPE] == L.PRIM_TRIANGLE:
             areas = self._tri_areas[s_idx]
@@ -364,30 +368,35 @@ class SceneData:
                 self.nd[name] = _new_ndarray(data, dtype)
             self.nd[name].from_numpy(np.ascontiguousarray(data))
 
-    def derivative_arrays(self, mode: str) -> tuple:
-        """(grad_rgb, grad_texels, tan_rgb, tan_texels) for a kernel launch in `mode`: the
-        gradient arrays (parallel to tex_rgb and texels) in adjoint mode, the tangents in forward
-        mode, one-element placeholders otherwise."""
-        dummy = self._dummy_v3()
-        if mode == "adjoint":
-            grads = self.gradient_arrays()
-            return grads["tex_rgb"], grads["texels"], dummy, dummy
-        if mode == "forward":
-            return dummy, dummy, self.tangents["tex_rgb"], self.tangents["texels"]
-        return dummy, dummy, dummy, dummy
+    DERIVATIVE_TARGETS = ("tex_rgb", "texels", "vtx", "area")
 
-    def _dummy_v3(self):
+    def derivative_arrays(self, mode: str) -> tuple:
+        """The 8 derivative arrays of a kernel launch: gradients of (tex_rgb, texels, vertex
+        positions, emitter areas), then tangents of the same; real arrays for the mode's side
+        (adjoint: gradients, forward: tangents), placeholders for the other."""
+        grads = self.gradient_arrays() if mode == "adjoint" else self._placeholders()
+        tans = self.tangents if mode == "forward" else self._placeholders()
+        return tuple(grads[k] for k in self.DERIVATIVE_TARGETS) + tuple(tans[k] for k in self.DERIVATIVE_TARGETS)
+
+    def _placeholders(self) -> dict:
         if getattr(self, "_dummy", None) is None:
-            self._dummy = ti.ndarray(ti.math.vec3, 1)
+            v3 = ti.ndarray(ti.math.vec3, 1)
+            f1 = ti.ndarray(ti.f32, 1)
+            self._dummy = {"tex_rgb": v3, "texels": v3, "vtx": v3, "area": f1}
         return self._dummy
 
+    def _target_sizes(self) -> dict:
+        return {"tex_rgb": len(self.np["tex_rgb"]), "texels": len(self.np["texels"]),
+                "vtx": max(len(self.vertex_positions), 1), "area": max(len(self.np["em_i"]), 1)}
+
     def gradient_arrays(self) -> dict:
-        """Gradient ndarrays parallel to `tex_rgb` and `texels`, allocated (zeroed) on first use."""
+        """Gradient ndarrays of every derivative target, allocated (zeroed) on first use."""
         grads = getattr(self, "grads", None)
         if grads is None:
-            grads = {name: ti.ndarray(ti.math.vec3, len(self.np[name])) for name in ("tex_rgb", "texels")}
-            for g in grads.values():
-                g.fill(0.0)
+            grads = {}
+            for name, size in self._target_sizes().items():
+                grads[name] = ti.ndarray(ti.f32 if name == "area" else ti.math.vec3, size)
+                grads[name].fill(0.0)
             self.grads = grads
         return grads
 
@@ -396,12 +405,52 @@ class SceneData:
             g.fill(0.0)
 
     def set_tangents(self, tangents: dict):
-        """Forward-mode tangents: {"tex_rgb": (X, 3), "texels": (Q, 3)} numpy arrays."""
+        """Forward-mode tangents: numpy arrays per target (missing targets: zero)."""
         self.tangents = {}
-        for name in ("tex_rgb", "texels"):
-            nd = ti.ndarray(ti.math.vec3, len(self.np[name]))
-            nd.from_numpy(np.ascontiguousarray(tangents[name], dtype=np.float32))
+        for name, size in self._target_sizes().items():
+            is_area = name == "area"
+            nd = ti.ndarray(ti.f32 if is_area else ti.math.vec3, size)
+            value = tangents.get(name)
+            if value is None:
+                nd.fill(0.0)
+            else:
+                nd.from_numpy(np.ascontiguousarray(value, dtype=np.float32).reshape((size,) if is_area else (size, 3)))
             self.tangents[name] = nd
+
+    def shape_vertices(self, shape) -> slice:
+        """Rows of the global vertex arrays that belong to a mesh shape."""
+        start, count = self.vertex_ranges[id(shape)]
+        return slice(start, start + count)
+
+    def vertex_gradient(self, shape) -> np.ndarray:
+        """Accumulated gradient of a mesh's vertex positions, (N, 3), including the part
+        through the total area of its area emitter."""
+        grads = self.gradient_arrays()
+        g = grads["vtx"].to_numpy()[self.shape_vertices(shape)].astype(np.float64)
+        e = self.emitter_of_shape.get(id(shape))
+        if e is not None:
+            ga = float(grads["area"].to_numpy()[e])
+            if ga != 0.0:
+                g += ga * self.area_gradient(shape)
+        return g.astype(np.float32)
+
+    def area_gradient(self, shape) -> np.ndarray:
+        """d(total area of a mesh)/d(vertex positions), (N, 3)."""
+        p = np.asarray(shape.vertex_positions, np.float64).reshape(-1, 3)
+        f = np.asarray(shape.faces, np.int64).reshape(-1, 3)
+        e1 = p[f[:, 1]] - p[f[:, 0]]
+        e2 = p[f[:, 2]] - p[f[:, 0]]
+        c = np.cross(e1, e2)
+        norm = np.linalg.norm(c, axis=1, keepdims=True)
+        u = np.divide(c, norm, out=np.zeros_like(c), where=norm > 0)
+        # area = |c| / 2;  d area = u . (de1 x e2 + e1 x de2) / 2
+        g_e1 = 0.5 * np.cross(e2, u)
+        g_e2 = 0.5 * np.cross(u, e1)
+        out = np.zeros_like(p)
+        np.add.at(out, f[:, 0], -g_e1 - g_e2)
+        np.add.at(out, f[:, 1], g_e1)
+        np.add.at(out, f[:, 2], g_e2)
+        return out
 
     def texture_slot(self, tex) -> tuple[str, slice, tuple]:
         """Where texture `tex`'s values live: (array name, slice of rows, numpy shape)."""

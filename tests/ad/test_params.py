@@ -283,8 +283,9 @@ def test_enable_grad_and_grad():
         params.enable_grad("nope")
     assert params.grad_enabled() == ["red.reflectance.value", "floor.vertex_positions"]
     np.testing.assert_array_equal(params.grad("red.reflectance.value"), np.zeros(3))  # no Tape yet
-    with pytest.raises(NotImplementedError, match="vertex positions"):
-        params.grad("floor.vertex_positions")
+    assert params.grad("floor.vertex_positions").shape == params["floor.vertex_positions"].shape
+    with pytest.raises(ValueError, match="floor.faces"):
+        params.grad("floor.faces")
 
 
 # ---- updates render like freshly loaded scenes ----
