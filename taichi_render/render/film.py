@@ -28,3 +28,36 @@ def field_grad_to_ndarray(src: ti.template(), dst: ti.types.ndarray(dtype=vec3, 
 def add_ndarray_to_field(src: ti.types.ndarray(dtype=vec3, ndim=2), dst: ti.template()):
     for y, x in dst:
         dst[y, x] += src[y, x]
+
+
+# Zeroing kernels compiled once: `Ndarray.fill` on vector ndarrays builds a new kernel per
+# call in Taichi 1.7 (measured: 4.5 ms of every optimisation step went there).
+@ti.kernel
+def zero_v3_1(a: ti.types.ndarray(dtype=vec3, ndim=1)):
+    for i in a:
+        a[i] = vec3(0.0)
+
+
+@ti.kernel
+def zero_v3_2(a: ti.types.ndarray(dtype=vec3, ndim=2)):
+    for i, j in a:
+        a[i, j] = vec3(0.0)
+
+
+@ti.kernel
+def zero_f_1(a: ti.types.ndarray(dtype=ti.f32, ndim=1)):
+    for i in a:
+        a[i] = 0.0
+
+
+@ti.kernel
+def zero_f_2(a: ti.types.ndarray(dtype=ti.f32, ndim=2)):
+    for i, j in a:
+        a[i, j] = 0.0
+
+
+def zero(a) -> None:
+    """Set a 1-D/2-D f32 or vec3 ndarray to zero with a kernel compiled once."""
+    is_vec = getattr(a, "element_shape", ()) not in ((), None) and len(a.element_shape) > 0
+    kernels = {(1, True): zero_v3_1, (2, True): zero_v3_2, (1, False): zero_f_1, (2, False): zero_f_2}
+    kernels[(len(a.shape), is_vec)](a)

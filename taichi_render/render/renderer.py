@@ -13,7 +13,7 @@ import taichi as ti
 
 from ..backend import ensure_init, megakernel_compile
 from . import layout as L
-from .film import ndarray_to_field, normalize_splats
+from .film import ndarray_to_field, normalize_splats, zero
 from .scene_data import SceneData
 
 vec3 = ti.math.vec3
@@ -72,8 +72,8 @@ class FilmBuffers:
         self.derivative = None  # forward-mode image, allocated on first use
 
     def clear(self):
-        self.accum.fill(0.0)
-        self.weight.fill(0.0)
+        zero(self.accum)
+        zero(self.weight)
 
 
 def film_buffers(sensor) -> FilmBuffers:

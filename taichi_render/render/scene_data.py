@@ -13,6 +13,7 @@ import taichi as ti
 
 from . import layout as L
 from .bvh import build_bvh
+from .film import zero
 from .view import SCENE_ARRAYS
 
 _WRAP = {"repeat": L.WRAP_REPEAT, "mirror": L.WRAP_MIRROR, "clamp": L.WRAP_CLAMP}
@@ -396,13 +397,13 @@ class SceneData:
             grads = {}
             for name, size in self._target_sizes().items():
                 grads[name] = ti.ndarray(ti.f32 if name == "area" else ti.math.vec3, size)
-                grads[name].fill(0.0)
+                zero(grads[name])
             self.grads = grads
         return grads
 
     def zero_gradients(self):
         for g in getattr(self, "grads", {}).values():
-            g.fill(0.0)
+            zero(g)
 
     def set_tangents(self, tangents: dict):
         """Forward-mode tangents: numpy arrays per target (missing targets: zero)."""
@@ -412,7 +413,7 @@ class SceneData:
             nd = ti.ndarray(ti.f32 if is_area else ti.math.vec3, size)
             value = tangents.get(name)
             if value is None:
-                nd.fill(0.0)
+                zero(nd)
             else:
                 nd.from_numpy(np.ascontiguousarray(value, dtype=np.float32).reshape((size,) if is_area else (size, 3)))
             self.tangents[name] = nd
