@@ -12,7 +12,7 @@ export ENABLE_TAICHI_HEADER_PRINT ?= 0
 export TI_SKIP_VERSION_CHECK ?= ON
 export NO_MKDOCS_2_WARNING ?= 1
 
-.PHONY: demo test venv docs bench clean
+.PHONY: demo test venv sysdeps docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -27,7 +27,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VPY) -m taichi_render demo
 
-test: $(STAMP)
+# Debian packages for the GGUI preview tests (software Vulkan, Xvfb); installs only what is missing
+sysdeps:
+	bash .ci/install_system_deps.sh
+
+test: $(STAMP) sysdeps
 	$(VPY) -m pytest -q tests
 
 docs: $(STAMP)
