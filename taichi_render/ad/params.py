@@ -220,16 +220,17 @@ class SceneParameters(Mapping):
         if values is not None:
             from .optimizers import Optimizer
 
-            if isinstance(values, Optimizer):
-                for key in values.keys():
-                    self._gradient_texture(key)  # fails early for keys without gradients
-                self.enable_grad(list(values.keys()))
-                values.params = self
+            is_optimizer = isinstance(values, Optimizer)
             items = values.items() if hasattr(values, "items") else values
             batch = {}
-            for key, value in items:
+            for key, value in items:  # validate everything before changing anything
                 p = self._lookup(key)
                 batch[key] = (p, _validate(p, value))
+                if is_optimizer:
+                    self._gradient_texture(key)  # keys without gradients fail here
+            if is_optimizer:
+                self.enable_grad(list(batch))
+                values.params = self
             self._staged.update(batch)
         if not self._staged:
             return set()

@@ -167,8 +167,14 @@ class Properties:
         return e, None
 
     def get_int(self, name: str, default=REQUIRED) -> int:
+        """An integer in the 32-bit signed range (kernels take 32-bit integers)."""
         e, d = self._get(name, default, ("int",), "an integer")
-        return d if e is None else int(e.value)
+        if e is None:
+            return d
+        value = int(e.value)
+        if not -(2**31) <= value < 2**31:
+            self.error(f"property '{name}' = {value} is outside the 32-bit integer range", name)
+        return value
 
     def get_float(self, name: str, default=REQUIRED) -> float:
         e, d = self._get(name, default, ("float", "int"), "a float")

@@ -56,6 +56,8 @@ class HDRFilm(Plugin):
         super().__init__(props)
         self.width = _read_int(props, "width", 768, 1)
         self.height = _read_int(props, "height", 576, 1)
+        if self.width * self.height >= 2**31:
+            props.error(f"film of {self.width} x {self.height} pixels exceeds 2^31 pixels", "width")
         ox = _read_int(props, "crop_offset_x", 0, 0)
         oy = _read_int(props, "crop_offset_y", 0, 0)
         self.crop_offset = (ox, oy)

@@ -7,6 +7,7 @@ that sensor and overwritten by each render of it (as the API promises).
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import taichi as ti
@@ -76,20 +77,36 @@ class FilmBuffers:
         zero(self.weight)
 
 
+# Film buffers of sensors that no longer exist, by (width, height). Taichi 1.7 never frees a
+# field and compiles new copies of the kernels that take it, so buffers are recycled: a new
+# sensor of the same resolution takes over the buffers (and image field) of a dead one.
+_free_buffers: dict[tuple[int, int], list[FilmBuffers]] = {}
+
+
+def _release_buffers(buf: FilmBuffers) -> None:
+    _free_buffers.setdefault((buf.width, buf.height), []).append(buf)
+
+
 def film_buffers(sensor) -> FilmBuffers:
+    """The sensor's buffers for its current film size (taken from the pool or allocated)."""
     width, height = (int(v) for v in sensor.film().crop_size())
     buf = getattr(sensor, "_film_buffers", None)
     if buf is None or (buf.width, buf.height) != (width, height):
-        buf = FilmBuffers(width, height)
+        old_finalizer = getattr(sensor, "_film_finalizer", None)
+        if old_finalizer is not None:
+            old_finalizer()  # the previous size's buffers go back to the pool now
+        pool = _free_buffers.get((width, height))
+        buf = pool.pop() if pool else FilmBuffers(width, height)
         sensor._film_buffers = buf
+        sensor._film_finalizer = weakref.finalize(sensor, _release_buffers, buf)
     return buf
 
 
 def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
     if spp is None:
         spp = sensor.sampler().sample_count
-    if isinstance(spp, bool) or not isinstance(spp, (int, np.integer)) or spp <= 0:
-        raise ValueError(f"spp must be a positive integer, got {spp!r}")
+    if isinstance(spp, bool) or not isinstance(spp, (int, np.integer)) or not 0 < spp < 2**31:
+        raise ValueError(f"spp must be a positive integer below 2^31, got {spp!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return int(spp), int(seed) & 0xFFFFFFFF

@@ -334,5 +334,10 @@ def _parse_transform(elem, src: _Source, ctx: _Context) -> np.ndarray:
             src.error(op, f"<transform> can only contain transform operations, got <{op.tag}>")
         if len(op):
             src.error(op[0], f"element <{op[0].tag}> cannot occur inside <{op.tag}>")
-        m = transform_op(op, src).matrix @ m
+        try:
+            m = transform_op(op, src).matrix @ m
+        except SceneError:
+            raise
+        except ValueError as exc:  # non-finite numbers, math domain errors: name file and line
+            src.error(op, f"invalid <{op.tag}>: {exc}")
     return m
