@@ -6,9 +6,17 @@ state, so the peak should not depend on the depth."""
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
+
+
+def peak_rss_mib() -> float:
+    """VmHWM of this process (ru_maxrss would inherit the parent's peak across exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def main(depth: int, res: int = 256, spp: int = 1) -> None:
@@ -32,7 +40,7 @@ def main(depth: int, res: int = 256, spp: int = 1) -> None:
             image = tr.render(scene, params, spp=spp, seed=it)
             tr.ad.mse(image, ref, out=loss)
         times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = peak_rss_mib()
     grad = params.grad("red.reflectance.value")
     print(f"depth={depth} peak_rss_mib={peak:.1f} backward_ms={1000 * min(times[1:]):.1f} grad={grad.tolist()}")
 
