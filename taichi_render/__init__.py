@@ -23,7 +23,8 @@ from .backend import init  # noqa: E402
 from .io import read_bitmap, tonemap, write_bitmap  # noqa: E402
 from .render.renderer import render  # noqa: E402
 from . import ad  # noqa: E402
+from . import preview  # noqa: E402
 from .ad import SceneParameters, render_forward, traverse  # noqa: E402
 
-__all__ += ["SceneParameters", "ad", "init", "read_bitmap", "render", "render_forward", "tonemap", "traverse",
+__all__ += ["SceneParameters", "ad", "preview", "init", "read_bitmap", "render", "render_forward", "tonemap", "traverse",
             "write_bitmap"]

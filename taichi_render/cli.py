@@ -78,6 +78,7 @@ def main(argv=None) -> int:
     d.add_argument("--res", type=int, default=256, help="film resolution (default 256)")
     d.add_argument("--spp", type=int, default=1, help="samples per pixel per iteration (default 1)")
     d.add_argument("--iterations", type=int, default=100, help="Adam iterations (default 100)")
+    d.add_argument("--no-window", action="store_true", help="no GGUI window: off-screen preview frames only")
     d.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
     try:

@@ -16,12 +16,14 @@ KEY = "red.reflectance.value"
 
 
 def invert_red_wall(res: int = 256, iterations: int = 100, spp: int = 1, lr: float = 0.05,
-                    ref_spp: int = 256, max_depth: int = 3, callback=None, progress: bool = True):
+                    ref_spp: int = 256, max_depth: int = 3, callback=None, progress: bool = True,
+                    preview=None):
     """Run the inversion; returns a dict of histories and images.
 
     The red wall starts at (0.01, 0.2, 0.9) and is recovered from a reference rendered with the
-    original colour; `callback(it, image, loss, value)` runs after each iteration (e.g. a preview)
-    and may return False to stop."""
+    original colour; `callback(it, image, loss, value)` runs after each iteration and may return
+    False to stop. `preview`: a ``tr.preview.Preview``; it gets the reference as its target and
+    every iteration's image (Esc in its window stops the loop)."""
     import taichi as ti
     from tqdm import tqdm
 
@@ -34,6 +36,10 @@ def invert_red_wall(res: int = 256, iterations: int = 100, spp: int = 1, lr: flo
     params = tr.traverse(scene)
     truth = params[KEY].copy()
     image_ref = tr.render(scene, spp=ref_spp, seed=12345).to_numpy()
+    if preview is not None:
+        preview.set_target(image_ref)
+        if callback is None:
+            callback = preview.callback
     params[KEY] = [0.01, 0.2, 0.9]
     params.update()
     image_init = tr.render(scene, spp=ref_spp, seed=12345).to_numpy()
@@ -99,7 +105,12 @@ def run_demo(args) -> int:
 
     tr.init(args.arch)
     out = pathlib.Path(args.out)
-    result = invert_red_wall(res=args.res, iterations=args.iterations, spp=args.spp)
+    out.mkdir(parents=True, exist_ok=True)
+    # a GGUI window where one can open; otherwise frames only (never takes the process down)
+    with tr.preview.Preview(show_window=not args.no_window, record=True, record_every=5) as pv:
+        print(f"live preview: {pv.backend}")
+        result = invert_red_wall(res=args.res, iterations=args.iterations, spp=args.spp, preview=pv)
+        pv.save_animation(out / "optimization.gif", fps=8)
     save_outputs(result, out)
     h = result["history"]
     print(f"final parameter error {h['error'][-1]:.2e} after {len(h['error'])} iterations, "

@@ -1,0 +1,411 @@
+"""Live preview: composition, keys, animations, and every backend, including the GGUI ones.
+
+GGUI can take a process down (NOTES.md, "GGUI"), so everything that opens a window runs in a
+child process; this process only uses the "frames" backend. The window tests need Xvfb and the
+off-screen ones software Vulkan (`.ci/install_system_deps.sh` installs both); they skip without.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import taichi_render as tr
+from taichi_render.preview import Controls, Preview, choose_backend
+from taichi_render.preview.controls import ESCAPE, SPACE, wait_while_paused
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+H, W = 24, 32
+
+
+def gradient(h=H, w=W, t=0.0) -> np.ndarray:
+    """Linear (H, W, 3) float32: top row pure red, green grows to the right, blue downwards."""
+    img = np.zeros((h, w, 3), np.float32)
+    img[..., 1] = np.linspace(0.0, 0.8, w)[None, :] * (1.0 - t)
+    img[..., 2] = np.linspace(0.0, 0.8, h)[:, None] * t
+    img[0] = (1.0, 0.0, 0.0)
+    return img
+
+
+def expected_u8(img) -> np.ndarray:
+    return np.round(tr.tonemap(img) * 255).astype(np.uint8)
+
+
+def child_env(**changes) -> dict:
+    env = dict(os.environ)
+    env.pop("TR_PREVIEW_BACKEND", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    for key, value in changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def run_child(tmp_path, body: str, env: dict, helpers: str = "",
+              timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `body` as a script file (Taichi needs kernels in files) in a fresh process."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD_PRELUDE + helpers + textwrap.dedent(body))
+    return subprocess.run([sys.executable, str(script)], check=False, cwd=tmp_path, env=env,
+                          timeout=timeout, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+CHILD_PRELUDE = textwrap.dedent(f"""
+    import sys, time, warnings
+    import numpy as np
+    sys.path.insert(0, {str(ROOT)!r})
+    sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+    import taichi_render as tr
+    from taichi_render.preview import Preview
+    from test_preview import gradient
+    tr.init("cpu")
+""")
+
+# XTest key presses from the child itself (libXtst ships with Xvfb's dependencies).
+XKEYS = textwrap.dedent("""
+    import ctypes, ctypes.util
+    X11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    XT = ctypes.CDLL(ctypes.util.find_library("Xtst") or "libXtst.so.6")
+    X11.XOpenDisplay.restype = ctypes.c_void_p
+    X11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    X11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+    X11.XKeysymToKeycode.restype = ctypes.c_ubyte
+    X11.XFlush.argtypes = X11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    XT.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+    XT.XTestFakeMotionEvent.argtypes = [ctypes.c_void_p] + [ctypes.c_int] * 3 + [ctypes.c_ulong]
+
+    def press(key):
+        d = X11.XOpenDisplay(None)
+        XT.XTestFakeMotionEvent(d, -1, 120, 120, 0)  # GGUI opens at (100, 100); focus follows
+        code = X11.XKeysymToKeycode(d, {"Escape": 0xFF1B, " ": 0x20}[key])
+        XT.XTestFakeKeyEvent(d, code, 1, 0)
+        XT.XTestFakeKeyEvent(d, code, 0, 0)
+        X11.XFlush(d)
+        X11.XCloseDisplay(d)
+""")
+
+
+def _vulkan_installed() -> bool:
+    icd = pathlib.Path("/usr/share/vulkan/icd.d")
+    return icd.is_dir() and any(icd.glob("lvp_icd*.json"))
+
+
+needs_vulkan = pytest.mark.skipif(not _vulkan_installed(),
+                                  reason="software Vulkan (mesa-vulkan-drivers) not installed")
+
+
+@pytest.fixture(scope="module")
+def xvfb():
+    """A private X server; yields its DISPLAY string (a free number, chosen by Xvfb)."""
+    exe = shutil.which("Xvfb")
+    if exe is None:
+        pytest.skip("Xvfb not installed (.ci/install_system_deps.sh)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", "1024x768x24",
+                             "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    if not number:
+        proc.kill()
+        pytest.skip("Xvfb did not start")
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+# ---- keys: pause and stop, without a keyboard ----
+
+
+def test_space_toggles_pause_and_escape_stops_for_good():
+    c = Controls()
+    c.handle_keys([SPACE])
+    assert c.paused and c.running
+    c.handle_keys([SPACE])
+    assert not c.paused
+    c.handle_keys([SPACE, ESCAPE, SPACE])
+    assert c.stopped and not c.paused and not c.running
+    assert c.status() == "stopped"
+
+
+def test_wait_while_paused_redraws_until_space_or_escape():
+    c = Controls()
+    c.handle_key(SPACE)
+    script = iter([[], ["a"], [SPACE]])
+    redraws = []
+    assert wait_while_paused(c, lambda: next(script), lambda: redraws.append(1),
+                             sleep=lambda s: None)
+    assert len(redraws) == 3 and not c.paused
+    c.handle_key(SPACE)
+    script = iter([[], [ESCAPE]])
+    assert not wait_while_paused(c, lambda: next(script), lambda: None, sleep=lambda s: None)
+
+
+class FakeKeys:
+    """Stands in for a window: an interactive view whose key presses are scripted."""
+
+    interactive = True
+
+    def __init__(self, script):
+        self.script, self.draws = list(script), []
+
+    def draw(self, frame, lines, status, read_back):
+        self.draws.append(status)
+
+    def poll_keys(self):
+        return self.script.pop(0) if self.script else []
+
+    def close(self):
+        pass
+
+
+def test_update_blocks_while_paused_and_returns_false_after_escape():
+    pv = Preview(backend="frames")
+    pv._view = FakeKeys([[SPACE], [], [], [SPACE], [ESCAPE]])
+    assert pv.update(gradient(), loss=1.0)  # paused after drawing, unpaused by the 2nd space
+    assert pv._view.draws == ["running", "paused", "paused", "paused"]
+    assert not pv.update(gradient(), loss=0.5)  # Esc arrives after this frame
+    assert not pv.update(gradient(), loss=0.25)  # stays stopped; nothing drawn any more
+    assert len(pv._view.draws) == 5 and len(pv.history["loss"]) == 2
+
+
+# ---- composition (frames backend, in this process) ----
+
+
+def test_frame_shows_tonemapped_current_target_and_inputs_of_every_kind():
+    import taichi as ti
+
+    torch = pytest.importorskip("torch")
+    target = gradient(t=1.0)
+    field = ti.Vector.field(3, ti.f32, shape=(H, W))
+    with Preview(target, backend="frames", scale=1) as pv:
+        for image in [gradient(), torch.from_numpy(gradient()).requires_grad_()]:
+            assert pv.update(image, loss=torch.tensor(0.5), it=3, red=torch.ones(3))
+            frame = pv.last_frame
+            np.testing.assert_array_equal(frame[:H, :W], expected_u8(gradient()))
+            np.testing.assert_array_equal(frame[:H, W:2 * W], expected_u8(target))
+            assert frame[:H, 2 * W:3 * W].any()  # heat map of a nonzero difference
+        field.from_numpy(gradient())
+        pv.update(field, loss=0.1)
+        np.testing.assert_array_equal(pv.last_frame[:H, :W], expected_u8(gradient()))
+    assert pv.history["it"][:2] == [3, 3] and pv.backend == "frames"
+    late = Preview(backend="frames", scale=1)
+    late.set_target(target)  # e.g. once the reference is rendered inside the optimization
+    late.update(gradient())
+    np.testing.assert_array_equal(late.last_frame[:H, W:2 * W], expected_u8(target))
+    no_target = Preview(backend="frames")
+    no_target.update(gradient())
+    with pytest.raises(RuntimeError, match="without a target"):
+        no_target.set_target(target)
+    with pytest.raises(ValueError, match="shape"):
+        Preview(target, backend="frames").update(gradient(h=H + 1))
+
+
+def test_loss_curve_is_drawn_and_falls():
+    with Preview(backend="frames", scale=1, strip_height=100) as pv:
+        for it in range(50):
+            pv.update(gradient(), loss=10.0 ** (-it / 10))
+    strip = pv.last_frame[H + 24:]
+    curve = np.all(strip == np.array([255, 160, 40], np.uint8), axis=2)
+    cols = np.nonzero(curve.any(axis=0))[0]
+    assert cols.size > 100
+    first_row = np.nonzero(curve[:, cols[0]])[0].mean()
+    last_row = np.nonzero(curve[:, cols[-1]])[0].mean()
+    assert first_row < last_row  # high loss at the top-left, low at the bottom-right
+
+
+def test_fake_optimization_writes_a_gif_whose_frames_change(tmp_path):
+    n = 6
+    with Preview(gradient(t=1.0), backend="frames", record=True) as pv:
+        for it in range(n):
+            t = it / (n - 1)
+            pv.update(gradient(t=t), loss=(1 - t) ** 2 + 1e-3, it=it, t=t)
+        pv.save_animation(tmp_path / "run.gif", fps=20)
+        pv.save_frame(tmp_path / "last.png")
+    frames = iio.imread(tmp_path / "run.gif", index=None)
+    assert frames.shape[0] == n
+    assert frames.shape[1:3] == pv.frames[0].shape[:2]
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).max() > 50
+    np.testing.assert_array_equal(iio.imread(tmp_path / "last.png"), pv.frames[-1])
+
+
+def test_animation_errors_are_clear(tmp_path):
+    pv = Preview(backend="frames")
+    with pytest.raises(RuntimeError, match="record=True"):
+        pv.save_animation(tmp_path / "a.gif")
+    with pytest.raises(RuntimeError, match="update"):
+        pv.save_frame(tmp_path / "a.png")
+    pv = Preview(backend="frames", record=True)
+    pv.update(gradient())
+    with pytest.raises(ValueError, match="gif"):
+        pv.save_animation(tmp_path / "a.bmp")
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="imageio-ffmpeg"):
+            pv.save_animation(tmp_path / "a.mp4")
+
+
+def test_backend_choice_without_vulkan_or_display_needs_no_child(monkeypatch):
+    monkeypatch.setenv("VK_ICD_FILENAMES", "/nonexistent.json")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("TR_PREVIEW_BACKEND", raising=False)
+    assert choose_backend(True) == ("frames", "DISPLAY is not set")
+    backend, reason = choose_backend(False)
+    assert backend == "frames" and "nonexistent" in reason
+    monkeypatch.setenv("DISPLAY", ":12345")
+    assert choose_backend(True)[0] == "frames"  # DISPLAY names no server: XOpenDisplay fails
+    with pytest.raises(RuntimeError, match="not available"):
+        choose_backend(False, backend="offscreen")
+
+
+def test_notebook_view_outside_a_kernel_does_not_fail(capsys):
+    pytest.importorskip("IPython")
+    with Preview(backend="notebook", inline="display", min_interval=0.0) as pv:
+        for it in range(3):
+            assert pv.update(gradient(t=it / 2), loss=1.0 / (it + 1))
+    assert pv.backend == "notebook"
+
+
+# ---- GGUI backends, each in a child process ----
+
+
+@needs_vulkan
+def test_offscreen_frames_match_the_images_with_y_up(tmp_path):
+    result = run_child(tmp_path, """
+        import taichi as ti
+        field = ti.Vector.field(3, ti.f32, shape=gradient().shape[:2])
+        with Preview(gradient(t=1.0), show_window=False, scale=1, record=True,
+                     frames_dir="frames") as pv:
+            assert pv.backend == "offscreen", pv.backend
+            pv.update(gradient(), loss=1.0, it=0, red=[0.1, 0.2, 0.3])
+            field.from_numpy(gradient(t=0.5))
+            pv.update(field, loss=0.5, it=1)
+            pv.save_frame("last.png")
+        print("BACKEND", pv.backend)
+        # A second window closes the first (two open GGUI windows segfault on destroy).
+        first = Preview(show_window=False)
+        first.update(gradient())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            second = Preview(show_window=False)
+            second.update(gradient())
+        assert any("previous preview window" in str(w.message) for w in caught)
+        assert first._view.window is None
+        assert first.update(gradient())  # the superseded preview keeps composing frames
+        second.close()
+        first.close()
+    """, child_env(DISPLAY=None))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "BACKEND offscreen" in result.stdout
+    first = iio.imread(tmp_path / "frames" / "frame_00000.png")
+    last = iio.imread(tmp_path / "last.png")
+    # What GGUI read back, panel by panel: top row red, so the y-up flip is right.
+    assert np.abs(first[:H, :W].astype(int) - expected_u8(gradient())).max() <= 1
+    assert np.abs(first[:H, W:2 * W].astype(int) - expected_u8(gradient(t=1.0))).max() <= 1
+    assert np.abs(last[:H, :W].astype(int) - expected_u8(gradient(t=0.5))).max() <= 1
+    assert tuple(first[0, W // 2]) == (255, 0, 0) and tuple(first[H - 1, W // 2]) != (255, 0, 0)
+
+
+@needs_vulkan
+def test_window_under_xvfb_updates_pauses_stops_and_closes(tmp_path, xvfb):
+    result = run_child(tmp_path, """
+        import threading
+        with Preview(gradient(t=1.0), show_window=True, scale=2, record=True) as pv:
+            assert pv.backend == "window", (pv.backend, pv.fallback_reason)
+            for it in range(3):
+                assert pv.update(gradient(t=it / 4), loss=1.0 / (it + 1), it=it, t=it / 4)
+            pv.save_frame("window.png")
+            try:  # what X shows: the window's top-left pixels are the red top row
+                from PIL import ImageGrab
+                shot = np.asarray(ImageGrab.grab())
+                print("SCREEN", *shot[101, 110], *shot[100 + 2 * 24 - 1, 110])
+            except Exception as exc:
+                print("no screenshot:", exc)
+            press(" ")  # pause; a timer unpauses while update() blocks
+            time.sleep(0.2)
+            threading.Timer(0.5, press, args=(" ",)).start()
+            t0 = time.perf_counter()
+            assert pv.update(gradient(), loss=0.1, it=3)
+            print("PAUSED", round(time.perf_counter() - t0, 2))
+            press("Escape")
+            time.sleep(0.2)
+            stopped_at = next((i for i in range(20)
+                               if not pv.update(gradient(), loss=0.1, it=4 + i)), None)
+            print("STOPPED", stopped_at)
+        print("CLOSED", pv.backend)
+    """, child_env(DISPLAY=xvfb), helpers=XKEYS)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert "CLOSED" in out and out["STOPPED"] != "None"
+    assert float(out["PAUSED"]) >= 0.4
+    assert not (tmp_path / "imgui.ini").exists()  # Dear ImGui's layout file is cleaned up
+    frame = iio.imread(tmp_path / "window.png")
+    np.testing.assert_array_equal(frame[:2 * H:2, :2 * W:2], expected_u8(gradient(t=0.5)))
+    if "SCREEN" in out:
+        top, bottom = np.array(out["SCREEN"].split(), int).reshape(2, 3)
+        assert tuple(top) == (255, 0, 0) and tuple(bottom) != (255, 0, 0)
+
+
+@pytest.mark.parametrize("icd", ["/nonexistent.json", "bogus"])
+def test_fallback_without_vulkan_and_display_keeps_the_process_alive(tmp_path, icd):
+    if icd == "bogus":  # the file exists, so only the child probe can find out
+        icd = str(tmp_path / "bogus_icd.json")
+        pathlib.Path(icd).write_text('{"file_format_version": "1.0.0", "ICD": '
+                                     '{"library_path": "/nonexistent/libvk.so"}}')
+    result = run_child(tmp_path, """
+        for show in (True, False):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                pv = Preview(gradient(t=1.0), show_window=show, record=True)
+            assert pv.backend in ("notebook", "frames"), pv.backend
+            assert any("no GGUI window" in str(w.message) for w in caught)
+            for it in range(3):
+                assert pv.update(gradient(t=it / 2), loss=1.0 / (it + 1), it=it)
+            pv.save_frame(f"fallback_{show}.png")
+            pv.close()
+            print("BACKEND", show, pv.backend, pv.fallback_reason)
+    """, child_env(VK_ICD_FILENAMES=icd, DISPLAY=None, VK_DRIVER_FILES=None))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("BACKEND") == 2
+    frame = iio.imread(tmp_path / "fallback_True.png")
+    np.testing.assert_array_equal(frame[:H * 8:8, :W * 8:8], expected_u8(gradient(t=1.0)))
+
+
+@pytest.mark.parametrize("inline", ["display", "widgets"])
+def test_inline_fallback_in_a_jupyter_kernel(tmp_path, inline):
+    """No Vulkan, no display, inside a real kernel: the preview appears inline."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    cells = [
+        (f"import os, sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+         f"sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
+         "os.environ['VK_ICD_FILENAMES'] = '/nonexistent.json'\nos.environ.pop('DISPLAY', None)"),
+        ("import warnings\nwarnings.simplefilter('ignore')\nimport taichi_render as tr\n"
+        "from taichi_render.preview import Preview\nfrom test_preview import gradient\n"
+        "tr.init('cpu')\n"
+        f"with Preview(gradient(t=1.0), inline={inline!r}, min_interval=0.0) as pv:\n"
+        "    for it in range(3):\n"
+        "        pv.update(gradient(t=it / 2), loss=1.0 / (it + 1), it=it)\n"
+        "print('BACKEND', pv.backend)"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[1].outputs
+    assert any("BACKEND notebook" in o.get("text", "") for o in outputs)
+    mime = "image/png" if inline == "display" else "application/vnd.jupyter.widget-view+json"
+    assert any(mime in o.get("data", {}) for o in outputs)
