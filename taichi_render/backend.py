@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes.util
+import os
 import warnings
 
 import taichi as ti
@@ -41,7 +42,9 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     if arch == "auto" and ctypes.util.find_library("cuda") is None:
         arch = "cpu"  # no CUDA driver: skip Taichi's noisy fallback
     ti_arch = ti.cpu if arch == "cpu" else ti.cuda  # Taichi falls back to CPU without a GPU
-    kwargs = dict(default_fp=ti.f32, default_ip=ti.i32, log_level=ti.WARN)
+    kwargs = dict(default_fp=ti.f32, default_ip=ti.i32)
+    if "TI_LOG_LEVEL" not in os.environ:
+        kwargs["log_level"] = ti.WARN
     kwargs.update(ti_kwargs)
     ti.init(arch=ti_arch, **kwargs)
     actual = "cuda" if ti.lang.impl.current_cfg().arch == ti.cuda else "cpu"

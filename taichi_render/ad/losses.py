@@ -26,6 +26,11 @@ def _as_numpy(image) -> np.ndarray:
 
 def _reference_field(image, image_ref):
     """`image_ref` as a field of `image`'s shape (fields are used as they are)."""
+    if image_ref is image:
+        raise ValueError(
+            "the reference is the image field itself (tr.render returns the sensor's field, "
+            "overwritten by each render): keep a copy with .to_numpy()"
+        )
     if isinstance(image_ref, ti.Field):
         if image_ref.shape != image.shape:
             raise ValueError(f"reference shape {image_ref.shape} differs from the image's {image.shape}")

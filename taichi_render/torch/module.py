@@ -35,7 +35,13 @@ class RenderLayer(torch.nn.Module):
         self.spp, self.seed, self.seed_grad = spp, seed, seed_grad
         self.calls = 0
 
-    def forward(self, **tensors) -> torch.Tensor:
+    def forward(self, *args, **tensors) -> torch.Tensor:
+        """Render with ``{key: tensor}``; a layer built for one key also takes that tensor
+        positionally, so it can sit in ``torch.nn.Sequential``."""
+        if args:
+            if len(args) != 1 or len(self.keys) != 1 or tensors:
+                raise TypeError("RenderLayer takes one positional tensor only when built for exactly one key")
+            tensors = {self.keys[0]: args[0]}
         unknown = set(tensors) - set(self.keys)
         if unknown:
             raise KeyError(f"RenderLayer got keys it was not built for: {sorted(unknown)}")

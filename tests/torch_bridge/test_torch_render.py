@@ -105,3 +105,18 @@ def test_render_layer_in_a_network(scene):
     assert layer.calls == 1
     with pytest.raises(KeyError):
         layer(**{"green.reflectance.value": torch.zeros(3)})
+
+
+def test_render_layer_in_sequential(scene):
+    """A one-key layer takes its tensor positionally, so it composes with nn.Sequential."""
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid(), trt.RenderLayer(scene, KEY, spp=1))
+    image = net(torch.tensor([0.3, -0.2]))
+    assert image.shape == (RES, RES, 3)
+    image.mean().backward()
+    assert net[0].weight.grad is not None and torch.isfinite(net[0].weight.grad).all()
+
+
+def test_mse_rejects_the_image_as_its_own_reference(scene):
+    image = tr.render(scene, spp=1)
+    with pytest.raises(ValueError, match="to_numpy"):
+        tr.ad.mse(image, image)
