@@ -6,9 +6,9 @@ from .optimizers import SGD, Adam, Optimizer
 from .params import SceneParameters, traverse
 
 __all__ = [
+    "SGD",
     "Adam",
     "Optimizer",
-    "SGD",
     "SceneParameters",
     "l1",
     "loss_field",
