@@ -43,8 +43,6 @@ class PreDistortion:
         self.net = torch.nn.Sequential(torch.nn.Linear(res * res, res * res), torch.nn.Sigmoid())
 
     def __call__(self, texture):
-        import torch
-
         x = texture.permute(2, 0, 1).reshape(3, self.res * self.res)  # a row per channel
         y = self.net(x)
         return y.reshape(3, self.res, self.res).permute(1, 2, 0).contiguous()

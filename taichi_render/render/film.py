@@ -24,12 +24,6 @@ def field_grad_to_ndarray(src: ti.template(), dst: ti.types.ndarray(dtype=vec3, 
         dst[y, x] = src.grad[y, x]
 
 
-@ti.kernel
-def add_ndarray_to_field(src: ti.types.ndarray(dtype=vec3, ndim=2), dst: ti.template()):
-    for y, x in dst:
-        dst[y, x] += src[y, x]
-
-
 # Zeroing kernels compiled once: `Ndarray.fill` on vector ndarrays builds a new kernel per
 # call in Taichi 1.7 (measured: 4.5 ms of every optimisation step went there).
 @ti.kernel

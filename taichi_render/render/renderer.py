@@ -15,12 +15,20 @@ import taichi as ti
 from ..backend import ensure_init, megakernel_compile
 from . import layout as L
 from .film import ndarray_to_field, normalize_splats, zero
+from .kernels import (
+    INTEGRATOR_DIRECT,
+    INTEGRATOR_PATH,
+    MODE_ADJOINT,
+    MODE_FORWARD,
+    MODE_PRIMAL,
+    render_kernel,
+)
 from .scene_data import SceneData
 
 vec3 = ti.math.vec3
 
-_INTEGRATOR_CODES = {"path": 0, "prb": 0, "direct": 1}
-_MODES = {"primal": 0, "adjoint": 1, "forward": 2}
+_INTEGRATOR_CODES = {"path": INTEGRATOR_PATH, "prb": INTEGRATOR_PATH, "direct": INTEGRATOR_DIRECT}
+_MODES = {"primal": MODE_PRIMAL, "adjoint": MODE_ADJOINT, "forward": MODE_FORWARD}
 
 
 def scene_data(scene) -> SceneData:
@@ -116,8 +124,6 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
            clear: bool = True):
     """Run the integrator kernel for the sensor: primal or forward samples are added to the
     sensor's buffers (cleared first unless `clear` is False); adjoint reads `buf.image_grad`."""
-    from .kernels import render_kernel
-
     data = scene_data(scene)
     buf = film_buffers(sensor)
     data.np["cam"] = camera_array(sensor, *sensor.film().size())
@@ -154,12 +160,15 @@ def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, cl
     return launch(scene, sensor, spp, seed, "primal", sample_offset, clear)
 
 
-def develop(sensor) -> ti.Field:
-    """Normalise the accumulated samples and copy them into the sensor's image field."""
+def develop(sensor, target: ti.Field | None = None) -> ti.Field:
+    """Normalise the accumulated samples and copy them into `target` (default: the sensor's
+    image field)."""
     buf = film_buffers(sensor)
+    if target is None:
+        target = buf.image
     normalize_splats(buf.accum, buf.weight)
-    ndarray_to_field(buf.accum, buf.image)
-    return buf.image
+    ndarray_to_field(buf.accum, target)
+    return target
 
 
 def derive_seed_grad(seed: int) -> int:
@@ -217,8 +226,6 @@ def render_forward_tangents(scene, sensor, tangents: dict, spp: int, seed: int) 
     data.set_tangents(tangents)
     launch(scene, sensor, spp, seed, "forward")
     buf = film_buffers(sensor)
-    normalize_splats(buf.accum, buf.weight)
     if buf.derivative is None:
         buf.derivative = ti.Vector.field(3, ti.f32, shape=(buf.height, buf.width))
-    ndarray_to_field(buf.accum, buf.derivative)
-    return buf.derivative
+    return develop(sensor, buf.derivative)

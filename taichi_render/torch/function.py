@@ -24,12 +24,17 @@ def _as_parameter(key: str, value) -> torch.Tensor:
     return value
 
 
+def _apply_values(params, keys, values) -> None:
+    """Write one call's tensors into the parameters, all or nothing (a rejected value leaves
+    every parameter as it was)."""
+    params.update({k: v.detach().to("cpu", torch.float32) for k, v in zip(keys, values)})
+
+
 class _RenderFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, info: dict, *values):
         params, keys = info["params"], info["keys"]
-        # all or nothing: a rejected value leaves every parameter as it was
-        params.update({k: v.detach().to("cpu", torch.float32) for k, v in zip(keys, values)})
+        _apply_values(params, keys, values)
         image = R.render(info["scene"], params, info["sensor"], info["spp"], info["seed"], info["seed_grad"])
         buf = R.film_buffers(R.get_sensor(info["scene"], info["sensor"]))
         ctx.info = info
@@ -45,8 +50,7 @@ class _RenderFunction(torch.autograd.Function):
         if not any(wanted):
             return (None, *([None] * len(values)))
         params, keys, scene = info["params"], info["keys"], info["scene"]
-        # this call's values (another render may have changed them since)
-        params.update({k: v.detach().to("cpu", torch.float32) for k, v in zip(keys, values)})
+        _apply_values(params, keys, values)  # this call's values: another render may have changed them
         sensor = R.get_sensor(scene, info["sensor"])
         buf = R.film_buffers(sensor)
         buf.image_grad.from_numpy(np.ascontiguousarray(grad_image.detach().to("cpu", torch.float32).numpy()))
