@@ -1,5 +1,7 @@
 """Forward rendering throughput: Cornell box 256x256, `path` max_depth 3, Msamples/s at
-spp 1, 16, 64 (median of 5 after warm-up), with Mitsuba 3 in the same run when installed."""
+spp 1, 16, 64 (median of 5 after warm-up), with Mitsuba 3 in the same run when installed.
+
+Also times the one-ray-per-thread kernels (TR_PACKETS=0), which the ray packets replaced."""
 
 from __future__ import annotations
 
@@ -19,15 +21,21 @@ def cbox_dict():
     return d
 
 
-def ours():
+def ours(packets: bool = True):
+    import os
+
     import taichi_render as tr
 
     tr.init()
     scene = tr.load_dict(cbox_dict())
     out = {}
-    for spp in SPPS:
-        t = median_seconds(lambda: tr.render(scene, spp=spp).to_numpy())
-        out[spp] = RES * RES * spp / t / 1e6
+    os.environ["TR_PACKETS"] = "1" if packets else "0"
+    try:
+        for spp in SPPS:
+            t = median_seconds(lambda: tr.render(scene, spp=spp).to_numpy())
+            out[spp] = RES * RES * spp / t / 1e6
+    finally:
+        os.environ.pop("TR_PACKETS")
     return out
 
 
@@ -52,14 +60,16 @@ def theirs():
 
 def main():
     a = ours()
+    single = ours(packets=False)
     b = theirs()
     rows = []
     for spp in SPPS:
-        row = [spp, f"{a[spp]:.2f}"]
+        row = [spp, f"{a[spp]:.2f}", f"{single[spp]:.2f}"]
         if b is not None:
             row += [f"{b[spp]:.2f}", f"{a[spp] / b[spp]:.2f}x"]
         rows.append(row)
-    header = ["spp", "taichi_render Msamples/s"] + (["Mitsuba 3 Msamples/s", "ratio"] if b else [])
+    header = ["spp", "taichi_render Msamples/s", "one ray per thread"]
+    header += ["Mitsuba 3 Msamples/s", "ratio"] if b else []
     print(f"Forward, Cornell box {RES}x{RES}, path max_depth 3" + ("" if b else " (Mitsuba 3 not installed)"))
     print(markdown_table(header, rows))
 

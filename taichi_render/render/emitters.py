@@ -186,10 +186,16 @@ def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
 
 
 @ti.func
+def no_emitter_sample() -> EmitterSample:
+    """An emitter sample that contributes nothing (pdf 0)."""
+    return EmitterSample(d=vec3(0.0, 0.0, 1.0), dist=INF, pdf=0.0, weight=vec3(0.0), delta=0, emitter=-1,
+                         tex=-1, uv=vec2(0.0), factor=0.0, p=vec3(0.0), n=vec3(0.0), tri=-1, b=vec2(0.0))
+
+
+@ti.func
 def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) -> EmitterSample:
     """Sample a direction towards one emitter (Mitsuba's `Scene::sample_emitter_direction`)."""
-    es = EmitterSample(d=vec3(0.0, 0.0, 1.0), dist=INF, pdf=0.0, weight=vec3(0.0), delta=0, emitter=-1,
-                       tex=-1, uv=vec2(0.0), factor=0.0, p=vec3(0.0), n=vec3(0.0), tri=-1, b=vec2(0.0))
+    es = no_emitter_sample()
     n_em = sc.scene_i[L.SC_NUM_EMITTERS]
     if n_em > 0:
         e = ti.min(ti.cast(s_select * n_em, ti.i32), n_em - 1)

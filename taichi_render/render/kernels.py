@@ -48,6 +48,31 @@ def sample_delta(image_grad: ti.template(), weight: ti.template(), y: ti.i32, x:
 
 
 @ti.func
+def splat(accum: ti.template(), weight: ti.template(), y: ti.i32, x: ti.i32, pos: vec2, value: vec3,
+          rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
+    """Add one sample (film position `pos`, inside pixel (y, x)) to the pixels its filter reaches.
+    NaN samples are dropped: one must not poison the pixel."""
+    if value.x == value.x and value.y == value.y and value.z == value.z:
+        if rfilter == L.RFILTER_BOX:
+            ti.atomic_add(accum[y, x], value)
+            ti.atomic_add(weight[y, x], 1.0)
+        else:
+            height = accum.shape[0]
+            width = accum.shape[1]
+            r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
+            for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
+                px = x + dx
+                py = y + dy
+                if 0 <= px < width and 0 <= py < height:
+                    w = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
+                        py + 0.5 - pos.y, filter_stddev, filter_radius
+                    )
+                    if w > 0.0:
+                        ti.atomic_add(accum[py, px], w * value)
+                        ti.atomic_add(weight[py, px], w)
+
+
+@ti.func
 def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), weight: ti.template(),
                  image_grad: ti.template(), y: ti.i32, x: ti.i32, integrator: ti.template(),
                  mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
@@ -78,17 +103,7 @@ def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
             if rfilter == L.RFILTER_BOX:
                 total += value
             else:
-                r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
-                for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
-                    px = x + dx
-                    py = y + dy
-                    if 0 <= px < width and 0 <= py < height:
-                        w = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
-                            py + 0.5 - pos.y, filter_stddev, filter_radius
-                        )
-                        if w > 0.0:
-                            ti.atomic_add(accum[py, px], w * value)
-                            ti.atomic_add(weight[py, px], w)
+                splat(accum, weight, y, x, pos, value, rfilter, filter_radius, filter_stddev)
     if ti.static(mode != MODE_ADJOINT):
         if rfilter == L.RFILTER_BOX:
             accum[y, x] += total

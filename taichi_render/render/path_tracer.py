@@ -21,10 +21,10 @@ from . import rng
 from .bsdf import has_smooth_lobe, resolve, sample, slot_textures
 from .derivatives import MAX_TERMS, MODE_ADJOINT, MODE_PRIMAL, flush_terms, lobe_dlog, unit_correction
 from .shape_derivatives import nee_geometry, triangle_scatter, triangle_tangent
-from .emitters import sample_emitter
+from .emitters import no_emitter_sample, sample_emitter
 from .frame import frame_from_normal
-from .intersect import INF, interaction_at, spawn_origin, trace
-from .path_common import emission_lookup, emitter_pdf, evaluate_both, unoccluded
+from .intersect import INF, SHADOW_EPSILON, interaction_at, occluded, spawn_origin, trace
+from .path_common import emission_lookup, emitter_pdf, evaluate_both
 from .textures import eval_texture
 from .warp import power_heuristic
 
@@ -32,10 +32,193 @@ vec2 = ti.math.vec2
 vec3 = ti.math.vec3
 
 
+PathState = ti.types.struct(
+    o=vec3, d=vec3, tmax=ti.f32,  # the ray to trace next
+    throughput=vec3,
+    gathered=vec3,  # radiance gathered so far
+    eta=ti.f32,
+    prev_p=vec3, prev_pdf=ti.f32, prev_delta=ti.i32,  # the previous vertex, for MIS
+    alive=ti.i32,
+    d_total=vec3,  # forward mode: the derivative gathered so far
+)
+
+
+@ti.func
+def path_start(o: vec3, d: vec3, tmax: ti.f32, max_depth: ti.i32) -> PathState:
+    """State of a path leaving the camera along (o, d)."""
+    return PathState(o=o, d=d, tmax=tmax, throughput=vec3(1.0), gathered=vec3(0.0), eta=1.0, prev_p=o,
+                     prev_pdf=1.0, prev_delta=1, alive=ti.i32(max_depth != 0), d_total=vec3(0.0))
+
+
+@ti.func
+def vertex_setup(sc: ti.template(), key: ti.u32, depth: ti.i32, st: ti.template(), hit: ti.template(),
+                 max_depth: ti.i32):
+    """The interaction the path's ray found, and whether the path scatters there: then also
+    the leaf BSDF, its side flag and the emitter sample of this vertex. Returns
+    (si, scatters, leaf BSDF, flip, emitter sample)."""
+    si = interaction_at(sc, hit, st.o, st.d)
+    scatters = si.valid and not (max_depth > 0 and depth + 1 >= max_depth)
+    b = 0
+    flip = 1.0
+    es = no_emitter_sample()
+    if scatters:
+        b, flip = resolve(sc, sc.shape_i[si.shape, L.SI_BSDF], si.sh_n.dot(-st.d))
+        es = sample_emitter(
+            sc, si.p,
+            rng.rand(key, rng.bounce_dim(depth, rng.OFS_EMITTER_SELECT)),
+            rng.rand2(key, rng.bounce_dim(depth, rng.OFS_EMITTER_2D)),
+        )
+    return si, scatters, b, flip, es
+
+
+@ti.func
+def shadow_ray(sc: ti.template(), si: ti.template(), scatters: ti.i32, b: ti.i32, flip: ti.f32,
+               es: ti.template()):
+    """The shadow ray of a vertex's emitter sample: (needed, origin, direction, tmax). Not
+    needed where the sample cannot contribute (no smooth lobe, zero weight, or behind the
+    shading normal: every smooth lobe reflects only)."""
+    needed = (scatters and has_smooth_lobe(sc, b) and es.pdf > 0.0 and es.weight.max() > 0.0
+              and (si.sh_n * flip).dot(es.d) > 0.0)
+    origin = spawn_origin(si.p, si.n, es.d)
+    tmax = es.dist * (1.0 - SHADOW_EPSILON) if es.dist < INF else INF
+    return needed, origin, es.d, tmax
+
+
+@ti.func
+def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32, st: ti.template(),
+                si: ti.template(), scatters: ti.i32, b: ti.i32, flip: ti.f32, es: ti.template(),
+                visible: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, delta: vec3,
+                total: vec3, replay: ti.i32, mode: ti.template()) -> PathState:
+    """One path vertex: emission found by the ray, emitter sampling (`visible`: its shadow ray's
+    outcome), BSDF sampling and Russian roulette. Returns the updated state.
+
+    In the derivative modes the replay pass (`replay`, with `total` the primal estimate of the
+    first pass) also applies the vertex's derivative terms."""
+    n_terms = 0
+    t_tex = ti.Vector([-1] * MAX_TERMS, ti.i32)
+    t_uv = ti.Matrix.zero(ti.f32, MAX_TERMS, 2)
+    t_g = ti.Matrix.zero(ti.f32, MAX_TERMS, 3)
+    ray_d = st.d
+    # ---- emission found by the BSDF-sampled (or camera) ray ----
+    if depth > 0 or not hide_emitters:
+        tex, uv, scale = emission_lookup(sc, si, ray_d)
+        if tex >= 0:
+            w = 1.0
+            if not st.prev_delta:
+                w = power_heuristic(st.prev_pdf, emitter_pdf(sc, si, st.prev_p, ray_d))
+            st.gathered += st.throughput * eval_texture(sc, tex, uv) * (scale * w)
+            if ti.static(mode != MODE_PRIMAL):
+                t_tex[0] = tex
+                t_uv[0, 0], t_uv[0, 1] = uv.x, uv.y
+                g = st.throughput * (scale * w)
+                t_g[0, 0], t_g[0, 1], t_g[0, 2] = g.x, g.y, g.z
+                n_terms = 1
+    if not scatters:
+        st.alive = False
+    else:
+        frame = frame_from_normal(si.sh_n * flip)
+        wi = frame @ (-ray_d)
+        tex0, tex1 = slot_textures(sc, b, si.uv)
+        # vertex-position derivatives: diffuse surfaces of triangle meshes (the normal's
+        # part only without shading normals)
+        shape_terms = si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
+        receiver_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == 0
+        # ---- emitter sampling and BSDF sampling ----
+        bs = sample(
+            sc, b, tex0, tex1, wi,
+            rng.rand(key, rng.bounce_dim(depth, rng.OFS_BSDF_1D)),
+            rng.rand2(key, rng.bounce_dim(depth, rng.OFS_BSDF_2D)),
+        )
+        em_active = has_smooth_lobe(sc, b) and es.pdf > 0.0 and es.weight.max() > 0.0
+        em_value, em_bsdf_pdf, em_unit = evaluate_both(
+            sc, b, tex0, tex1, wi, frame @ es.d, em_active, bs, mode != MODE_PRIMAL
+        )
+        if em_value.max() > 0.0 and visible:
+            mis = 1.0 if es.delta else power_heuristic(es.pdf, em_bsdf_pdf)
+            contrib = st.throughput * em_value * es.weight * mis
+            st.gathered += contrib
+            if ti.static(mode != MODE_PRIMAL):
+                # emitted radiance at the sampled point, and the BSDF's smooth lobe
+                g_em = st.throughput * em_value * (mis * es.factor)
+                g0 = st.throughput * em_unit * unit_correction(sc, b, tex0) * es.weight * mis
+                t_tex[n_terms] = es.tex
+                t_uv[n_terms, 0], t_uv[n_terms, 1] = es.uv.x, es.uv.y
+                t_g[n_terms, 0], t_g[n_terms, 1], t_g[n_terms, 2] = g_em.x, g_em.y, g_em.z
+                t_tex[n_terms + 1] = sc.bsdf_i[b, L.BI_TEX0]
+                t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
+                t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g0.x, g0.y, g0.z
+                n_terms += 2
+                if replay and shape_terms and es.tri >= 0:
+                    # geometry term of the emitter sample (receiver and emitter triangles)
+                    g, gx, gn, gy, gnl, ga = nee_geometry(si.p, si.sh_n * flip, es.p, es.n,
+                                                          sc.em_f[es.emitter, L.EF_AREA])
+                    if g > 0.0:
+                        gn = gn * flip * ti.cast(receiver_normal, ti.f32)
+                        if ti.static(mode == MODE_ADJOINT):
+                            wgt = delta.dot(contrib) / g
+                            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * wgt)
+                            triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
+                            ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
+                        else:
+                            dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
+                            dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
+                            s_dot = gx.dot(dx) + gn.dot(dn) + gy.dot(dy) + gnl.dot(dnl)
+                            s_dot += ga * ad.tan_area[es.emitter]
+                            st.d_total += contrib * (s_dot / g)
+        if not bs.valid:
+            st.alive = False
+        else:
+            if ti.static(mode != MODE_PRIMAL):
+                # everything still to come passes through this vertex's sampled lobe
+                future = total - st.gathered
+                a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0))
+                g0 = future * a0
+                g1 = future * a1
+                t_tex[n_terms] = sc.bsdf_i[b, L.BI_TEX0]
+                t_uv[n_terms, 0], t_uv[n_terms, 1] = si.uv.x, si.uv.y
+                t_g[n_terms, 0], t_g[n_terms, 1], t_g[n_terms, 2] = g0.x, g0.y, g0.z
+                t_tex[n_terms + 1] = sc.bsdf_i[b, L.BI_TEX1]
+                t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
+                t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g1.x, g1.y, g1.z
+                n_terms += 2
+                if replay and shape_terms and receiver_normal and not bs.delta and bs.wo.z > 0.0:
+                    # the cosine of the sampled direction, through the normal
+                    gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
+                    if ti.static(mode == MODE_ADJOINT):
+                        triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
+                    else:
+                        dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
+                        st.d_total += future * gn.dot(dn)
+            new_d = (frame.transpose() @ bs.wo).normalized()
+            st.throughput *= bs.weight
+            st.eta *= bs.eta
+            st.prev_p = si.p
+            st.prev_pdf = bs.pdf
+            st.prev_delta = bs.delta
+            st.o = spawn_origin(si.p, si.n, new_d)
+            st.d = new_d
+            st.tmax = INF
+            # ---- Russian roulette (depth + 1: the number of vertices scattered so far) ----
+            tp_max = st.throughput.max()
+            if depth + 1 >= rr_depth:
+                rr_prob = ti.min(tp_max * st.eta * st.eta, 0.95)
+                if rng.rand(key, rng.bounce_dim(depth, rng.OFS_RR)) >= rr_prob:
+                    st.alive = False
+                else:
+                    st.throughput /= rr_prob
+            if tp_max <= 0.0:
+                st.alive = False
+    if ti.static(mode != MODE_PRIMAL):
+        if replay and n_terms > 0:
+            st.d_total += flush_terms(sc, ad, n_terms, t_tex, t_uv, t_g, delta, mode)
+    return st
+
+
 @ti.func
 def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: vec3, tmax: ti.f32,
                 max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, delta: vec3, mode: ti.template()):
-    """Radiance along one camera ray (Mitsuba's `path`; max_depth -1: unbounded).
+    """Radiance along one camera ray (Mitsuba's `path`; max_depth -1: unbounded), one ray at a
+    time (the packet kernels run the same vertices on 16 paths at once).
 
     Returns (L, dL): dL is the forward-mode derivative (forward mode), else 0. In adjoint mode
     `delta` is dLoss/dL of this sample."""
@@ -44,142 +227,19 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
     passes = 1 if ti.static(mode == MODE_PRIMAL) else 2
     for pass_index in range(passes):
         replay = pass_index == 1
-        gathered = vec3(0.0)
-        throughput = vec3(1.0)
-        eta = 1.0
-        prev_p = o
-        prev_pdf = 1.0
-        prev_delta = 1
+        st = path_start(o, d, tmax, max_depth)
         depth = 0
-        ray_o = o
-        ray_d = d
-        ray_t = tmax
-        alive = max_depth != 0
-        while alive:
-            n_terms = 0
-            t_tex = ti.Vector([-1] * MAX_TERMS, ti.i32)
-            t_uv = ti.Matrix.zero(ti.f32, MAX_TERMS, 2)
-            t_g = ti.Matrix.zero(ti.f32, MAX_TERMS, 3)
-            si = interaction_at(sc, trace(sc, ray_o, ray_d, ray_t, False), ray_o, ray_d)
-            # ---- emission found by the BSDF-sampled (or camera) ray ----
-            if depth > 0 or not hide_emitters:
-                tex, uv, scale = emission_lookup(sc, si, ray_d)
-                if tex >= 0:
-                    w = 1.0
-                    if not prev_delta:
-                        w = power_heuristic(prev_pdf, emitter_pdf(sc, si, prev_p, ray_d))
-                    gathered += throughput * eval_texture(sc, tex, uv) * (scale * w)
-                    if ti.static(mode != MODE_PRIMAL):
-                        t_tex[0] = tex
-                        t_uv[0, 0], t_uv[0, 1] = uv.x, uv.y
-                        g = throughput * (scale * w)
-                        t_g[0, 0], t_g[0, 1], t_g[0, 2] = g.x, g.y, g.z
-                        n_terms = 1
-            if not si.valid or (max_depth > 0 and depth + 1 >= max_depth):
-                alive = False
-            else:
-                b, flip = resolve(sc, sc.shape_i[si.shape, L.SI_BSDF], si.sh_n.dot(-ray_d))
-                frame = frame_from_normal(si.sh_n * flip)
-                wi = frame @ (-ray_d)
-                tex0, tex1 = slot_textures(sc, b, si.uv)
-                # vertex-position derivatives: diffuse surfaces of triangle meshes (the normal's
-                # part only without shading normals)
-                shape_terms = si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
-                receiver_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == 0
-                # ---- emitter sampling and BSDF sampling ----
-                es = sample_emitter(
-                    sc, si.p,
-                    rng.rand(key, rng.bounce_dim(depth, rng.OFS_EMITTER_SELECT)),
-                    rng.rand2(key, rng.bounce_dim(depth, rng.OFS_EMITTER_2D)),
-                )
-                bs = sample(
-                    sc, b, tex0, tex1, wi,
-                    rng.rand(key, rng.bounce_dim(depth, rng.OFS_BSDF_1D)),
-                    rng.rand2(key, rng.bounce_dim(depth, rng.OFS_BSDF_2D)),
-                )
-                em_active = has_smooth_lobe(sc, b) and es.pdf > 0.0 and es.weight.max() > 0.0
-                em_value, em_bsdf_pdf, em_unit = evaluate_both(
-                    sc, b, tex0, tex1, wi, frame @ es.d, em_active, bs, mode != MODE_PRIMAL
-                )
-                if em_value.max() > 0.0 and unoccluded(sc, si, es):
-                    mis = 1.0 if es.delta else power_heuristic(es.pdf, em_bsdf_pdf)
-                    contrib = throughput * em_value * es.weight * mis
-                    gathered += contrib
-                    if ti.static(mode != MODE_PRIMAL):
-                        # emitted radiance at the sampled point, and the BSDF's smooth lobe
-                        g_em = throughput * em_value * (mis * es.factor)
-                        g0 = throughput * em_unit * unit_correction(sc, b, tex0) * es.weight * mis
-                        t_tex[n_terms] = es.tex
-                        t_uv[n_terms, 0], t_uv[n_terms, 1] = es.uv.x, es.uv.y
-                        t_g[n_terms, 0], t_g[n_terms, 1], t_g[n_terms, 2] = g_em.x, g_em.y, g_em.z
-                        t_tex[n_terms + 1] = sc.bsdf_i[b, L.BI_TEX0]
-                        t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
-                        t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g0.x, g0.y, g0.z
-                        n_terms += 2
-                        if replay and shape_terms and es.tri >= 0:
-                            # geometry term of the emitter sample (receiver and emitter triangles)
-                            g, gx, gn, gy, gnl, ga = nee_geometry(si.p, si.sh_n * flip, es.p, es.n,
-                                                                  sc.em_f[es.emitter, L.EF_AREA])
-                            if g > 0.0:
-                                gn = gn * flip * ti.cast(receiver_normal, ti.f32)
-                                if ti.static(mode == MODE_ADJOINT):
-                                    wgt = delta.dot(contrib) / g
-                                    triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * wgt)
-                                    triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
-                                    ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
-                                else:
-                                    dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
-                                    dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
-                                    s_dot = gx.dot(dx) + gn.dot(dn) + gy.dot(dy) + gnl.dot(dnl)
-                                    s_dot += ga * ad.tan_area[es.emitter]
-                                    d_total += contrib * (s_dot / g)
-                if not bs.valid:
-                    alive = False
-                else:
-                    if ti.static(mode != MODE_PRIMAL):
-                        # everything still to come passes through this vertex's sampled lobe
-                        future = total - gathered
-                        a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0))
-                        g0 = future * a0
-                        g1 = future * a1
-                        t_tex[n_terms] = sc.bsdf_i[b, L.BI_TEX0]
-                        t_uv[n_terms, 0], t_uv[n_terms, 1] = si.uv.x, si.uv.y
-                        t_g[n_terms, 0], t_g[n_terms, 1], t_g[n_terms, 2] = g0.x, g0.y, g0.z
-                        t_tex[n_terms + 1] = sc.bsdf_i[b, L.BI_TEX1]
-                        t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
-                        t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g1.x, g1.y, g1.z
-                        n_terms += 2
-                        if replay and shape_terms and receiver_normal and not bs.delta and bs.wo.z > 0.0:
-                            # the cosine of the sampled direction, through the normal
-                            gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
-                            if ti.static(mode == MODE_ADJOINT):
-                                triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
-                            else:
-                                dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
-                                d_total += future * gn.dot(dn)
-                    new_d = (frame.transpose() @ bs.wo).normalized()
-                    throughput *= bs.weight
-                    eta *= bs.eta
-                    prev_p = si.p
-                    prev_pdf = bs.pdf
-                    prev_delta = bs.delta
-                    ray_o = spawn_origin(si.p, si.n, new_d)
-                    ray_d = new_d
-                    ray_t = INF
-                    depth += 1
-                    # ---- Russian roulette ----
-                    tp_max = throughput.max()
-                    if depth >= rr_depth:
-                        rr_prob = ti.min(tp_max * eta * eta, 0.95)
-                        if rng.rand(key, rng.bounce_dim(depth - 1, rng.OFS_RR)) >= rr_prob:
-                            alive = False
-                        else:
-                            throughput /= rr_prob
-                    if tp_max <= 0.0:
-                        alive = False
-            if ti.static(mode != MODE_PRIMAL):
-                if replay and n_terms > 0:
-                    d_total += flush_terms(sc, ad, n_terms, t_tex, t_uv, t_g, delta, mode)
+        while st.alive:
+            hit = trace(sc, st.o, st.d, st.tmax, False)
+            si, scatters, b, flip, es = vertex_setup(sc, key, depth, st, hit, max_depth)
+            needed, so, sd, stmax = shadow_ray(sc, si, scatters, b, flip, es)
+            visible = 0
+            if needed:
+                visible = 1 - occluded(sc, so, sd, stmax)
+            st = path_vertex(sc, ad, key, depth, st, si, scatters, b, flip, es, visible, max_depth, rr_depth,
+                             hide_emitters, delta, total, replay, mode)
+            depth += 1
         if not replay:
-            total = gathered
+            total = st.gathered
+        d_total = st.d_total
     return total, d_total

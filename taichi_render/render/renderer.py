@@ -7,6 +7,7 @@ that sensor and overwritten by each render of it (as the API promises).
 from __future__ import annotations
 
 import math
+import os
 import weakref
 
 import numpy as np
@@ -23,12 +24,21 @@ from .kernels import (
     MODE_PRIMAL,
     render_kernel,
 )
+from .packet_kernels import render_packets_kernel
+from .packet_trace import LANES
 from .scene_data import SceneData
 
 vec3 = ti.math.vec3
 
 _INTEGRATOR_CODES = {"path": INTEGRATOR_PATH, "prb": INTEGRATOR_PATH, "direct": INTEGRATOR_DIRECT}
 _MODES = {"primal": MODE_PRIMAL, "adjoint": MODE_ADJOINT, "forward": MODE_FORWARD}
+MAX_SAMPLES_PER_LAUNCH = 1 << 30
+
+
+def packets_enabled() -> bool:
+    """Whether `path`/`prb` render with ray packets (packet_kernels.py; the default) rather than
+    one ray per thread (kernels.py). Set the environment variable TR_PACKETS=0 to compare."""
+    return os.environ.get("TR_PACKETS", "1") != "0"
 
 
 def scene_data(scene) -> SceneData:
@@ -120,6 +130,17 @@ def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
     return int(spp), int(seed) & 0xFFFFFFFF
 
 
+def wants_shape_terms(scene, data: SceneData, mode: str) -> bool:
+    """Whether a launch in `mode` must compute vertex-position derivative terms: in adjoint mode
+    once a vertex-position key had gradients enabled (params.enable_grad, the torch bridge), in
+    forward mode when vertex tangents were set."""
+    if mode == "adjoint":
+        return bool(getattr(scene, "_vertex_grads_enabled", False))
+    if mode == "forward":
+        return bool(getattr(data, "vertex_tangents_set", False))
+    return False
+
+
 def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offset: int = 0,
            clear: bool = True):
     """Run the integrator kernel for the sensor: primal or forward samples are added to the
@@ -146,12 +167,25 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
     else:
         stddev = float(rfilter.stddev)
         rf, radius = L.RFILTER_GAUSSIAN, float(getattr(rfilter, "radius", 4.0 * stddev))
+    hide = int(bool(integ.hide_emitters))
     with megakernel_compile():
-        render_kernel(
-            *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, buf.image_grad,
-            _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
-            int_a, int_b, int(bool(integ.hide_emitters)), rf, radius, stddev,
-        )
+        if kind != "direct" and packets_enabled():
+            # chunks of samples keep the packet kernel's sample index inside int32
+            per_launch = max(1, MAX_SAMPLES_PER_LAUNCH // (buf.width * buf.height))
+            for first in range(0, spp, per_launch):
+                count = min(per_launch, spp - first)
+                render_packets_kernel(
+                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, buf.image_grad,
+                    _MODES[mode], seed, count, sample_offset + first,
+                    int_a, int_b, hide, int(wants_shape_terms(scene, data, mode)), rf, radius, stddev,
+                    count // math.gcd(count, LANES),
+                )
+        else:
+            render_kernel(
+                *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, buf.image_grad,
+                _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
+                int_a, int_b, hide, rf, radius, stddev,
+            )
     return buf
 
 

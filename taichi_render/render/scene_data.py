@@ -412,6 +412,8 @@ class SceneData:
             is_area = name == "area"
             nd = ti.ndarray(ti.f32 if is_area else ti.math.vec3, size)
             value = tangents.get(name)
+            if name == "vtx":
+                self.vertex_tangents_set = value is not None and bool(np.any(value))
             if value is None:
                 zero(nd)
             else:

@@ -56,6 +56,8 @@ class _RenderFunction(torch.autograd.Function):
         buf.image_grad.from_numpy(np.ascontiguousarray(grad_image.detach().to("cpu", torch.float32).numpy()))
         buf.weight.from_numpy(ctx.weight)
         data = R.scene_data(scene)
+        if any(needs and key.endswith(".vertex_positions") for key, needs in zip(keys, wanted)):
+            scene._vertex_grads_enabled = True
         data.zero_gradients()
         R.launch(scene, sensor, info["spp"], info["seed_grad"], "adjoint")
         grads = []

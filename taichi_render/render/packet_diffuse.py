@@ -1,0 +1,356 @@
+"""SIMD fast path of a packet vertex where every live lane sits on a diffuse triangle.
+
+The per-lane code of path_tracer.py handles any material, one lane at a time. Most vertices of
+inverse-rendering scenes are diffuse triangles, and for those the whole vertex (emission and
+its MIS weight, the shading frame, the emitter sample's evaluation and MIS, cosine-weighted
+BSDF sampling, Russian roulette, the next ray) is computed on all lanes at once. Only the
+lookups stay per lane: triangle data, texture values (any texture) and the emitter sample
+(any emitter). The estimator, including its random-number dimensions, is the per-lane one,
+so both give the same images.
+
+A vertex qualifies when every live lane either misses the scene (and the scene has no
+environment emitter) or hits a triangle whose BSDF is `diffuse` (or
+`twosided` of diffuse); in derivative modes, vertex-position terms (`shape_grads`) also send
+the packet to the per-lane code. Otherwise `diffuse_vertex` returns 0 and changes nothing.
+"""
+
+import taichi as ti
+
+from . import layout as L
+from . import packet_state as P
+from . import rng
+from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms, safe_inverse
+from .emitters import sample_emitter
+from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON, triangle_uv
+from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
+from .textures import eval_texture
+from .warp import INV_PI, PI
+
+vec2 = ti.math.vec2
+vec3 = ti.math.vec3
+
+
+@ti.func
+def pcg_lanes(v: VU) -> VU:
+    """rng.pcg on every lane."""
+    state = v * ti.u32(747796405) + ti.u32(2891336453)
+    word = ((state >> ((state >> ti.u32(28)) + ti.u32(4))) ^ state) * ti.u32(277803737)
+    return (word >> ti.u32(22)) ^ word
+
+
+@ti.func
+def rand_lanes(keys: VU, dim: ti.i32) -> VF:
+    """rng.rand on every lane: the same numbers as the per-lane code."""
+    h = pcg_lanes(keys ^ rng.pcg(ti.u32(dim) * ti.u32(0x9E3779B9) + ti.u32(0x7F4A7C15)))
+    return ti.cast(h >> ti.u32(8), ti.f32) * (1.0 / 16777216.0)
+
+
+@ti.func
+def power_heuristic_lanes(a: VF, b: VF) -> VF:
+    a2 = a * a
+    s = a2 + b * b
+    return ti.select(s > 0.0, a2 / ti.select(s > 0.0, s, 1.0), 0.0)
+
+
+@ti.func
+def _max3(x: VF, y: VF, z: VF) -> VF:
+    return ti.max(ti.max(x, y), z)
+
+
+@ti.func
+def _spawn(px: VF, py: VF, pz: VF, nx: VF, ny: VF, nz: VF, dx: VF, dy: VF, dz: VF):
+    """intersect.spawn_origin on every lane."""
+    mag = (1.0 + _max3(ti.abs(px), ti.abs(py), ti.abs(pz))) * RAY_EPSILON
+    mag = ti.select(nx * dx + ny * dy + nz * dz >= 0.0, mag, -mag)
+    return px + nx * mag, py + ny * mag, pz + nz * mag
+
+
+@ti.func
+def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(), t: VF, prim: VI,
+                   hb1: VF, hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
+                   replay: ti.i32, shape_grads: ti.i32, mode: ti.template()) -> ti.i32:
+    """One vertex of every live lane on the SIMD fast path; returns 0 (and changes nothing)
+    when a live lane does not qualify."""
+    alive = P.row(S, P.ALIVE) > 0.5
+    simple = 1
+    if ti.static(mode != MODE_PRIMAL):
+        if shape_grads:
+            simple = 0
+    # ---- per lane: what the ray hit ----
+    hit = VI(0)
+    p0x, p0y, p0z = VF(0.0), VF(0.0), VF(0.0)
+    e1x, e1y, e1z = VF(0.0), VF(0.0), VF(0.0)
+    e2x, e2y, e2z = VF(1.0), VF(0.0), VF(0.0)
+    flip_n = VF(1.0)
+    emitter = VI(-1)
+    front_bsdf = VI(0)
+    back_bsdf = VI(0)
+    twosided = VI(0)
+    nsx, nsy, nsz = VF(0.0), VF(0.0), VF(0.0)  # interpolated vertex normal (0: none)
+    u = VF(0.0)
+    v = VF(0.0)
+    for l in range(LANES):
+        if simple and alive[l]:
+            if prim[l] >= 0:
+                ref = sc.prim[prim[l]]
+                if ref.x != L.PRIM_TRIANGLE:
+                    simple = 0
+                else:
+                    tri = ref.y
+                    s = sc.tri_v[tri].w
+                    b = sc.shape_i[s, L.SI_BSDF]
+                    front_bsdf[l] = b
+                    back_bsdf[l] = b
+                    if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_TWOSIDED:
+                        front_bsdf[l] = sc.bsdf_i[b, L.BI_CHILD0]
+                        back_bsdf[l] = sc.bsdf_i[b, L.BI_CHILD1]
+                        twosided[l] = 1
+                    if (sc.bsdf_i[front_bsdf[l], L.BI_TYPE] != L.BSDF_DIFFUSE
+                            or sc.bsdf_i[back_bsdf[l], L.BI_TYPE] != L.BSDF_DIFFUSE):
+                        simple = 0
+                    hit[l] = 1
+                    a = sc.tri_p[tri, 0]
+                    e1 = sc.tri_p[tri, 1]
+                    e2 = sc.tri_p[tri, 2]
+                    p0x[l], p0y[l], p0z[l] = a.x, a.y, a.z
+                    e1x[l], e1y[l], e1z[l] = e1.x, e1.y, e1.z
+                    e2x[l], e2y[l], e2z[l] = e2.x, e2.y, e2.z
+                    if sc.shape_i[s, L.SI_FLIP_NORMALS]:
+                        flip_n[l] = -1.0
+                    emitter[l] = sc.shape_i[s, L.SI_EMITTER]
+                    if sc.shape_i[s, L.SI_HAS_NORMALS]:
+                        vi = sc.tri_v[tri]
+                        b0 = 1.0 - hb1[l] - hb2[l]
+                        ns = b0 * sc.vtx_n[vi.x] + hb1[l] * sc.vtx_n[vi.y] + hb2[l] * sc.vtx_n[vi.z]
+                        nsx[l], nsy[l], nsz[l] = ns.x, ns.y, ns.z
+                    uv = triangle_uv(sc, tri, hb1[l], hb2[l], sc.shape_i[s, L.SI_HAS_UV])
+                    u[l] = uv.x
+                    v[l] = uv.y
+            elif sc.scene_i[L.SC_ENV_EMITTER] >= 0:
+                simple = 0
+    if simple:
+        hit_mask = hit != 0
+        _diffuse_vertex_simd(sc, ad, S, keys, alive, hit_mask, p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z, nsx, nsy,
+                             nsz, flip_n, emitter, front_bsdf, back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth,
+                             hide_emitters, replay, mode)
+    return simple
+
+
+@ti.func
+def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(),
+                         alive: ti.template(), hit: ti.template(), p0x: VF, p0y: VF, p0z: VF, e1x: VF, e1y: VF,
+                         e1z: VF, e2x: VF, e2y: VF, e2z: VF, nsx: VF, nsy: VF, nsz: VF, flip_n: VF, emitter: VI, front_bsdf: VI, back_bsdf: VI,
+                         twosided: VI, u: VF, v: VF, hb1: VF, hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32,
+                         hide_emitters: ti.i32, replay: ti.i32, mode: ti.template()):
+    dx, dy, dz = P.row(S, P.D), P.row(S, P.D + 1), P.row(S, P.D + 2)
+    tpx, tpy, tpz = P.row(S, P.TP), P.row(S, P.TP + 1), P.row(S, P.TP + 2)
+    gx, gy, gz = P.row(S, P.GATHERED), P.row(S, P.GATHERED + 1), P.row(S, P.GATHERED + 2)
+    # surface point, geometric normal, shading normal
+    px = p0x + hb1 * e1x + hb2 * e2x
+    py = p0y + hb1 * e1y + hb2 * e2y
+    pz = p0z + hb1 * e1z + hb2 * e2z
+    nx = e1y * e2z - e1z * e2y
+    ny = e1z * e2x - e1x * e2z
+    nz = e1x * e2y - e1y * e2x
+    n_len = ti.sqrt(nx * nx + ny * ny + nz * nz)
+    n_scale = flip_n / ti.select(n_len > 0.0, n_len, 1.0)
+    nx, ny, nz = nx * n_scale, ny * n_scale, nz * n_scale
+    ns_len2 = nsx * nsx + nsy * nsy + nsz * nsz
+    has_ns = ns_len2 > 0.0
+    ns_scale = flip_n / ti.sqrt(ti.select(has_ns, ns_len2, 1.0))
+    hx = ti.select(has_ns, nsx * ns_scale, nx)
+    hy = ti.select(has_ns, nsy * ns_scale, ny)
+    hz = ti.select(has_ns, nsz * ns_scale, nz)
+    h_dot_d = hx * dx + hy * dy + hz * dz
+    # derivative terms of this vertex (per lane): emission, emitter radiance, reflectance (x2)
+    term_tex = ti.Matrix.zero(ti.i32, 4, LANES) - 1
+    term_g = ti.Matrix.zero(ti.f32, 12, LANES)
+
+    # ---- emission found by the ray ----
+    if depth > 0 or not hide_emitters:
+        sees = hit & (emitter >= 0) & (h_dot_d < 0.0)
+        if any_lane(sees):
+            lex, ley, lez = VF(0.0), VF(0.0), VF(0.0)
+            area = VF(0.0)
+            for l in range(LANES):
+                if alive[l] and sees[l]:
+                    tex = sc.em_i[emitter[l], L.EI_TEX]
+                    le = eval_texture(sc, tex, vec2(u[l], v[l]))
+                    lex[l], ley[l], lez[l] = le.x, le.y, le.z
+                    area[l] = sc.em_f[emitter[l], L.EF_AREA]
+                    term_tex[0, l] = tex
+            w = VF(1.0)
+            if depth > 0:
+                prev_delta = P.row(S, P.PREV_DELTA) > 0.5
+                vx = px - P.row(S, P.PREV_P)
+                vy = py - P.row(S, P.PREV_P + 1)
+                vz = pz - P.row(S, P.PREV_P + 2)
+                dist2 = vx * vx + vy * vy + vz * vz
+                cos_e = ti.abs(nx * vx + ny * vy + nz * vz) / ti.sqrt(ti.select(dist2 > 0.0, dist2, 1.0))
+                ok = (cos_e > 0.0) & (area > 0.0)
+                pdf_em = ti.select(ok, dist2 / ti.select(ok, cos_e * area, 1.0), 0.0)
+                pdf_em = pdf_em / ti.cast(sc.scene_i[L.SC_NUM_EMITTERS], ti.f32)
+                w = ti.select(prev_delta, 1.0, power_heuristic_lanes(P.row(S, P.PREV_PDF), pdf_em))
+            w = ti.select(alive & sees, w, 0.0)
+            gx += tpx * lex * w
+            gy += tpy * ley * w
+            gz += tpz * lez * w
+            if ti.static(mode != MODE_PRIMAL):
+                P.set_row(term_g, 0, tpx * w)
+                P.set_row(term_g, 1, tpy * w)
+                P.set_row(term_g, 2, tpz * w)
+
+    scatters = alive & hit
+    if max_depth > 0 and depth + 1 >= max_depth:
+        scatters = alive & (hit & 0 != 0)
+    # side of the surface, shading frame (Duff et al.), incident direction
+    back = (h_dot_d > 0.0) & (twosided != 0)  # twosided, seen from behind: cos(theta_i) < 0
+    leaf = ti.select(back, back_bsdf, front_bsdf)
+    side = ti.select(back, -1.0, 1.0)
+    sx, sy, sz = hx * side, hy * side, hz * side
+    sign = ti.select(sz >= 0.0, 1.0, -1.0)
+    fa = -1.0 / (sign + sz)
+    fb = sx * sy * fa
+    ux, uy, uz = 1.0 + sign * sx * sx * fa, sign * fb, -sign * sx
+    wx, wy, wz = fb, sign + sy * sy * fa, -sy
+    wi_z = -(sx * dx + sy * dy + sz * dz)
+    # ---- per lane: reflectance and emitter sample ----
+    ax, ay, az = VF(0.0), VF(0.0), VF(0.0)
+    edx, edy, edz = VF(0.0), VF(0.0), VF(1.0)
+    e_dist = VF(INF)
+    e_pdf = VF(0.0)
+    ewx, ewy, ewz = VF(0.0), VF(0.0), VF(0.0)
+    e_delta = VI(0)
+    e_factor = VF(0.0)
+    e_u, e_v = VF(0.0), VF(0.0)
+    if any_lane(scatters):
+        for l in range(LANES):
+            if scatters[l]:
+                key = keys[l]
+                uv = vec2(u[l], v[l])
+                tex0 = sc.bsdf_i[leaf[l], L.BI_TEX0]
+                albedo = eval_texture(sc, tex0, uv)
+                ax[l], ay[l], az[l] = albedo.x, albedo.y, albedo.z
+                es = sample_emitter(
+                    sc, vec3(px[l], py[l], pz[l]),
+                    rng.rand(key, rng.bounce_dim(depth, rng.OFS_EMITTER_SELECT)),
+                    rng.rand2(key, rng.bounce_dim(depth, rng.OFS_EMITTER_2D)),
+                )
+                edx[l], edy[l], edz[l] = es.d.x, es.d.y, es.d.z
+                e_dist[l] = es.dist
+                e_pdf[l] = es.pdf
+                ewx[l], ewy[l], ewz[l] = es.weight.x, es.weight.y, es.weight.z
+                e_delta[l] = es.delta
+                e_factor[l] = es.factor
+                e_u[l], e_v[l] = es.uv.x, es.uv.y
+                if ti.static(mode != MODE_PRIMAL):
+                    term_tex[1, l] = es.tex
+                    term_tex[2, l] = tex0
+                    term_tex[3, l] = tex0
+    # ---- emitter sampling: shadow rays, then evaluation and MIS ----
+    wo_e_z = sx * edx + sy * edy + sz * edz
+    lit = scatters & (wi_z > 0.0) & (wo_e_z > 0.0) & (e_pdf > 0.0) & (_max3(ewx, ewy, ewz) > 0.0)
+    sox, soy, soz = _spawn(px, py, pz, nx, ny, nz, edx, edy, edz)
+    s_tmax = ti.select(e_dist < INF, e_dist * (1.0 - SHADOW_EPSILON), INF)
+    _, blocker, _, _ = trace_packet(sc, sox, soy, soz, edx, edy, edz, ti.select(lit, s_tmax, -1.0), True)
+    visible = lit & (blocker < 0)
+    unit = ti.select(lit, INV_PI * wo_e_z, 0.0)  # f * cos per unit reflectance
+    bsdf_pdf = unit
+    mis = ti.select(e_delta != 0, 1.0, power_heuristic_lanes(e_pdf, bsdf_pdf))
+    contribute = visible & (_max3(ax, ay, az) * unit > 0.0)
+    k = ti.select(contribute, unit * mis, 0.0)
+    gx += tpx * ax * k * ewx
+    gy += tpy * ay * k * ewy
+    gz += tpz * az * k * ewz
+    if ti.static(mode != MODE_PRIMAL):
+        ke = k * e_factor
+        P.set_row(term_g, 3, tpx * ax * ke)
+        P.set_row(term_g, 4, tpy * ay * ke)
+        P.set_row(term_g, 5, tpz * az * ke)
+        P.set_row(term_g, 6, tpx * k * ewx)
+        P.set_row(term_g, 7, tpy * k * ewy)
+        P.set_row(term_g, 8, tpz * k * ewz)
+    # ---- BSDF sampling: cosine-weighted hemisphere (concentric disk) ----
+    s1 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D)) * 2.0 - 1.0
+    s2 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D + 1)) * 2.0 - 1.0
+    wider = s1 * s1 > s2 * s2
+    r = ti.select(wider, s1, s2)
+    phi = ti.select(wider, (PI / 4.0) * (s2 / ti.select(s1 != 0.0, s1, 1.0)),
+                    (PI / 2.0) - (PI / 4.0) * (s1 / ti.select(s2 != 0.0, s2, 1.0)))
+    r = ti.select((s1 == 0.0) & (s2 == 0.0), 0.0, r)
+    wo_x = r * ti.cos(phi)
+    wo_y = r * ti.sin(phi)
+    wo_z = ti.sqrt(ti.max(0.0, 1.0 - wo_x * wo_x - wo_y * wo_y))
+    valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
+    pdf = ti.select(valid, INV_PI * wo_z, 0.0)
+    valid = valid & (pdf > 0.0)
+    if ti.static(mode != MODE_PRIMAL):
+        # everything still to come passes through this vertex's diffuse lobe
+        fx = ti.select(valid, P.row(S, P.TOTAL) - gx, 0.0)
+        fy = ti.select(valid, P.row(S, P.TOTAL + 1) - gy, 0.0)
+        fz = ti.select(valid, P.row(S, P.TOTAL + 2) - gz, 0.0)
+        P.set_row(term_g, 9, fx * ti.select(ax != 0.0, 1.0 / ti.select(ax != 0.0, ax, 1.0), 0.0))
+        P.set_row(term_g, 10, fy * ti.select(ay != 0.0, 1.0 / ti.select(ay != 0.0, ay, 1.0), 0.0))
+        P.set_row(term_g, 11, fz * ti.select(az != 0.0, 1.0 / ti.select(az != 0.0, az, 1.0), 0.0))
+    # the next ray
+    ndx = ux * wo_x + wx * wo_y + sx * wo_z
+    ndy = uy * wo_x + wy * wo_y + sy * wo_z
+    ndz = uz * wo_x + wz * wo_y + sz * wo_z
+    inv_len = 1.0 / ti.sqrt(ti.select(valid, ndx * ndx + ndy * ndy + ndz * ndz, 1.0))
+    ndx, ndy, ndz = ndx * inv_len, ndy * inv_len, ndz * inv_len
+    ox, oy, oz = _spawn(px, py, pz, nx, ny, nz, ndx, ndy, ndz)
+    # weight = f * cos / pdf = reflectance
+    tpx = ti.select(valid, tpx * ax, tpx)
+    tpy = ti.select(valid, tpy * ay, tpy)
+    tpz = ti.select(valid, tpz * az, tpz)
+    survive = valid
+    # ---- Russian roulette ----
+    tp_max = _max3(tpx, tpy, tpz)
+    if depth + 1 >= rr_depth:
+        eta = P.row(S, P.ETA)
+        rr_prob = ti.min(tp_max * eta * eta, 0.95)
+        stays = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_RR)) < rr_prob
+        scale = 1.0 / ti.select(rr_prob > 0.0, rr_prob, 1.0)
+        tpx = ti.select(valid & stays, tpx * scale, tpx)
+        tpy = ti.select(valid & stays, tpy * scale, tpy)
+        tpz = ti.select(valid & stays, tpz * scale, tpz)
+        survive = survive & stays
+    survive = survive & (tp_max > 0.0)
+    # ---- write back ----
+    P.set_row(S, P.GATHERED, gx)
+    P.set_row(S, P.GATHERED + 1, gy)
+    P.set_row(S, P.GATHERED + 2, gz)
+    P.set_row(S, P.TP, tpx)
+    P.set_row(S, P.TP + 1, tpy)
+    P.set_row(S, P.TP + 2, tpz)
+    P.set_row(S, P.O, ti.select(valid, ox, P.row(S, P.O)))
+    P.set_row(S, P.O + 1, ti.select(valid, oy, P.row(S, P.O + 1)))
+    P.set_row(S, P.O + 2, ti.select(valid, oz, P.row(S, P.O + 2)))
+    P.set_row(S, P.D, ti.select(valid, ndx, dx))
+    P.set_row(S, P.D + 1, ti.select(valid, ndy, dy))
+    P.set_row(S, P.D + 2, ti.select(valid, ndz, dz))
+    P.set_row(S, P.TMAX, ti.select(valid, INF, P.row(S, P.TMAX)))
+    P.set_row(S, P.PREV_P, ti.select(valid, px, P.row(S, P.PREV_P)))
+    P.set_row(S, P.PREV_P + 1, ti.select(valid, py, P.row(S, P.PREV_P + 1)))
+    P.set_row(S, P.PREV_P + 2, ti.select(valid, pz, P.row(S, P.PREV_P + 2)))
+    P.set_row(S, P.PREV_PDF, ti.select(valid, pdf, P.row(S, P.PREV_PDF)))
+    P.set_row(S, P.PREV_DELTA, ti.select(valid, 0.0, P.row(S, P.PREV_DELTA)))
+    P.set_row(S, P.ALIVE, ti.select(survive, 1.0, 0.0))
+    # ---- derivative terms (replay pass) ----
+    if ti.static(mode != MODE_PRIMAL):
+        if replay:
+            for l in range(LANES):
+                if alive[l]:
+                    t_tex = ti.Vector([term_tex[0, l], term_tex[1, l], term_tex[2, l], term_tex[3, l]])
+                    t_uv = ti.Matrix([[u[l], v[l]], [e_u[l], e_v[l]], [u[l], v[l]], [u[l], v[l]]])
+                    t_g = ti.Matrix.zero(ti.f32, 4, 3)
+                    for j in ti.static(range(12)):
+                        t_g[j // 3, j % 3] = term_g[j, l]
+                    if not contribute[l]:
+                        t_tex[1] = -1
+                        t_tex[2] = -1
+                    if not valid[l]:
+                        t_tex[3] = -1
+                    d = flush_terms(sc, ad, 4, t_tex, t_uv, t_g, P.lane3(S, l, P.DELTA), mode)
+                    if ti.static(mode != MODE_ADJOINT):
+                        P.set_lane3(S, l, P.DTOTAL, P.lane3(S, l, P.DTOTAL) + d)

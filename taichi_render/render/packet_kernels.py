@@ -1,0 +1,176 @@
+"""The path tracer on ray packets: each thread runs `LANES` camera samples in lockstep.
+
+Every path vertex of the packet is one round of three steps:
+1. the packet's rays are traced together (packet_trace.py, SIMD across lanes);
+2. per lane, the vertex is set up (interaction, BSDF side, emitter sample) and its shadow ray
+   is written to the packet;
+3. the shadow rays are traced together (any hit), and per lane the vertex is finished
+   (`path_tracer.path_vertex`: emission, emitter sampling, BSDF sampling, derivative terms,
+   Russian roulette).
+
+Steps 2 and 3 run the same per-vertex code as the one-ray-at-a-time `path_sample`, with the
+same random numbers (a lane's numbers depend on its pixel and sample index only), so both
+drivers compute the same estimates; the packet one spends its time in SIMD traversal.
+
+Lane `l` of packet `k` takes sample `g = k * LANES + l` of the image's `height * width * spp`:
+pixel `g // spp` (row-major), sample `g % spp`; a thread runs the packets of whole pixels. Path state lives in a small per-thread matrix
+(packet_state.py). Packets whose vertices all lie on diffuse triangles take a SIMD fast path
+(packet_diffuse.py).
+"""
+
+import taichi as ti
+
+from . import layout as L
+from . import rng
+from .camera import camera_ray
+from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
+from .intersect import Hit
+from .kernels import sample_delta, splat
+from . import packet_state as P
+from .packet_diffuse import diffuse_vertex
+from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
+from .path_tracer import path_start, path_vertex, shadow_ray, vertex_setup
+from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+
+vec2 = ti.math.vec2
+vec3 = ti.math.vec3
+
+@ti.func
+def _lane_pixel(g: ti.i32, spp: ti.i32, width: ti.i32):
+    pixel = g // spp
+    return pixel, g - pixel * spp, pixel // width, pixel % width
+
+
+@ti.func
+def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image_grad: ti.template(),
+                 weight: ti.template(), first: ti.i32, n: ti.i32, width: ti.i32, seed: ti.u32, spp: ti.i32,
+                 sample_offset: ti.i32, max_depth: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
+                 filter_stddev: ti.f32, mode: ti.template()):
+    """Camera rays of the packet's lanes (lanes past the last sample start dead)."""
+    for l in range(LANES):
+        g = first + l
+        st = path_start(vec3(0.0), vec3(0.0, 0.0, 1.0), -1.0, 0)
+        if g < n:
+            pixel, s, y, x = _lane_pixel(g, spp, width)
+            key = rng.sample_key(seed, ti.cast(pixel, ti.u32), ti.cast(s + sample_offset, ti.u32))
+            keys[l] = key
+            pos = vec2(x, y) + rng.rand2(key, rng.DIM_FILM)
+            crop = L.CAM_CROP
+            film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
+            o, d, tmax = camera_ray(sc, film_uv)
+            st = path_start(o, d, tmax, max_depth)
+            S[P.POS, l], S[P.POS + 1, l] = pos.x, pos.y
+            if ti.static(mode == MODE_ADJOINT):
+                P.set_lane3(S, l, P.DELTA, sample_delta(image_grad, weight, y, x, pos, rfilter, filter_radius,
+                                                 filter_stddev))
+        P.store(S, l, st)
+
+
+@ti.func
+def generic_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(), alive: ti.template(),
+                   t: ti.template(), prim: ti.template(), b1: ti.template(), b2: ti.template(), depth: ti.i32,
+                   max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, replay: ti.i32, mode: ti.template()):
+    """One vertex of every live lane with the per-lane code of path_tracer.py (any material),
+    its shadow rays traced as a packet."""
+    # shadow rays of the vertices
+    sox, soy, soz = VF(0.0), VF(0.0), VF(0.0)
+    sdx, sdy, sdz = VF(0.0), VF(0.0), VF(1.0)
+    stmax = VF(-1.0)
+    for l in range(LANES):
+        if alive[l]:
+            st = P.load(S, l)
+            hit = Hit(t=t[l], prim=prim[l], b1=b1[l], b2=b2[l])
+            si, scatters, b, flip, es = vertex_setup(sc, keys[l], depth, st, hit, max_depth)
+            needed, so, sd, smax = shadow_ray(sc, si, scatters, b, flip, es)
+            if needed:
+                sox[l], soy[l], soz[l] = so.x, so.y, so.z
+                sdx[l], sdy[l], sdz[l] = sd.x, sd.y, sd.z
+                stmax[l] = smax
+    _, blocker, _, _ = trace_packet(sc, sox, soy, soz, sdx, sdy, sdz, stmax, True)
+    # finish the vertices
+    for l in range(LANES):
+        if alive[l]:
+            st = P.load(S, l)
+            hit = Hit(t=t[l], prim=prim[l], b1=b1[l], b2=b2[l])
+            si, scatters, b, flip, es = vertex_setup(sc, keys[l], depth, st, hit, max_depth)
+            visible = ti.i32(stmax[l] >= 0.0 and blocker[l] < 0)
+            st = path_vertex(sc, ad, keys[l], depth, st, si, scatters, b, flip, es, visible, max_depth,
+                             rr_depth, hide_emitters, P.lane3(S, l, P.DELTA), P.lane3(S, l, P.TOTAL), replay, mode)
+            P.store(S, l, st)
+
+
+@ti.func
+def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), weight: ti.template(),
+                 image_grad: ti.template(), packet: ti.i32, mode: ti.template(), seed: ti.u32, spp: ti.i32,
+                 sample_offset: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
+                 shape_grads: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
+    height = accum.shape[0]
+    width = accum.shape[1]
+    n = height * width * spp
+    first = packet * LANES
+    S = P.new_state()
+    keys = VU(0)
+    passes = 1 if ti.static(mode == MODE_PRIMAL) else 2
+    for pass_index in range(passes):
+        replay = pass_index == 1
+        _start_paths(sc, S, keys, image_grad, weight, first, n, width, seed, spp, sample_offset, max_depth,
+                     rfilter, filter_radius, filter_stddev, mode)
+        depth = 0
+        while any_lane(P.row(S, P.ALIVE) > 0.5):
+            alive = P.row(S, P.ALIVE) > 0.5
+            t, prim, b1, b2 = trace_packet(
+                sc, P.row(S, P.O), P.row(S, P.O + 1), P.row(S, P.O + 2), P.row(S, P.D), P.row(S, P.D + 1),
+                P.row(S, P.D + 2), ti.select(alive, P.row(S, P.TMAX), -1.0), False,
+            )
+            handled = diffuse_vertex(sc, ad, S, keys, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
+                                     replay, shape_grads, mode)
+            if not handled:
+                generic_vertex(sc, ad, S, keys, alive, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
+                               replay, mode)
+            depth += 1
+        if not replay:
+            for l in range(LANES):
+                P.set_lane3(S, l, P.TOTAL, P.lane3(S, l, P.GATHERED))
+    # film
+    if ti.static(mode != MODE_ADJOINT):
+        for l in range(LANES):
+            g = first + l
+            if g < n:
+                _, _, y, x = _lane_pixel(g, spp, width)
+                value = P.lane3(S, l, P.DTOTAL) if ti.static(mode == MODE_FORWARD) else P.lane3(S, l, P.TOTAL)
+                splat(accum, weight, y, x, vec2(S[P.POS, l], S[P.POS + 1, l]), value, rfilter, filter_radius,
+                      filter_stddev)
+
+
+@ti.kernel
+def render_packets_kernel(
+    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1,
+    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
+    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_area: F_1,
+    tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_area: F_1,
+    accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
+    mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
+    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, shape_grads: ti.i32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, packets_per_group: ti.i32,
+):
+    """The `path` integrator on packets of LANES samples; the arguments of `kernels.render_kernel`
+    (the integrator is always `path`; max_depth, rr_depth in place of int_a, int_b), and
+    `shape_grads`: whether derivative modes need vertex-position terms (the SIMD fast path
+    leaves those to the per-lane code).
+
+    Packets run in groups of `packets_per_group` (whole pixels: spp / gcd(spp, LANES) packets)
+    on one thread each: no pixel's samples are split between threads, so box-filtered images
+    are bitwise reproducible."""
+    n_packets = (accum.shape[0] * accum.shape[1] * spp + LANES - 1) // LANES
+    for group in range((n_packets + packets_per_group - 1) // packets_per_group):
+        for k in range(packets_per_group):
+            packet = group * packets_per_group + k
+            if packet < n_packets:
+                packet_paths(
+                    SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, shape_i, shape_f, bsdf_i,
+                              bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+                    ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
+                    accum, weight, image_grad, packet, mode, seed, spp, sample_offset, max_depth, rr_depth,
+                    hide_emitters, shape_grads, rfilter, filter_radius, filter_stddev,
+                )

@@ -1,0 +1,71 @@
+"""Per-thread storage of a packet's paths: a (N_COLUMNS, LANES) f32 matrix, one column per lane.
+
+A row holds one quantity for every lane, so the SIMD code of a packet reads and writes whole
+rows (`row`, `set_row`), while per-lane code loads and stores a lane's `PathState` (`load`,
+`store`).
+"""
+
+import taichi as ti
+
+from .packet_trace import LANES, VF
+from .path_tracer import PathState
+
+vec3 = ti.math.vec3
+
+# rows (vec3 quantities take three)
+O, D, TMAX, TP, GATHERED, ETA, PREV_P, PREV_PDF, PREV_DELTA, ALIVE, DTOTAL = 0, 3, 6, 7, 10, 13, 14, 17, 18, 19, 20
+TOTAL = 23  # adjoint and forward modes: the primal estimate of the first pass
+DELTA = 26  # adjoint mode: dLoss/d(sample value)
+POS = 29  # film position (2)
+N_ROWS = 31
+
+
+def new_state():
+    return ti.Matrix.zero(ti.f32, N_ROWS, LANES)
+
+
+@ti.func
+def row(S: ti.template(), r: ti.template()) -> VF:
+    v = VF(0.0)
+    for l in ti.static(range(LANES)):
+        v[l] = S[r, l]
+    return v
+
+
+@ti.func
+def set_row(S: ti.template(), r: ti.template(), v: ti.template()):
+    for l in ti.static(range(LANES)):
+        S[r, l] = v[l]
+
+
+@ti.func
+def lane3(S: ti.template(), l: ti.i32, r: ti.template()) -> vec3:
+    return vec3(S[r, l], S[r + 1, l], S[r + 2, l])
+
+
+@ti.func
+def set_lane3(S: ti.template(), l: ti.i32, r: ti.template(), v: vec3):
+    S[r, l], S[r + 1, l], S[r + 2, l] = v.x, v.y, v.z
+
+
+@ti.func
+def load(S: ti.template(), l: ti.i32) -> PathState:
+    return PathState(o=lane3(S, l, O), d=lane3(S, l, D), tmax=S[TMAX, l], throughput=lane3(S, l, TP),
+                     gathered=lane3(S, l, GATHERED), eta=S[ETA, l], prev_p=lane3(S, l, PREV_P),
+                     prev_pdf=S[PREV_PDF, l], prev_delta=ti.cast(S[PREV_DELTA, l], ti.i32),
+                     alive=ti.cast(S[ALIVE, l], ti.i32), d_total=lane3(S, l, DTOTAL))
+
+
+@ti.func
+def store(S: ti.template(), l: ti.i32, st: ti.template()):
+    set_lane3(S, l, O, st.o)
+    set_lane3(S, l, D, st.d)
+    S[TMAX, l] = st.tmax
+    set_lane3(S, l, TP, st.throughput)
+    set_lane3(S, l, GATHERED, st.gathered)
+    S[ETA, l] = st.eta
+    set_lane3(S, l, PREV_P, st.prev_p)
+    S[PREV_PDF, l] = st.prev_pdf
+    S[PREV_DELTA, l] = ti.cast(st.prev_delta, ti.f32)
+    S[ALIVE, l] = ti.cast(st.alive, ti.f32)
+    set_lane3(S, l, DTOTAL, st.d_total)

@@ -1,0 +1,172 @@
+"""Ray packets: BVH traversal of `LANES` rays at once, one ray per SIMD lane.
+
+Taichi's CPU code runs one thread per loop iteration and does not vectorize across iterations,
+but LLVM does vectorize arithmetic on `ti.types.vector(16, ti.f32)` values. A packet keeps each
+ray component in such a vector (structure of arrays), walks the BVH once for all its rays (a node
+is entered when any active lane's ray meets its box) and tests every primitive of a leaf against
+all lanes at once, with masks (`ti.select`) instead of branches. On this 2-core machine that
+traces 3-4x more rays per second than one scalar ray per thread, for camera rays and for
+incoherent bounce rays alike.
+
+Kernels that use these helpers must be compiled with `backend.megakernel_compile()` (Taichi's
+advanced IR optimisations miscompile the masked traversal loop).
+"""
+
+import taichi as ti
+
+from . import layout as L
+
+LANES = 16
+VF = ti.types.vector(LANES, ti.f32)
+VI = ti.types.vector(LANES, ti.i32)
+VU = ti.types.vector(LANES, ti.u32)
+
+INF = 3.0e38
+STACK_SIZE = 64
+
+
+@ti.func
+def any_lane(mask: ti.template()) -> ti.i32:
+    """Whether any lane of a comparison result is set. (`Matrix.any()` compiles to a chain of
+    branches, which made packet traversal 3x slower; a select and a sum stay in SIMD.)"""
+    return ti.select(mask, 1, 0).sum() > 0
+
+
+@ti.func
+def _safe_reciprocal(d: VF) -> VF:
+    tiny = ti.select(d >= 0.0, 1e-30, -1e-30)
+    return 1.0 / ti.select(ti.abs(d) < 1e-30, tiny, d)
+
+
+@ti.func
+def _box_hits(sc: ti.template(), node: ti.i32, ox: VF, oy: VF, oz: VF, ix: VF, iy: VF, iz: VF, tmax: VF) -> ti.i32:
+    """Whether any lane's ray meets the node's box before its tmax (tmax < 0: inactive lane)."""
+    lo = sc.node_box[node, 0]
+    hi = sc.node_box[node, 1]
+    t0x = (lo.x - ox) * ix
+    t1x = (hi.x - ox) * ix
+    t0y = (lo.y - oy) * iy
+    t1y = (hi.y - oy) * iy
+    t0z = (lo.z - oz) * iz
+    t1z = (hi.z - oz) * iz
+    tn = ti.max(ti.max(ti.min(t0x, t1x), ti.min(t0y, t1y)), ti.max(ti.min(t0z, t1z), 0.0))
+    tf = ti.min(ti.min(ti.max(t0x, t1x), ti.max(t0y, t1y)), ti.min(ti.max(t0z, t1z), tmax))
+    return any_lane(tn <= tf)
+
+
+@ti.func
+def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
+    """Moller-Trumbore for every lane: (t, b1, b2), t = INF where the lane misses."""
+    p0 = sc.tri_p[tri, 0]
+    e1 = sc.tri_p[tri, 1]
+    e2 = sc.tri_p[tri, 2]
+    px = dy * e2.z - dz * e2.y
+    py = dz * e2.x - dx * e2.z
+    pz = dx * e2.y - dy * e2.x
+    det = e1.x * px + e1.y * py + e1.z * pz
+    inv = 1.0 / ti.select(det != 0.0, det, 1.0)
+    tx = ox - p0.x
+    ty = oy - p0.y
+    tz = oz - p0.z
+    b1 = (tx * px + ty * py + tz * pz) * inv
+    qx = ty * e1.z - tz * e1.y
+    qy = tz * e1.x - tx * e1.z
+    qz = tx * e1.y - ty * e1.x
+    b2 = (dx * qx + dy * qy + dz * qz) * inv
+    t = (e2.x * qx + e2.y * qy + e2.z * qz) * inv
+    ok = (det != 0.0) & (b1 >= 0.0) & (b2 >= 0.0) & (b1 + b2 <= 1.0) & (t > 0.0)
+    return ti.select(ok, t, INF), b1, b2
+
+
+@ti.func
+def _sphere(sc: ti.template(), s: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF) -> VF:
+    """Nearest positive hit distance per lane, INF on a miss (the robust form of intersect.py)."""
+    r = sc.shape_f[s, L.SF_RADIUS]
+    fx = ox - sc.shape_f[s, L.SF_CENTER]
+    fy = oy - sc.shape_f[s, L.SF_CENTER + 1]
+    fz = oz - sc.shape_f[s, L.SF_CENTER + 2]
+    b = -(fx * dx + fy * dy + fz * dz)
+    qx = fx + b * dx
+    qy = fy + b * dy
+    qz = fz + b * dz
+    disc = r * r - (qx * qx + qy * qy + qz * qz)
+    sq = ti.sqrt(ti.max(disc, 0.0))
+    qq = b + ti.select(b >= 0.0, sq, -sq)
+    t0 = fx * fx + fy * fy + fz * fz - r * r
+    ta = qq
+    tb = ti.select(qq != 0.0, t0 / ti.select(qq != 0.0, qq, 1.0), INF)
+    t_near = ti.min(ta, tb)
+    t_far = ti.max(ta, tb)
+    t = ti.select(t_near > 0.0, t_near, ti.select(t_far > 0.0, t_far, INF))
+    return ti.select(disc >= 0.0, t, INF)
+
+
+@ti.func
+def _disk(sc: ti.template(), s: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF) -> VF:
+    c = L.SF_TO_LOCAL
+    lox = sc.shape_f[s, c + 0] * ox + sc.shape_f[s, c + 1] * oy + sc.shape_f[s, c + 2] * oz + sc.shape_f[s, c + 3]
+    loy = sc.shape_f[s, c + 4] * ox + sc.shape_f[s, c + 5] * oy + sc.shape_f[s, c + 6] * oz + sc.shape_f[s, c + 7]
+    loz = sc.shape_f[s, c + 8] * ox + sc.shape_f[s, c + 9] * oy + sc.shape_f[s, c + 10] * oz + sc.shape_f[s, c + 11]
+    ldx = sc.shape_f[s, c + 0] * dx + sc.shape_f[s, c + 1] * dy + sc.shape_f[s, c + 2] * dz
+    ldy = sc.shape_f[s, c + 4] * dx + sc.shape_f[s, c + 5] * dy + sc.shape_f[s, c + 6] * dz
+    ldz = sc.shape_f[s, c + 8] * dx + sc.shape_f[s, c + 9] * dy + sc.shape_f[s, c + 10] * dz
+    tt = -loz / ti.select(ldz != 0.0, ldz, 1.0)
+    px = lox + tt * ldx
+    py = loy + tt * ldy
+    return ti.select((ldz != 0.0) & (tt > 0.0) & (px * px + py * py <= 1.0), tt, INF)
+
+
+@ti.func
+def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF, tmax: VF,
+                 any_hit: ti.template()):
+    """Closest hits (any hits when `any_hit`) of the packet's rays before their tmax.
+
+    Lanes with tmax < 0 are inactive. Returns (t, prim, b1, b2) per lane, prim = -1 where the
+    lane found nothing (t then keeps its tmax); the same hits as `intersect.trace`."""
+    ix = _safe_reciprocal(dx)
+    iy = _safe_reciprocal(dy)
+    iz = _safe_reciprocal(dz)
+    best = tmax
+    prim = VI(-1)
+    hb1 = VF(0.0)
+    hb2 = VF(0.0)
+    stack = ti.Vector([0] * STACK_SIZE, ti.i32)
+    sp = 0
+    if sc.scene_i[L.SC_NUM_NODES] > 0 and _box_hits(sc, 0, ox, oy, oz, ix, iy, iz, best):
+        sp = 1
+    while sp > 0:
+        sp -= 1
+        node = stack[sp]
+        info = sc.node_i[node]
+        if info.y > 0:
+            for k in range(info.x, info.x + info.y):
+                ref = sc.prim[k]
+                t = VF(INF)
+                b1 = VF(0.0)
+                b2 = VF(0.0)
+                if ref.x == L.PRIM_TRIANGLE:
+                    t, b1, b2 = _triangle(sc, ref.y, ox, oy, oz, dx, dy, dz)
+                elif ref.x == L.PRIM_SPHERE:
+                    t = _sphere(sc, ref.y, ox, oy, oz, dx, dy, dz)
+                else:
+                    t = _disk(sc, ref.y, ox, oy, oz, dx, dy, dz)
+                closer = t < best
+                best = ti.select(closer, t, best)
+                prim = ti.select(closer, k, prim)
+                hb1 = ti.select(closer, b1, hb1)
+                hb2 = ti.select(closer, b2, hb2)
+            if ti.static(any_hit):
+                if not any_lane((prim < 0) & (tmax >= 0.0)):
+                    break
+        else:
+            left = node + 1
+            right = info.x
+            hit_l = _box_hits(sc, left, ox, oy, oz, ix, iy, iz, best)
+            hit_r = _box_hits(sc, right, ox, oy, oz, ix, iy, iz, best)
+            if hit_r and sp < STACK_SIZE:
+                stack[sp] = right
+                sp += 1
+            if hit_l and sp < STACK_SIZE:
+                stack[sp] = left
+                sp += 1
+    return best, prim, hb1, hb2

@@ -1,0 +1,179 @@
+"""Ray packets (packet_trace.py, packet_kernels.py, packet_diffuse.py) against the one-ray-per-thread
+kernels: the same random numbers per sample, so the same images and gradients up to rounding."""
+
+import numpy as np
+import pytest
+import taichi as ti
+
+import taichi_render as tr
+from taichi_render.backend import megakernel_compile
+from taichi_render.render.intersect import INF, trace
+from taichi_render.render.packet_trace import LANES, VF, trace_packet
+from taichi_render.render.renderer import scene_data
+from taichi_render.render.view import F_1, F_2, I_1, I_2, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+
+
+def render_both(monkeypatch, scene, **kwargs):
+    monkeypatch.setenv("TR_PACKETS", "0")
+    one_by_one = tr.render(scene, **kwargs).to_numpy()
+    monkeypatch.setenv("TR_PACKETS", "1")
+    packets = tr.render(scene, **kwargs).to_numpy()
+    return one_by_one, packets
+
+
+def assert_same_image(a, b, rel=1e-4):
+    """Equal up to float rounding: tiny differences almost everywhere, none large."""
+    scale = max(float(np.abs(a).mean()), 1e-6)
+    diff = np.abs(a - b)
+    assert np.mean(diff > rel * 10 * scale) < 0.002, "too many pixels differ"
+    assert diff.mean() < rel * scale
+
+
+@pytest.mark.parametrize("scene_file", ["cbox.xml", "cbox_rectangles.xml", "glass_sphere.xml", "furnace.xml"])
+def test_packet_image_equals_per_ray_image(monkeypatch, scenes_dir, scene_file):
+    # cbox*: the diffuse SIMD path; glass_sphere (dielectric, conductor, textures, spheres) and
+    # the furnace: the per-lane path inside packets
+    scene = tr.load_file(scenes_dir / scene_file, res=32)
+    a, b = render_both(monkeypatch, scene, spp=5, seed=3)
+    assert a.mean() > 0.0
+    assert_same_image(a, b)
+
+
+def test_packet_image_unbounded_depth_and_gaussian_filter(monkeypatch, scenes_dir):
+    # max_depth -1 with Russian roulette, and a Gaussian filter splatting across pixels
+    scene = tr.load_file(scenes_dir / "cbox.xml", res=24, max_depth=-1)
+    sensor = scene.sensors()[0]
+    assert sensor.film().rfilter.type_name == "box"
+    a, b = render_both(monkeypatch, scene, spp=3, seed=1)
+    assert_same_image(a, b)
+    d = tr.cornell_box()
+    d["sensor"]["film"].update(width=20, height=16, rfilter={"type": "gaussian"})
+    scene = tr.load_dict(d)
+    a, b = render_both(monkeypatch, scene, spp=7, seed=2)
+    assert_same_image(a, b)
+
+
+def test_packet_samples_never_straddle_threads(scenes_dir):
+    # spp values that do not divide 16: still bitwise deterministic
+    scene = tr.load_file(scenes_dir / "cbox.xml", res=20)
+    for spp in (3, 20):
+        a = tr.render(scene, spp=spp, seed=4).to_numpy()
+        b = tr.render(scene, spp=spp, seed=4).to_numpy()
+        assert np.array_equal(a, b)
+
+
+def test_packet_gradients_equal_per_ray_gradients(monkeypatch, scenes_dir):
+    scene = tr.load_file(scenes_dir / "cbox.xml", res=24)
+    params = tr.traverse(scene)
+    key = "red.reflectance.value"
+    light = [k for k in params.keys() if k.endswith("radiance.value")][0]
+    params.enable_grad([key, light])
+    grads = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("TR_PACKETS", flag)
+        loss = tr.ad.loss_field()
+        with ti.ad.Tape(loss=loss):
+            image = tr.render(scene, params, spp=4, seed=1, seed_grad=2)
+            tr.ad.mse(image, np.zeros((24, 24, 3), np.float32), loss)
+        grads[flag] = (params.grad(key).copy(), params.grad(light).copy())
+    for a, b in zip(grads["0"], grads["1"]):
+        assert np.all(np.abs(a) > 0)
+        np.testing.assert_allclose(a, b, rtol=2e-4)
+
+
+def test_packet_vertex_gradients_use_the_per_lane_path(monkeypatch, scenes_dir):
+    # vertex-position terms are computed by the per-lane code inside packets
+    scene = tr.load_file(scenes_dir / "cbox_rectangles.xml", res=16)
+    params = tr.traverse(scene)
+    key = [k for k in params.keys() if k.endswith("vertex_positions")][0]
+    params.enable_grad(key)
+    grads = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("TR_PACKETS", flag)
+        loss = tr.ad.loss_field()
+        with ti.ad.Tape(loss=loss):
+            image = tr.render(scene, params, spp=2, seed=1, seed_grad=2)
+            tr.ad.mse(image, np.zeros((16, 16, 3), np.float32), loss)
+        grads[flag] = params.grad(key).copy()
+    assert np.abs(grads["1"]).max() > 0
+    np.testing.assert_allclose(grads["0"], grads["1"], rtol=1e-3, atol=1e-6 * np.abs(grads["0"]).max())
+
+
+def test_packet_forward_mode_equals_per_ray(monkeypatch, scenes_dir):
+    scene = tr.load_file(scenes_dir / "cbox.xml", res=24)
+    params = tr.traverse(scene)
+    out = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("TR_PACKETS", flag)
+        out[flag] = tr.render_forward(scene, params, "red.reflectance.value", [1.0, 1.0, 1.0], spp=4,
+                                      seed=3).to_numpy()
+    assert out["1"].mean() > 0
+    assert_same_image(out["0"], out["1"])
+
+
+@ti.func
+def _trace_packet_and_rays(sc: ti.template(), k: ti.i32, ro: ti.template(), rd: ti.template(), tmax: ti.template(),
+                           out: ti.template(), any_hit: ti.template()):
+    ox, oy, oz, dx, dy, dz, tm = VF(0.0), VF(0.0), VF(0.0), VF(0.0), VF(0.0), VF(0.0), VF(0.0)
+    for l in ti.static(range(LANES)):
+        i = k * LANES + l
+        ox[l], oy[l], oz[l] = ro[i].x, ro[i].y, ro[i].z
+        dx[l], dy[l], dz[l] = rd[i].x, rd[i].y, rd[i].z
+        tm[l] = tmax[i]
+    t, p, b1, b2 = trace_packet(sc, ox, oy, oz, dx, dy, dz, tm, any_hit)
+    for l in ti.static(range(LANES)):
+        i = k * LANES + l
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = t[l], ti.cast(p[l], ti.f32), b1[l], b2[l]
+        if tmax[i] >= 0.0:
+            h = trace(sc, ro[i], rd[i], tmax[i], any_hit)
+            out[i, 4], out[i, 5], out[i, 6], out[i, 7] = h.t, ti.cast(h.prim, ti.f32), h.b1, h.b2
+
+
+@ti.kernel
+def _trace_both(tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1,
+                shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
+                texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1, ro: V3_1, rd: V3_1,
+                tmax: F_1, out: ti.types.ndarray(dtype=ti.f32, ndim=2), any_hit: ti.template()):
+    for k in range(ro.shape[0] // LANES):
+        _trace_packet_and_rays(
+            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, shape_i, shape_f, bsdf_i, bsdf_f,
+                      tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            k, ro, rd, tmax, out, any_hit,
+        )
+
+
+@pytest.mark.parametrize("scene_file", ["cbox.xml", "glass_sphere.xml"])
+def test_trace_packet_matches_scalar_traversal(scenes_dir, scene_file):
+    # triangles (cbox), analytic spheres and disks (glass_sphere); random rays from inside the
+    # scene bounds and from outside; inactive lanes (tmax < 0) find nothing
+    scene = tr.load_file(scenes_dir / scene_file, res=8)
+    data = scene_data(scene)
+    rng = np.random.default_rng(0)
+    n = 64 * LANES
+    lo, hi = data.np["node_box"][0, 0], data.np["node_box"][0, 1]
+    origins = lo + (hi - lo) * rng.uniform(-0.3, 1.3, (n, 3))
+    dirs = rng.normal(size=(n, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    tmax = np.where(rng.random(n) < 0.1, -1.0, np.where(rng.random(n) < 0.3, 0.5, INF)).astype(np.float32)
+    ro = ti.ndarray(ti.math.vec3, n)
+    rd = ti.ndarray(ti.math.vec3, n)
+    tm = ti.ndarray(ti.f32, n)
+    ro.from_numpy(origins.astype(np.float32))
+    rd.from_numpy(dirs.astype(np.float32))
+    tm.from_numpy(tmax)
+    out = ti.ndarray(ti.f32, (n, 8))
+    for any_hit in (False, True):
+        with megakernel_compile():
+            _trace_both(*data.arrays(), ro, rd, tm, out, any_hit)
+        r = out.to_numpy()
+        active = tmax >= 0
+        assert np.all(r[~active, 1] == -1)
+        hit_p, hit_s = r[active, 1] >= 0, r[active, 5] >= 0
+        assert 0.05 < hit_s.mean() < 1.0
+        if any_hit:
+            assert np.array_equal(hit_p, hit_s)
+        else:
+            assert np.mean(r[active, 1] == r[active, 5]) > 0.999
+            same = r[active, 1] == r[active, 5]
+            np.testing.assert_allclose(r[active][same][:, [0, 2, 3]], r[active][same][:, [4, 6, 7]],
+                                       rtol=1e-5, atol=1e-5)
