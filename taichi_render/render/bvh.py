@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LEAF_SIZE = 4
+LEAF_SIZE = 8  # packets test a leaf on all lanes at once: larger leaves than one ray would want
 SAH_BINS = 16
 TRAVERSAL_COST = 1.0
 INTERSECT_COST = 1.0

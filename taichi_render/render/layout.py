@@ -105,6 +105,7 @@ EF_WIDTH = 24
 SC_NUM_EMITTERS = 0
 SC_ENV_EMITTER = 1  # -1: none
 SC_NUM_NODES = 2
+SC_TRIANGLE_EMITTERS = 3  # 1: every emitter is an area emitter on a triangle mesh
 SC_WIDTH = 4
 
 # ---- camera: cam (CAM_WIDTH,) float32 ----

@@ -22,27 +22,14 @@ from . import rng
 from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms, safe_inverse
 from .emitters import sample_emitter
 from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON, triangle_uv
-from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
+from .packet_emitters import sample_triangle_emitters
+from .packet_random import rand_lanes
+from .packet_trace import LANES, VF, VI, any_lane, trace_packet
 from .textures import eval_texture
 from .warp import INV_PI, PI
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
-
-
-@ti.func
-def pcg_lanes(v: VU) -> VU:
-    """rng.pcg on every lane."""
-    state = v * ti.u32(747796405) + ti.u32(2891336453)
-    word = ((state >> ((state >> ti.u32(28)) + ti.u32(4))) ^ state) * ti.u32(277803737)
-    return (word >> ti.u32(22)) ^ word
-
-
-@ti.func
-def rand_lanes(keys: VU, dim: ti.i32) -> VF:
-    """rng.rand on every lane: the same numbers as the per-lane code."""
-    h = pcg_lanes(keys ^ rng.pcg(ti.u32(dim) * ti.u32(0x9E3779B9) + ti.u32(0x7F4A7C15)))
-    return ti.cast(h >> ti.u32(8), ti.f32) * (1.0 / 16777216.0)
 
 
 @ti.func
@@ -223,30 +210,36 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     e_delta = VI(0)
     e_factor = VF(0.0)
     e_u, e_v = VF(0.0), VF(0.0)
+    triangle_emitters = sc.scene_i[L.SC_TRIANGLE_EMITTERS] != 0
     if any_lane(scatters):
         for l in range(LANES):
             if scatters[l]:
-                key = keys[l]
                 uv = vec2(u[l], v[l])
                 tex0 = sc.bsdf_i[leaf[l], L.BI_TEX0]
                 albedo = eval_texture(sc, tex0, uv)
                 ax[l], ay[l], az[l] = albedo.x, albedo.y, albedo.z
-                es = sample_emitter(
-                    sc, vec3(px[l], py[l], pz[l]),
-                    rng.rand(key, rng.bounce_dim(depth, rng.OFS_EMITTER_SELECT)),
-                    rng.rand2(key, rng.bounce_dim(depth, rng.OFS_EMITTER_2D)),
-                )
-                edx[l], edy[l], edz[l] = es.d.x, es.d.y, es.d.z
-                e_dist[l] = es.dist
-                e_pdf[l] = es.pdf
-                ewx[l], ewy[l], ewz[l] = es.weight.x, es.weight.y, es.weight.z
-                e_delta[l] = es.delta
-                e_factor[l] = es.factor
-                e_u[l], e_v[l] = es.uv.x, es.uv.y
-                if ti.static(mode != MODE_PRIMAL):
+                term_tex[2, l] = tex0
+                term_tex[3, l] = tex0
+                if not triangle_emitters:
+                    key = keys[l]
+                    es = sample_emitter(
+                        sc, vec3(px[l], py[l], pz[l]),
+                        rng.rand(key, rng.bounce_dim(depth, rng.OFS_EMITTER_SELECT)),
+                        rng.rand2(key, rng.bounce_dim(depth, rng.OFS_EMITTER_2D)),
+                    )
+                    edx[l], edy[l], edz[l] = es.d.x, es.d.y, es.d.z
+                    e_dist[l] = es.dist
+                    e_pdf[l] = es.pdf
+                    ewx[l], ewy[l], ewz[l] = es.weight.x, es.weight.y, es.weight.z
+                    e_delta[l] = es.delta
+                    e_factor[l] = es.factor
+                    e_u[l], e_v[l] = es.uv.x, es.uv.y
                     term_tex[1, l] = es.tex
-                    term_tex[2, l] = tex0
-                    term_tex[3, l] = tex0
+        if triangle_emitters:
+            edx, edy, edz, e_dist, e_pdf, ewx, ewy, ewz, e_factor, e_tex, e_u, e_v = sample_triangle_emitters(
+                sc, keys, depth, scatters, px, py, pz)
+            for l in ti.static(range(LANES)):
+                term_tex[1, l] = e_tex[l]
     # ---- emitter sampling: shadow rays, then evaluation and MIS ----
     wo_e_z = sx * edx + sy * edy + sz * edz
     lit = scatters & (wi_z > 0.0) & (wo_e_z > 0.0) & (e_pdf > 0.0) & (_max3(ewx, ewy, ewz) > 0.0)

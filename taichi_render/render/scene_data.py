@@ -308,6 +308,10 @@ class SceneData:
         scene_i[L.SC_NUM_EMITTERS] = len(self._em)
         scene_i[L.SC_ENV_EMITTER] = env_index
         scene_i[L.SC_NUM_NODES] = len(node_i) if len(order) else 0
+        em_i = self.np["em_i"]
+        scene_i[L.SC_TRIANGLE_EMITTERS] = int(len(self._em) > 0 and all(
+            row[L.EI_TYPE] == L.EMITTER_AREA and self.np["shape_i"][row[L.EI_SHAPE], L.SI_TYPE] == L.PRIM_TRIANGLE
+            for row in em_i))
         self.np["scene_i"] = scene_i
         self.np["cam"] = np.zeros(L.CAM_WIDTH, np.float32)
 

@@ -1,0 +1,82 @@
+"""Emitter sampling on all lanes of a packet, when every emitter of the scene is an area
+emitter on a triangle mesh (scene flag `SC_TRIANGLE_EMITTERS`; otherwise the per-lane
+`emitters.sample_emitter` runs). The same estimator and random numbers as `sample_emitter`;
+the triangle choice (a CDF search), vertex and texture lookups stay per lane."""
+
+import taichi as ti
+
+from . import layout as L
+from . import rng
+from .emitters import sample_cdf
+from .intersect import INF, triangle_uv
+from .packet_trace import LANES, VF, VI
+from .packet_random import rand_lanes
+from .textures import eval_texture
+
+vec2 = ti.math.vec2
+
+
+@ti.func
+def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i32, active: ti.template(),
+                             px: VF, py: VF, pz: VF):
+    """Direction towards a uniformly chosen point of a uniformly chosen emitter, from (px, py, pz):
+    (dx, dy, dz, dist, pdf, weight x/y/z, factor, texture, u, v) per lane, as EmitterSample
+    (pdf 0 where no sample)."""
+    n_em = sc.scene_i[L.SC_NUM_EMITTERS]
+    u_sel = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_EMITTER_SELECT))
+    s_x = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_EMITTER_2D))
+    s_y = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_EMITTER_2D + 1))
+    e = ti.min(ti.cast(u_sel * ti.cast(n_em, ti.f32), ti.i32), n_em - 1)
+    p0x, p0y, p0z = VF(0.0), VF(0.0), VF(0.0)
+    e1x, e1y, e1z = VF(0.0), VF(0.0), VF(0.0)
+    e2x, e2y, e2z = VF(1.0), VF(0.0), VF(0.0)
+    u_tri = VF(0.0)
+    flip = VF(1.0)
+    area = VF(0.0)
+    rx, ry, rz = VF(0.0), VF(0.0), VF(0.0)
+    tex = VI(-1)
+    tu, tv = VF(0.0), VF(0.0)
+    for l in range(LANES):
+        if active[l]:
+            em = e[l]
+            k, u = sample_cdf(sc, sc.em_i[em, L.EI_CDF_OFFSET], sc.em_i[em, L.EI_CDF_COUNT], s_x[l])
+            shape = sc.em_i[em, L.EI_SHAPE]
+            tri = sc.shape_i[shape, L.SI_TRI_OFFSET] + k
+            a = sc.tri_p[tri, 0]
+            e1 = sc.tri_p[tri, 1]
+            e2 = sc.tri_p[tri, 2]
+            p0x[l], p0y[l], p0z[l] = a.x, a.y, a.z
+            e1x[l], e1y[l], e1z[l] = e1.x, e1.y, e1.z
+            e2x[l], e2y[l], e2z[l] = e2.x, e2.y, e2.z
+            u_tri[l] = u
+            if sc.shape_i[shape, L.SI_FLIP_NORMALS]:
+                flip[l] = -1.0
+            area[l] = sc.em_f[em, L.EF_AREA]
+            t = ti.sqrt(1.0 - u)
+            uv = triangle_uv(sc, tri, 1.0 - t, t * s_y[l], sc.shape_i[shape, L.SI_HAS_UV])
+            tex[l] = sc.em_i[em, L.EI_TEX]
+            radiance = eval_texture(sc, tex[l], uv)
+            rx[l], ry[l], rz[l] = radiance.x, radiance.y, radiance.z
+            tu[l], tv[l] = uv.x, uv.y
+    # the point (emitters.square_to_uniform_triangle) and the direction towards it
+    t = ti.sqrt(1.0 - u_tri)
+    b1 = 1.0 - t
+    b2 = t * s_y
+    vx = p0x + b1 * e1x + b2 * e2x - px
+    vy = p0y + b1 * e1y + b2 * e2y - py
+    vz = p0z + b1 * e1z + b2 * e2z - pz
+    nx = e1y * e2z - e1z * e2y
+    ny = e1z * e2x - e1x * e2z
+    nz = e1x * e2y - e1y * e2x
+    n_len = ti.sqrt(nx * nx + ny * ny + nz * nz)
+    n_scale = flip / ti.select(n_len > 0.0, n_len, 1.0)
+    dist2 = vx * vx + vy * vy + vz * vz
+    dist = ti.sqrt(dist2)
+    inv_dist = 1.0 / ti.select(dist2 > 0.0, dist, 1.0)
+    dx, dy, dz = vx * inv_dist, vy * inv_dist, vz * inv_dist
+    cos_e = -(nx * dx + ny * dy + nz * dz) * n_scale
+    ok = active & (dist2 > 0.0) & (cos_e > 0.0) & (area > 0.0)
+    pdf = ti.select(ok, dist2 / ti.select(ok, cos_e * area, 1.0), 0.0) / ti.cast(n_em, ti.f32)
+    factor = ti.select(ok, 1.0 / ti.select(ok, pdf, 1.0), 0.0)
+    return (ti.select(ok, dx, 0.0), ti.select(ok, dy, 0.0), ti.select(ok, dz, 1.0), ti.select(ok, dist, INF), pdf,
+            rx * factor, ry * factor, rz * factor, factor, ti.select(ok, tex, -1), tu, tv)
