@@ -6,7 +6,6 @@ Also times the one-ray-per-thread kernels (TR_PACKETS=0), which the ray packets 
 from __future__ import annotations
 
 import numpy as np
-
 from common import markdown_table, median_seconds, mitsuba
 
 RES = 256

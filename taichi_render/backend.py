@@ -13,6 +13,8 @@ import warnings
 
 import taichi as ti
 
+from . import taichi_frontend
+
 _state = {"arch": None}
 
 # Scene views are plain Python objects handed to @ti.func helpers as templates (see
@@ -47,6 +49,7 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
         kwargs["log_level"] = ti.WARN
     kwargs.update(ti_kwargs)
     ti.init(arch=ti_arch, **kwargs)
+    taichi_frontend.install()
     actual = "cuda" if ti.lang.impl.current_cfg().arch == ti.cuda else "cpu"
     if arch == "cuda" and actual != "cuda":
         raise RuntimeError("arch='cuda' was requested but CUDA is not available")

@@ -19,7 +19,7 @@ import taichi as ti
 from . import layout as L
 from . import packet_state as P
 from . import rng
-from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms, safe_inverse
+from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms
 from .emitters import sample_emitter
 from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON, triangle_uv
 from .packet_emitters import sample_triangle_emitters

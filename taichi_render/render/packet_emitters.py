@@ -9,8 +9,8 @@ from . import layout as L
 from . import rng
 from .emitters import sample_cdf
 from .intersect import INF, triangle_uv
-from .packet_trace import LANES, VF, VI
 from .packet_random import rand_lanes
+from .packet_trace import LANES, VF, VI
 from .textures import eval_texture
 
 vec2 = ti.math.vec2

@@ -12,8 +12,9 @@ Steps 2 and 3 run the same per-vertex code as the one-ray-at-a-time `path_sample
 same random numbers (a lane's numbers depend on its pixel and sample index only), so both
 drivers compute the same estimates; the packet one spends its time in SIMD traversal.
 
-Lane `l` of packet `k` takes sample `g = k * LANES + l` of the image's `height * width * spp`:
-pixel `g // spp` (row-major), sample `g % spp`; a thread runs the packets of whole pixels. Path state lives in a small per-thread matrix
+Lane `l` of packet `k` takes sample `g = k * LANES + l`: sample `g % spp` of pixel `g // spp`,
+pixels counted in 4 x 4 tiles (row-major tiles, row-major inside); a thread runs the packets of
+whole pixels. Path state lives in a small per-thread matrix
 (packet_state.py). Packets whose vertices all lie on diffuse triangles take a SIMD fast path
 (packet_diffuse.py).
 """
@@ -21,49 +22,109 @@ pixel `g // spp` (row-major), sample `g % spp`; a thread runs the packets of who
 import taichi as ti
 
 from . import layout as L
+from . import packet_state as P
 from . import rng
-from .camera import camera_ray
 from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from .intersect import Hit
 from .kernels import sample_delta, splat
-from . import packet_state as P
 from .packet_diffuse import diffuse_vertex
+from .packet_random import pcg_lanes, rand_lanes
 from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
-from .path_tracer import path_start, path_vertex, shadow_ray, vertex_setup
+from .path_tracer import path_vertex, shadow_ray, vertex_setup
 from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
 
+TILE = 4  # pixels are visited in TILE x TILE tiles: the rays of a packet stay close
+
+
 @ti.func
-def _lane_pixel(g: ti.i32, spp: ti.i32, width: ti.i32):
-    pixel = g // spp
-    return pixel, g - pixel * spp, pixel // width, pixel % width
+def padded_samples(height: ti.i32, width: ti.i32, spp: ti.i32) -> ti.i32:
+    """Samples of the image padded to whole tiles."""
+    return (height + TILE - 1) // TILE * TILE * ((width + TILE - 1) // TILE * TILE) * spp
+
+
+@ti.func
+def _lane_pixel(g: ti.i32, spp: ti.i32, width: ti.i32, height: ti.i32):
+    """Sample g: (pixel index y * width + x, sample index, y, x, whether the pixel exists)."""
+    q = g // spp  # pixel in tile order
+    tile = q // (TILE * TILE)
+    within = q - tile * (TILE * TILE)
+    tiles_x = (width + TILE - 1) // TILE
+    ty = tile // tiles_x
+    x = (tile - ty * tiles_x) * TILE + within % TILE
+    y = ty * TILE + within // TILE
+    return y * width + x, g - q * spp, y, x, x < width and y < height
 
 
 @ti.func
 def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image_grad: ti.template(),
-                 weight: ti.template(), first: ti.i32, n: ti.i32, width: ti.i32, seed: ti.u32, spp: ti.i32,
+                 weight: ti.template(), first: ti.i32, n: ti.i32, width: ti.i32, height: ti.i32, seed: ti.u32,
+                 spp: ti.i32,
                  sample_offset: ti.i32, max_depth: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
                  filter_stddev: ti.f32, mode: ti.template()):
-    """Camera rays of the packet's lanes (lanes past the last sample start dead)."""
-    for l in range(LANES):
+    """Camera rays of the packet's lanes (camera.camera_ray on all lanes; lanes past the last
+    sample start dead)."""
+    live = VI(0)
+    pixel = VU(0)
+    sample = VU(0)
+    fx, fy = VF(0.0), VF(0.0)
+    for l in ti.static(range(LANES)):
         g = first + l
-        st = path_start(vec3(0.0), vec3(0.0, 0.0, 1.0), -1.0, 0)
-        if g < n:
-            pixel, s, y, x = _lane_pixel(g, spp, width)
-            key = rng.sample_key(seed, ti.cast(pixel, ti.u32), ti.cast(s + sample_offset, ti.u32))
-            keys[l] = key
-            pos = vec2(x, y) + rng.rand2(key, rng.DIM_FILM)
-            crop = L.CAM_CROP
-            film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
-            o, d, tmax = camera_ray(sc, film_uv)
-            st = path_start(o, d, tmax, max_depth)
-            S[P.POS, l], S[P.POS + 1, l] = pos.x, pos.y
-            if ti.static(mode == MODE_ADJOINT):
-                P.set_lane3(S, l, P.DELTA, sample_delta(image_grad, weight, y, x, pos, rfilter, filter_radius,
-                                                 filter_stddev))
-        P.store(S, l, st)
+        p, s, y, x, inside = _lane_pixel(g, spp, width, height)
+        if g < n and inside:
+            live[l] = 1
+            pixel[l] = ti.cast(p, ti.u32)
+            sample[l] = ti.cast(s + sample_offset, ti.u32)
+            fx[l] = ti.cast(x, ti.f32)
+            fy[l] = ti.cast(y, ti.f32)
+    lane_keys = pcg_lanes(pcg_lanes(rng.pcg(seed) ^ pixel) + sample)  # rng.sample_key
+    for l in ti.static(range(LANES)):
+        keys[l] = lane_keys[l]
+    pos_x = fx + rand_lanes(lane_keys, rng.DIM_FILM)
+    pos_y = fy + rand_lanes(lane_keys, rng.DIM_FILM + 1)
+    crop = L.CAM_CROP
+    film_u = (pos_x + sc.cam[crop]) / sc.cam[crop + 2]
+    film_v = (pos_y + sc.cam[crop + 1]) / sc.cam[crop + 3]
+    lx = (0.5 - film_u) * 2.0 * sc.cam[L.CAM_TAN_X]
+    ly = (0.5 - film_v) * 2.0 * sc.cam[L.CAM_TAN_Y]
+    inv = 1.0 / ti.sqrt(lx * lx + ly * ly + 1.0)
+    lx, ly, lz = lx * inv, ly * inv, inv
+    near_t = sc.cam[L.CAM_NEAR] / lz
+    far_t = sc.cam[L.CAM_FAR] / lz
+    dx = sc.cam[0] * lx + sc.cam[1] * ly + sc.cam[2] * lz
+    dy = sc.cam[4] * lx + sc.cam[5] * ly + sc.cam[6] * lz
+    dz = sc.cam[8] * lx + sc.cam[9] * ly + sc.cam[10] * lz
+    inv = 1.0 / ti.sqrt(dx * dx + dy * dy + dz * dz)
+    dx, dy, dz = dx * inv, dy * inv, dz * inv
+    ox = sc.cam[3] + dx * near_t
+    oy = sc.cam[7] + dy * near_t
+    oz = sc.cam[11] + dz * near_t
+    alive = live != 0
+    P.set_row(S, P.O, ox)
+    P.set_row(S, P.O + 1, oy)
+    P.set_row(S, P.O + 2, oz)
+    P.set_row(S, P.D, dx)
+    P.set_row(S, P.D + 1, dy)
+    P.set_row(S, P.D + 2, dz)
+    P.set_row(S, P.TMAX, ti.select(alive, far_t - near_t, -1.0))
+    P.set_row(S, P.PREV_P, ox)
+    P.set_row(S, P.PREV_P + 1, oy)
+    P.set_row(S, P.PREV_P + 2, oz)
+    for r in ti.static([P.TP, P.TP + 1, P.TP + 2, P.ETA, P.PREV_PDF, P.PREV_DELTA]):
+        P.set_row(S, r, VF(1.0))
+    for r in ti.static([P.GATHERED, P.GATHERED + 1, P.GATHERED + 2, P.DTOTAL, P.DTOTAL + 1, P.DTOTAL + 2]):
+        P.set_row(S, r, VF(0.0))
+    P.set_row(S, P.ALIVE, ti.select(alive & (max_depth != 0), 1.0, 0.0))
+    P.set_row(S, P.POS, pos_x)
+    P.set_row(S, P.POS + 1, pos_y)
+    if ti.static(mode == MODE_ADJOINT):
+        for l in range(LANES):
+            if live[l]:
+                _, _, y, x, _ = _lane_pixel(first + l, spp, width, height)
+                P.set_lane3(S, l, P.DELTA, sample_delta(image_grad, weight, y, x, vec2(pos_x[l], pos_y[l]), rfilter,
+                                                        filter_radius, filter_stddev))
 
 
 @ti.func
@@ -106,14 +167,14 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                  shape_grads: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
     height = accum.shape[0]
     width = accum.shape[1]
-    n = height * width * spp
+    n = padded_samples(height, width, spp)
     first = packet * LANES
     S = P.new_state()
     keys = VU(0)
     passes = 1 if ti.static(mode == MODE_PRIMAL) else 2
     for pass_index in range(passes):
         replay = pass_index == 1
-        _start_paths(sc, S, keys, image_grad, weight, first, n, width, seed, spp, sample_offset, max_depth,
+        _start_paths(sc, S, keys, image_grad, weight, first, n, width, height, seed, spp, sample_offset, max_depth,
                      rfilter, filter_radius, filter_stddev, mode)
         depth = 0
         while any_lane(P.row(S, P.ALIVE) > 0.5):
@@ -135,8 +196,8 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
     if ti.static(mode != MODE_ADJOINT):
         for l in range(LANES):
             g = first + l
-            if g < n:
-                _, _, y, x = _lane_pixel(g, spp, width)
+            _, _, y, x, inside = _lane_pixel(g, spp, width, height)
+            if g < n and inside:
                 value = P.lane3(S, l, P.DTOTAL) if ti.static(mode == MODE_FORWARD) else P.lane3(S, l, P.TOTAL)
                 splat(accum, weight, y, x, vec2(S[P.POS, l], S[P.POS + 1, l]), value, rfilter, filter_radius,
                       filter_stddev)
@@ -162,7 +223,7 @@ def render_packets_kernel(
     Packets run in groups of `packets_per_group` (whole pixels: spp / gcd(spp, LANES) packets)
     on one thread each: no pixel's samples are split between threads, so box-filtered images
     are bitwise reproducible."""
-    n_packets = (accum.shape[0] * accum.shape[1] * spp + LANES - 1) // LANES
+    n_packets = (padded_samples(accum.shape[0], accum.shape[1], spp) + LANES - 1) // LANES
     for group in range((n_packets + packets_per_group - 1) // packets_per_group):
         for k in range(packets_per_group):
             packet = group * packets_per_group + k

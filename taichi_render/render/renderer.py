@@ -24,7 +24,7 @@ from .kernels import (
     MODE_PRIMAL,
     render_kernel,
 )
-from .packet_kernels import render_packets_kernel
+from .packet_kernels import TILE, render_packets_kernel
 from .packet_trace import LANES
 from .scene_data import SceneData
 
@@ -171,7 +171,8 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
     with megakernel_compile():
         if kind != "direct" and packets_enabled():
             # chunks of samples keep the packet kernel's sample index inside int32
-            per_launch = max(1, MAX_SAMPLES_PER_LAUNCH // (buf.width * buf.height))
+            padded_pixels = -(-buf.width // TILE) * TILE * -(-buf.height // TILE) * TILE
+            per_launch = max(1, MAX_SAMPLES_PER_LAUNCH // padded_pixels)
             for first in range(0, spp, per_launch):
                 count = min(per_launch, spp - first)
                 render_packets_kernel(
