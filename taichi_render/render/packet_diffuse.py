@@ -332,6 +332,12 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     # ---- derivative terms (replay pass) ----
     if ti.static(mode != MODE_PRIMAL):
         if replay:
+            # adjoint: gradients of rgb textures are summed over the packet before one atomic add
+            # per texture (slot 0: emitter terms, slot 1: reflectance terms): the lanes of a
+            # packet mostly share both, and atomics from every lane to the same few values
+            # would contend across threads
+            cache_tex = ti.Vector([-1, -1])
+            cache_val = ti.Matrix.zero(ti.f32, 2, 3)
             for l in range(LANES):
                 if alive[l]:
                     t_tex = ti.Vector([term_tex[0, l], term_tex[1, l], term_tex[2, l], term_tex[3, l]])
@@ -344,6 +350,27 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                         t_tex[2] = -1
                     if not valid[l]:
                         t_tex[3] = -1
-                    d = flush_terms(sc, ad, 4, t_tex, t_uv, t_g, P.lane3(S, l, P.DELTA), mode)
+                    delta = P.lane3(S, l, P.DELTA)
+                    if ti.static(mode == MODE_ADJOINT):
+                        for j in range(4):
+                            tex = t_tex[j]
+                            if tex >= 0 and sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
+                                slot = j // 2
+                                if cache_tex[slot] != tex:
+                                    if cache_tex[slot] >= 0:
+                                        ti.atomic_add(ad.grad_rgb[cache_tex[slot]], vec3(
+                                            cache_val[slot, 0], cache_val[slot, 1], cache_val[slot, 2]))
+                                    cache_tex[slot] = tex
+                                    for c in ti.static(range(3)):
+                                        cache_val[slot, c] = 0.0
+                                for c in ti.static(range(3)):
+                                    cache_val[slot, c] += delta[c] * t_g[j, c]
+                                t_tex[j] = -1
+                    d = flush_terms(sc, ad, 4, t_tex, t_uv, t_g, delta, mode)
                     if ti.static(mode != MODE_ADJOINT):
                         P.set_lane3(S, l, P.DTOTAL, P.lane3(S, l, P.DTOTAL) + d)
+            if ti.static(mode == MODE_ADJOINT):
+                for slot in ti.static(range(2)):
+                    if cache_tex[slot] >= 0:
+                        ti.atomic_add(ad.grad_rgb[cache_tex[slot]],
+                                      vec3(cache_val[slot, 0], cache_val[slot, 1], cache_val[slot, 2]))
