@@ -1,20 +1,24 @@
 """The red-wall inversion loop (256x256, prb max_depth 3, spp 1, Adam lr 0.05): ms per
 iteration of the native loop (ti.ad.Tape + tr.ad.Adam) and of the torch-driven loop
-(taichi_render.torch + torch.optim.Adam), interleaved so that machine drift hits both alike;
-with Mitsuba 3 (synchronised) in the same run when it is installed."""
+(taichi_render.torch + torch.optim.Adam), interleaved in one process so that machine drift
+hits both alike; with Mitsuba 3 (synchronised) in processes of its own that alternate with
+ours when it is installed (common.worker_results)."""
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 import time
 
 import numpy as np
 
-from common import markdown_table, mitsuba
+from common import markdown_table, median_of, mitsuba, worker_results
 
 KEY = "red.reflectance.value"
 RES = 256
-ITERS = 30
+ITERS = 20
+ROUNDS = 3
 
 
 def native_loop(scene, ref):
@@ -93,19 +97,21 @@ def mitsuba_loop():
     return step
 
 
-def main():
-    import taichi_render as tr
+def worker(kind: str) -> dict:
+    """Median ms per iteration, in this process: the native and torch loops interleaved
+    (kind "taichi"), or Mitsuba's loop (kind "mitsuba"); after 3 warm-up iterations."""
+    if kind == "mitsuba":
+        steps = {"mitsuba": mitsuba_loop()}
+    else:
+        import taichi_render as tr
 
-    tr.init()
-    d = tr.cornell_box()
-    d["integrator"] = {"type": "prb", "max_depth": 3}
-    scene_a = tr.load_dict(d)
-    scene_b = tr.load_dict(d)
-    ref = tr.render(scene_a, spp=64, seed=12345).to_numpy()
-    steps = {"native": native_loop(scene_a, ref), "torch": torch_loop(scene_b, ref)}
-    mi_step = mitsuba_loop()
-    if mi_step is not None:
-        steps["mitsuba"] = mi_step
+        tr.init()
+        d = tr.cornell_box()
+        d["integrator"] = {"type": "prb", "max_depth": 3}
+        scene_a = tr.load_dict(d)
+        scene_b = tr.load_dict(d)
+        ref = tr.render(scene_a, spp=64, seed=12345).to_numpy()
+        steps = {"native": native_loop(scene_a, ref), "torch": torch_loop(scene_b, ref)}
     times = {k: [] for k in steps}
     for _ in range(3):  # warm-up
         for f in steps.values():
@@ -115,15 +121,27 @@ def main():
             t0 = time.perf_counter()
             f()
             times[name].append(time.perf_counter() - t0)
-    med = {k: 1000 * statistics.median(v) for k, v in times.items()}
+    return {k: 1000 * statistics.median(v) for k, v in times.items()}
+
+
+def main():
+    kinds = ["taichi"] + (["mitsuba"] if mitsuba() is not None else [])
+    results = worker_results(__file__, kinds, ROUNDS)
+    med = {"native": median_of(results["taichi"], "native"), "torch": median_of(results["taichi"], "torch")}
+    # the torch/native ratio is taken per process (the two loops alternate there), then the median
+    torch_ratio = statistics.median(r["torch"] / r["native"] for r in results["taichi"])
     rows = [["taichi_render (ti.ad.Tape + tr.ad.Adam)", f"{med['native']:.1f}", "1.00"],
-            ["taichi_render + torch.optim.Adam", f"{med['torch']:.1f}", f"{med['torch'] / med['native']:.3f}"]]
-    if "mitsuba" in med:
+            ["taichi_render + torch.optim.Adam", f"{med['torch']:.1f}", f"{torch_ratio:.3f}"]]
+    if "mitsuba" in results:
+        med["mitsuba"] = median_of(results["mitsuba"], "mitsuba")
         rows.append(["Mitsuba 3 (prb, mi.ad.Adam)", f"{med['mitsuba']:.1f}", f"{med['mitsuba'] / med['native']:.2f}"])
-    print(f"Red-wall inversion {RES}x{RES}, spp 1, median of {ITERS} interleaved iterations"
-          + ("" if "mitsuba" in med else " (Mitsuba 3 not installed)"))
+    print(f"Red-wall inversion {RES}x{RES}, spp 1, median of {ITERS} iterations in {ROUNDS} alternating processes"
+          + ("" if "mitsuba" in results else " (Mitsuba 3 not installed)"))
     print(markdown_table(["loop", "ms / iteration", "ratio to native"], rows))
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--worker"]:
+        print(json.dumps(worker(sys.argv[2])))
+    else:
+        main()

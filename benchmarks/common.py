@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 
@@ -33,3 +36,24 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def worker_results(script: str, kinds: list[str], rounds: int = 3) -> dict[str, list[dict]]:
+    """Run `python script --worker KIND` for every kind, `rounds` times in alternation, and
+    collect the JSON object each prints last: {kind: [result of each round]}.
+
+    Each renderer runs in a process of its own, alone on the machine: in one process, Dr.Jit's
+    worker threads were measured to keep cores busy after `mi.render` returned, slowing down
+    whatever ran next by up to a third. Alternating the processes spreads the drift of this
+    shared machine's speed over every renderer alike."""
+    results: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    for _ in range(rounds):
+        for kind in kinds:
+            out = subprocess.run([sys.executable, script, "--worker", kind], capture_output=True, text=True,
+                                 check=True).stdout
+            results[kind].append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def median_of(results: list[dict], key) -> float:
+    return statistics.median(r[str(key)] for r in results)

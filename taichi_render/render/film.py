@@ -55,3 +55,19 @@ def zero(a) -> None:
     is_vec = getattr(a, "element_shape", ()) not in ((), None) and len(a.element_shape) > 0
     kernels = {(1, True): zero_v3_1, (2, True): zero_v3_2, (1, False): zero_f_1, (2, False): zero_f_2}
     kernels[(len(a.shape), is_vec)](a)
+
+
+@ti.kernel
+def zero_gradient_arrays(rgb: ti.types.ndarray(dtype=ti.math.vec3, ndim=1),
+                         texels: ti.types.ndarray(dtype=ti.math.vec3, ndim=1),
+                         vtx: ti.types.ndarray(dtype=ti.math.vec3, ndim=1),
+                         area: ti.types.ndarray(dtype=ti.f32, ndim=1)):
+    """Zero the four gradient arrays of a scene in one launch (one per optimisation step)."""
+    for i in rgb:
+        rgb[i] = ti.math.vec3(0.0)
+    for i in texels:
+        texels[i] = ti.math.vec3(0.0)
+    for i in vtx:
+        vtx[i] = ti.math.vec3(0.0)
+    for i in area:
+        area[i] = 0.0

@@ -13,7 +13,7 @@ import taichi as ti
 
 from . import layout as L
 from .bvh import build_bvh
-from .film import zero
+from .film import zero, zero_gradient_arrays
 from .view import SCENE_ARRAYS
 
 _WRAP = {"repeat": L.WRAP_REPEAT, "mirror": L.WRAP_MIRROR, "clamp": L.WRAP_CLAMP}
@@ -406,8 +406,9 @@ class SceneData:
         return grads
 
     def zero_gradients(self):
-        for g in getattr(self, "grads", {}).values():
-            zero(g)
+        grads = getattr(self, "grads", None)
+        if grads is not None:
+            zero_gradient_arrays(*(grads[k] for k in self.DERIVATIVE_TARGETS))
 
     def set_tangents(self, tangents: dict):
         """Forward-mode tangents: numpy arrays per target (missing targets: zero)."""
