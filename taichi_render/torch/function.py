@@ -8,12 +8,13 @@ path-replay adjoint pass and returns the parameter gradients as tensors.
 
 from __future__ import annotations
 
-import numpy as np
+import taichi as ti
 import torch
 
 from ..ad.params import traverse
 from ..backend import ensure_init, torch_device
 from ..render import renderer as R
+from ..render.film import copy_weight, tensor_to_image
 
 
 def _as_parameter(key: str, value) -> torch.Tensor:
@@ -38,7 +39,9 @@ class _RenderFunction(torch.autograd.Function):
         image = R.render(info["scene"], params, info["sensor"], info["spp"], info["seed"], info["seed_grad"])
         buf = R.film_buffers(R.get_sensor(info["scene"], info["sensor"]))
         ctx.info = info
-        ctx.weight = buf.weight.to_numpy()  # the sample weights this image was normalised with
+        # the sample weights this image was normalised with (a device copy: no host round trip)
+        ctx.weight = ti.ndarray(ti.f32, buf.weight.shape)
+        copy_weight(buf.weight, ctx.weight)
         ctx.save_for_backward(*values)
         return image.to_torch(device=info["device"])
 
@@ -53,8 +56,8 @@ class _RenderFunction(torch.autograd.Function):
         _apply_values(params, keys, values)  # this call's values: another render may have changed them
         sensor = R.get_sensor(scene, info["sensor"])
         buf = R.film_buffers(sensor)
-        buf.image_grad.from_numpy(np.ascontiguousarray(grad_image.detach().to("cpu", torch.float32).numpy()))
-        buf.weight.from_numpy(ctx.weight)
+        tensor_to_image(grad_image.detach().to(torch_device(), torch.float32).contiguous(), buf.image_grad)
+        copy_weight(ctx.weight, buf.weight)
         data = R.scene_data(scene)
         if any(needs and key.endswith(".vertex_positions") for key, needs in zip(keys, wanted)):
             scene._vertex_grads_enabled = True
