@@ -318,8 +318,9 @@ class SceneParameters(Mapping):
         for key in keys:
             if key not in self._grad_keys:
                 self._grad_keys.append(key)
-        if any(key.endswith(".vertex_positions") for key in keys):
-            self._scene._vertex_grads_enabled = True  # adjoint launches add vertex terms
+        from ..render.renderer import note_gradient_keys
+
+        note_gradient_keys(self._scene, keys)
 
     def grad_enabled(self) -> list[str]:
         """Keys passed to `enable_grad` (or held by an optimizer given to `update`), in order."""

@@ -24,7 +24,17 @@ from .emitters import sample_emitter
 from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON, triangle_uv
 from .packet_emitters import sample_triangle_emitters
 from .packet_random import rand_lanes
-from .packet_trace import LANES, VF, VI, any_lane, trace_packet
+from .packet_trace import (
+    LANES,
+    VF,
+    VI,
+    any_lane,
+    load_triangle,
+    new_triangle_lanes,
+    trace_packet,
+    triangle_rows,
+    unit_normal,
+)
 from .textures import eval_texture
 from .warp import INV_PI, PI
 
@@ -65,9 +75,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
             simple = 0
     # ---- per lane: what the ray hit ----
     hit = VI(0)
-    p0x, p0y, p0z = VF(0.0), VF(0.0), VF(0.0)
-    e1x, e1y, e1z = VF(0.0), VF(0.0), VF(0.0)
-    e2x, e2y, e2z = VF(1.0), VF(0.0), VF(0.0)
+    T = new_triangle_lanes()
     flip_n = VF(1.0)
     emitter = VI(-1)
     front_bsdf = VI(0)
@@ -96,12 +104,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
                             or sc.bsdf_i[back_bsdf[l], L.BI_TYPE] != L.BSDF_DIFFUSE):
                         simple = 0
                     hit[l] = 1
-                    a = sc.tri_p[tri, 0]
-                    e1 = sc.tri_p[tri, 1]
-                    e2 = sc.tri_p[tri, 2]
-                    p0x[l], p0y[l], p0z[l] = a.x, a.y, a.z
-                    e1x[l], e1y[l], e1z[l] = e1.x, e1.y, e1.z
-                    e2x[l], e2y[l], e2z[l] = e2.x, e2.y, e2.z
+                    load_triangle(sc, T, l, tri)
                     if sc.shape_i[s, L.SI_FLIP_NORMALS]:
                         flip_n[l] = -1.0
                     emitter[l] = sc.shape_i[s, L.SI_EMITTER]
@@ -117,31 +120,26 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
                 simple = 0
     if simple:
         hit_mask = hit != 0
-        _diffuse_vertex_simd(sc, ad, S, keys, alive, hit_mask, p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z, nsx, nsy,
-                             nsz, flip_n, emitter, front_bsdf, back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth,
+        _diffuse_vertex_simd(sc, ad, S, keys, alive, hit_mask, T, nsx, nsy, nsz, flip_n, emitter, front_bsdf, back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth,
                              hide_emitters, replay, mode)
     return simple
 
 
 @ti.func
 def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(),
-                         alive: ti.template(), hit: ti.template(), p0x: VF, p0y: VF, p0z: VF, e1x: VF, e1y: VF,
-                         e1z: VF, e2x: VF, e2y: VF, e2z: VF, nsx: VF, nsy: VF, nsz: VF, flip_n: VF, emitter: VI, front_bsdf: VI, back_bsdf: VI,
-                         twosided: VI, u: VF, v: VF, hb1: VF, hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32,
-                         hide_emitters: ti.i32, replay: ti.i32, mode: ti.template()):
-    dx, dy, dz = P.row(S, P.D), P.row(S, P.D + 1), P.row(S, P.D + 2)
-    tpx, tpy, tpz = P.row(S, P.TP), P.row(S, P.TP + 1), P.row(S, P.TP + 2)
-    gx, gy, gz = P.row(S, P.GATHERED), P.row(S, P.GATHERED + 1), P.row(S, P.GATHERED + 2)
+                         alive: ti.template(), hit: ti.template(), T: ti.template(), nsx: VF, nsy: VF, nsz: VF,
+                         flip_n: VF, emitter: VI, front_bsdf: VI, back_bsdf: VI, twosided: VI, u: VF, v: VF, hb1: VF,
+                         hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
+                         replay: ti.i32, mode: ti.template()):
+    dx, dy, dz = P.row3(S, P.D)
+    tpx, tpy, tpz = P.row3(S, P.TP)
+    gx, gy, gz = P.row3(S, P.GATHERED)
     # surface point, geometric normal, shading normal
+    p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z = triangle_rows(T)
     px = p0x + hb1 * e1x + hb2 * e2x
     py = p0y + hb1 * e1y + hb2 * e2y
     pz = p0z + hb1 * e1z + hb2 * e2z
-    nx = e1y * e2z - e1z * e2y
-    ny = e1z * e2x - e1x * e2z
-    nz = e1x * e2y - e1y * e2x
-    n_len = ti.sqrt(nx * nx + ny * ny + nz * nz)
-    n_scale = flip_n / ti.select(n_len > 0.0, n_len, 1.0)
-    nx, ny, nz = nx * n_scale, ny * n_scale, nz * n_scale
+    nx, ny, nz = unit_normal(e1x, e1y, e1z, e2x, e2y, e2z, flip_n)
     ns_len2 = nsx * nsx + nsy * nsy + nsz * nsz
     has_ns = ns_len2 > 0.0
     ns_scale = flip_n / ti.sqrt(ti.select(has_ns, ns_len2, 1.0))
@@ -169,9 +167,8 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
             w = VF(1.0)
             if depth > 0:
                 prev_delta = P.row(S, P.PREV_DELTA) > 0.5
-                vx = px - P.row(S, P.PREV_P)
-                vy = py - P.row(S, P.PREV_P + 1)
-                vz = pz - P.row(S, P.PREV_P + 2)
+                prev_x, prev_y, prev_z = P.row3(S, P.PREV_P)
+                vx, vy, vz = px - prev_x, py - prev_y, pz - prev_z
                 dist2 = vx * vx + vy * vy + vz * vz
                 cos_e = ti.abs(nx * vx + ny * vy + nz * vz) / ti.sqrt(ti.select(dist2 > 0.0, dist2, 1.0))
                 ok = (cos_e > 0.0) & (area > 0.0)
@@ -183,9 +180,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
             gy += tpy * ley * w
             gz += tpz * lez * w
             if ti.static(mode != MODE_PRIMAL):
-                P.set_row(term_g, 0, tpx * w)
-                P.set_row(term_g, 1, tpy * w)
-                P.set_row(term_g, 2, tpz * w)
+                P.set_row3(term_g, 0, tpx * w, tpy * w, tpz * w)
 
     scatters = alive & hit
     if max_depth > 0 and depth + 1 >= max_depth:
@@ -257,12 +252,8 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     gz += tpz * az * k * ewz
     if ti.static(mode != MODE_PRIMAL):
         ke = k * e_factor
-        P.set_row(term_g, 3, tpx * ax * ke)
-        P.set_row(term_g, 4, tpy * ay * ke)
-        P.set_row(term_g, 5, tpz * az * ke)
-        P.set_row(term_g, 6, tpx * k * ewx)
-        P.set_row(term_g, 7, tpy * k * ewy)
-        P.set_row(term_g, 8, tpz * k * ewz)
+        P.set_row3(term_g, 3, tpx * ax * ke, tpy * ay * ke, tpz * az * ke)
+        P.set_row3(term_g, 6, tpx * k * ewx, tpy * k * ewy, tpz * k * ewz)
     # ---- BSDF sampling: cosine-weighted hemisphere (concentric disk) ----
     s1 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D)) * 2.0 - 1.0
     s2 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D + 1)) * 2.0 - 1.0
@@ -310,24 +301,15 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         survive = survive & stays
     survive = survive & (tp_max > 0.0)
     # ---- write back ----
-    P.set_row(S, P.GATHERED, gx)
-    P.set_row(S, P.GATHERED + 1, gy)
-    P.set_row(S, P.GATHERED + 2, gz)
-    P.set_row(S, P.TP, tpx)
-    P.set_row(S, P.TP + 1, tpy)
-    P.set_row(S, P.TP + 2, tpz)
-    P.set_row(S, P.O, ti.select(valid, ox, P.row(S, P.O)))
-    P.set_row(S, P.O + 1, ti.select(valid, oy, P.row(S, P.O + 1)))
-    P.set_row(S, P.O + 2, ti.select(valid, oz, P.row(S, P.O + 2)))
-    P.set_row(S, P.D, ti.select(valid, ndx, dx))
-    P.set_row(S, P.D + 1, ti.select(valid, ndy, dy))
-    P.set_row(S, P.D + 2, ti.select(valid, ndz, dz))
-    P.set_row(S, P.TMAX, ti.select(valid, INF, P.row(S, P.TMAX)))
-    P.set_row(S, P.PREV_P, ti.select(valid, px, P.row(S, P.PREV_P)))
-    P.set_row(S, P.PREV_P + 1, ti.select(valid, py, P.row(S, P.PREV_P + 1)))
-    P.set_row(S, P.PREV_P + 2, ti.select(valid, pz, P.row(S, P.PREV_P + 2)))
-    P.set_row(S, P.PREV_PDF, ti.select(valid, pdf, P.row(S, P.PREV_PDF)))
-    P.set_row(S, P.PREV_DELTA, ti.select(valid, 0.0, P.row(S, P.PREV_DELTA)))
+    # (the ray and previous-vertex rows of lanes that stop here are never read again)
+    P.set_row3(S, P.GATHERED, gx, gy, gz)
+    P.set_row3(S, P.TP, tpx, tpy, tpz)
+    P.set_row3(S, P.O, ox, oy, oz)
+    P.set_row3(S, P.D, ndx, ndy, ndz)
+    P.set_row3(S, P.PREV_P, px, py, pz)
+    P.set_row(S, P.TMAX, VF(INF))
+    P.set_row(S, P.PREV_PDF, pdf)
+    P.set_row(S, P.PREV_DELTA, VF(0.0))
     P.set_row(S, P.ALIVE, ti.select(survive, 1.0, 0.0))
     # ---- derivative terms (replay pass) ----
     if ti.static(mode != MODE_PRIMAL):

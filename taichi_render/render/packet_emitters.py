@@ -10,7 +10,15 @@ from . import rng
 from .emitters import sample_cdf
 from .intersect import INF, triangle_uv
 from .packet_random import rand_lanes
-from .packet_trace import LANES, VF, VI
+from .packet_trace import (
+    LANES,
+    VF,
+    VI,
+    load_triangle,
+    new_triangle_lanes,
+    triangle_rows,
+    unit_normal,
+)
 from .textures import eval_texture
 
 vec2 = ti.math.vec2
@@ -27,9 +35,7 @@ def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i
     s_x = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_EMITTER_2D))
     s_y = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_EMITTER_2D + 1))
     e = ti.min(ti.cast(u_sel * ti.cast(n_em, ti.f32), ti.i32), n_em - 1)
-    p0x, p0y, p0z = VF(0.0), VF(0.0), VF(0.0)
-    e1x, e1y, e1z = VF(0.0), VF(0.0), VF(0.0)
-    e2x, e2y, e2z = VF(1.0), VF(0.0), VF(0.0)
+    T = new_triangle_lanes()
     u_tri = VF(0.0)
     flip = VF(1.0)
     area = VF(0.0)
@@ -42,12 +48,7 @@ def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i
             k, u = sample_cdf(sc, sc.em_i[em, L.EI_CDF_OFFSET], sc.em_i[em, L.EI_CDF_COUNT], s_x[l])
             shape = sc.em_i[em, L.EI_SHAPE]
             tri = sc.shape_i[shape, L.SI_TRI_OFFSET] + k
-            a = sc.tri_p[tri, 0]
-            e1 = sc.tri_p[tri, 1]
-            e2 = sc.tri_p[tri, 2]
-            p0x[l], p0y[l], p0z[l] = a.x, a.y, a.z
-            e1x[l], e1y[l], e1z[l] = e1.x, e1.y, e1.z
-            e2x[l], e2y[l], e2z[l] = e2.x, e2.y, e2.z
+            load_triangle(sc, T, l, tri)
             u_tri[l] = u
             if sc.shape_i[shape, L.SI_FLIP_NORMALS]:
                 flip[l] = -1.0
@@ -59,22 +60,19 @@ def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i
             rx[l], ry[l], rz[l] = radiance.x, radiance.y, radiance.z
             tu[l], tv[l] = uv.x, uv.y
     # the point (emitters.square_to_uniform_triangle) and the direction towards it
+    p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z = triangle_rows(T)
     t = ti.sqrt(1.0 - u_tri)
     b1 = 1.0 - t
     b2 = t * s_y
     vx = p0x + b1 * e1x + b2 * e2x - px
     vy = p0y + b1 * e1y + b2 * e2y - py
     vz = p0z + b1 * e1z + b2 * e2z - pz
-    nx = e1y * e2z - e1z * e2y
-    ny = e1z * e2x - e1x * e2z
-    nz = e1x * e2y - e1y * e2x
-    n_len = ti.sqrt(nx * nx + ny * ny + nz * nz)
-    n_scale = flip / ti.select(n_len > 0.0, n_len, 1.0)
+    nx, ny, nz = unit_normal(e1x, e1y, e1z, e2x, e2y, e2z, flip)
     dist2 = vx * vx + vy * vy + vz * vz
     dist = ti.sqrt(dist2)
     inv_dist = 1.0 / ti.select(dist2 > 0.0, dist, 1.0)
     dx, dy, dz = vx * inv_dist, vy * inv_dist, vz * inv_dist
-    cos_e = -(nx * dx + ny * dy + nz * dz) * n_scale
+    cos_e = -(nx * dx + ny * dy + nz * dz)
     ok = active & (dist2 > 0.0) & (cos_e > 0.0) & (area > 0.0)
     pdf = ti.select(ok, dist2 / ti.select(ok, cos_e * area, 1.0), 0.0) / ti.cast(n_em, ti.f32)
     factor = ti.select(ok, 1.0 / ti.select(ok, pdf, 1.0), 0.0)

@@ -102,16 +102,10 @@ def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image
     oy = sc.cam[7] + dy * near_t
     oz = sc.cam[11] + dz * near_t
     alive = live != 0
-    P.set_row(S, P.O, ox)
-    P.set_row(S, P.O + 1, oy)
-    P.set_row(S, P.O + 2, oz)
-    P.set_row(S, P.D, dx)
-    P.set_row(S, P.D + 1, dy)
-    P.set_row(S, P.D + 2, dz)
+    P.set_row3(S, P.O, ox, oy, oz)
+    P.set_row3(S, P.D, dx, dy, dz)
     P.set_row(S, P.TMAX, ti.select(alive, far_t - near_t, -1.0))
-    P.set_row(S, P.PREV_P, ox)
-    P.set_row(S, P.PREV_P + 1, oy)
-    P.set_row(S, P.PREV_P + 2, oz)
+    P.set_row3(S, P.PREV_P, ox, oy, oz)
     for r in ti.static([P.TP, P.TP + 1, P.TP + 2, P.ETA, P.PREV_PDF, P.PREV_DELTA]):
         P.set_row(S, r, VF(1.0))
     for r in ti.static([P.GATHERED, P.GATHERED + 1, P.GATHERED + 2, P.DTOTAL, P.DTOTAL + 1, P.DTOTAL + 2]):
@@ -179,10 +173,9 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
         depth = 0
         while any_lane(P.row(S, P.ALIVE) > 0.5):
             alive = P.row(S, P.ALIVE) > 0.5
-            t, prim, b1, b2 = trace_packet(
-                sc, P.row(S, P.O), P.row(S, P.O + 1), P.row(S, P.O + 2), P.row(S, P.D), P.row(S, P.D + 1),
-                P.row(S, P.D + 2), ti.select(alive, P.row(S, P.TMAX), -1.0), False,
-            )
+            ox, oy, oz = P.row3(S, P.O)
+            dx, dy, dz = P.row3(S, P.D)
+            t, prim, b1, b2 = trace_packet(sc, ox, oy, oz, dx, dy, dz, ti.select(alive, P.row(S, P.TMAX), -1.0), False)
             handled = diffuse_vertex(sc, ad, S, keys, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
                                      replay, shape_grads, mode)
             if not handled:

@@ -7,7 +7,7 @@ rows (`row`, `set_row`), while per-lane code loads and stores a lane's `PathStat
 
 import taichi as ti
 
-from .packet_trace import LANES, VF
+from .packet_trace import LANES, row
 from .path_tracer import PathState
 
 vec3 = ti.math.vec3
@@ -25,17 +25,22 @@ def new_state():
 
 
 @ti.func
-def row(S: ti.template(), r: ti.template()) -> VF:
-    v = VF(0.0)
-    for l in ti.static(range(LANES)):
-        v[l] = S[r, l]
-    return v
-
-
-@ti.func
 def set_row(S: ti.template(), r: ti.template(), v: ti.template()):
     for l in ti.static(range(LANES)):
         S[r, l] = v[l]
+
+
+@ti.func
+def row3(S: ti.template(), r: ti.template()):
+    """Rows r, r + 1, r + 2: a vec3 quantity of every lane, as (x, y, z) lane vectors."""
+    return row(S, r), row(S, r + 1), row(S, r + 2)
+
+
+@ti.func
+def set_row3(S: ti.template(), r: ti.template(), x: ti.template(), y: ti.template(), z: ti.template()):
+    set_row(S, r, x)
+    set_row(S, r + 1, y)
+    set_row(S, r + 2, z)
 
 
 @ti.func

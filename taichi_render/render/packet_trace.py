@@ -32,6 +32,45 @@ def any_lane(mask: ti.template()) -> ti.i32:
     return ti.select(mask, 1, 0).sum() > 0
 
 
+def new_triangle_lanes():
+    """Storage for one triangle per lane: rows p0 (0-2), e1 = p1 - p0 (3-5), e2 = p2 - p0 (6-8)."""
+    return ti.Matrix.zero(ti.f32, 9, LANES)
+
+
+@ti.func
+def load_triangle(sc: ti.template(), T: ti.template(), l: ti.i32, tri: ti.i32):
+    """Put triangle `tri` (tri_p rows) into lane l of T."""
+    for k in ti.static(range(3)):
+        v = sc.tri_p[tri, k]
+        T[3 * k, l], T[3 * k + 1, l], T[3 * k + 2, l] = v.x, v.y, v.z
+
+
+@ti.func
+def row(S: ti.template(), r: ti.template()) -> VF:
+    """Row r of a (rows, LANES) matrix as a lane vector."""
+    v = VF(0.0)
+    for l in ti.static(range(LANES)):
+        v[l] = S[r, l]
+    return v
+
+
+@ti.func
+def triangle_rows(T: ti.template()):
+    """(p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z) lane vectors of the triangles in T."""
+    return row(T, 0), row(T, 1), row(T, 2), row(T, 3), row(T, 4), row(T, 5), row(T, 6), row(T, 7), row(T, 8)
+
+
+@ti.func
+def unit_normal(e1x: VF, e1y: VF, e1z: VF, e2x: VF, e2y: VF, e2z: VF, sign: VF):
+    """normalize(e1 x e2) * sign on every lane (0 for a degenerate triangle)."""
+    nx = e1y * e2z - e1z * e2y
+    ny = e1z * e2x - e1x * e2z
+    nz = e1x * e2y - e1y * e2x
+    n_len = ti.sqrt(nx * nx + ny * ny + nz * nz)
+    scale = sign / ti.select(n_len > 0.0, n_len, 1.0)
+    return nx * scale, ny * scale, nz * scale
+
+
 @ti.func
 def _safe_reciprocal(d: VF) -> VF:
     tiny = ti.select(d >= 0.0, 1e-30, -1e-30)

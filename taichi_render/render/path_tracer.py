@@ -19,12 +19,19 @@ import taichi as ti
 from . import layout as L
 from . import rng
 from .bsdf import has_smooth_lobe, resolve, sample, slot_textures
-from .derivatives import MAX_TERMS, MODE_ADJOINT, MODE_PRIMAL, flush_terms, lobe_dlog, unit_correction
-from .shape_derivatives import nee_geometry, triangle_scatter, triangle_tangent
+from .derivatives import (
+    MAX_TERMS,
+    MODE_ADJOINT,
+    MODE_PRIMAL,
+    flush_terms,
+    lobe_dlog,
+    unit_correction,
+)
 from .emitters import no_emitter_sample, sample_emitter
 from .frame import frame_from_normal
 from .intersect import INF, SHADOW_EPSILON, interaction_at, occluded, spawn_origin, trace
 from .path_common import emission_lookup, emitter_pdf, evaluate_both
+from .shape_derivatives import nee_geometry, triangle_scatter, triangle_tangent
 from .textures import eval_texture
 from .warp import power_heuristic
 
@@ -85,6 +92,15 @@ def shadow_ray(sc: ti.template(), si: ti.template(), scatters: ti.i32, b: ti.i32
 
 
 @ti.func
+def put_term(t_tex: ti.template(), t_uv: ti.template(), t_g: ti.template(), k: ti.i32, tex: ti.i32, uv: vec2,
+             g: vec3):
+    """Row k of a vertex's derivative terms: texture, uv of the lookup, d(contribution)/d(value)."""
+    t_tex[k] = tex
+    t_uv[k, 0], t_uv[k, 1] = uv.x, uv.y
+    t_g[k, 0], t_g[k, 1], t_g[k, 2] = g.x, g.y, g.z
+
+
+@ti.func
 def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32, st: ti.template(),
                 si: ti.template(), scatters: ti.i32, b: ti.i32, flip: ti.f32, es: ti.template(),
                 visible: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, delta: vec3,
@@ -108,10 +124,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                 w = power_heuristic(st.prev_pdf, emitter_pdf(sc, si, st.prev_p, ray_d))
             st.gathered += st.throughput * eval_texture(sc, tex, uv) * (scale * w)
             if ti.static(mode != MODE_PRIMAL):
-                t_tex[0] = tex
-                t_uv[0, 0], t_uv[0, 1] = uv.x, uv.y
-                g = st.throughput * (scale * w)
-                t_g[0, 0], t_g[0, 1], t_g[0, 2] = g.x, g.y, g.z
+                put_term(t_tex, t_uv, t_g, 0, tex, uv, st.throughput * (scale * w))
                 n_terms = 1
     if not scatters:
         st.alive = False
@@ -141,12 +154,8 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                 # emitted radiance at the sampled point, and the BSDF's smooth lobe
                 g_em = st.throughput * em_value * (mis * es.factor)
                 g0 = st.throughput * em_unit * unit_correction(sc, b, tex0) * es.weight * mis
-                t_tex[n_terms] = es.tex
-                t_uv[n_terms, 0], t_uv[n_terms, 1] = es.uv.x, es.uv.y
-                t_g[n_terms, 0], t_g[n_terms, 1], t_g[n_terms, 2] = g_em.x, g_em.y, g_em.z
-                t_tex[n_terms + 1] = sc.bsdf_i[b, L.BI_TEX0]
-                t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
-                t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g0.x, g0.y, g0.z
+                put_term(t_tex, t_uv, t_g, n_terms, es.tex, es.uv, g_em)
+                put_term(t_tex, t_uv, t_g, n_terms + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
                 n_terms += 2
                 if replay and shape_terms and es.tri >= 0:
                     # geometry term of the emitter sample (receiver and emitter triangles)
@@ -172,14 +181,8 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                 # everything still to come passes through this vertex's sampled lobe
                 future = total - st.gathered
                 a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0))
-                g0 = future * a0
-                g1 = future * a1
-                t_tex[n_terms] = sc.bsdf_i[b, L.BI_TEX0]
-                t_uv[n_terms, 0], t_uv[n_terms, 1] = si.uv.x, si.uv.y
-                t_g[n_terms, 0], t_g[n_terms, 1], t_g[n_terms, 2] = g0.x, g0.y, g0.z
-                t_tex[n_terms + 1] = sc.bsdf_i[b, L.BI_TEX1]
-                t_uv[n_terms + 1, 0], t_uv[n_terms + 1, 1] = si.uv.x, si.uv.y
-                t_g[n_terms + 1, 0], t_g[n_terms + 1, 1], t_g[n_terms + 1, 2] = g1.x, g1.y, g1.z
+                put_term(t_tex, t_uv, t_g, n_terms, sc.bsdf_i[b, L.BI_TEX0], si.uv, future * a0)
+                put_term(t_tex, t_uv, t_g, n_terms + 1, sc.bsdf_i[b, L.BI_TEX1], si.uv, future * a1)
                 n_terms += 2
                 if replay and shape_terms and receiver_normal and not bs.delta and bs.wo.z > 0.0:
                     # the cosine of the sampled direction, through the normal

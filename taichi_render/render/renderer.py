@@ -130,10 +130,17 @@ def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
     return int(spp), int(seed) & 0xFFFFFFFF
 
 
+def note_gradient_keys(scene, keys) -> None:
+    """Record that gradients of these parameter keys are wanted: once a vertex-position key is
+    among them, adjoint launches of the scene compute vertex-position terms."""
+    if any(key.endswith(".vertex_positions") for key in keys):
+        scene._vertex_grads_enabled = True
+
+
 def wants_shape_terms(scene, data: SceneData, mode: str) -> bool:
     """Whether a launch in `mode` must compute vertex-position derivative terms: in adjoint mode
     once a vertex-position key had gradients enabled (params.enable_grad, the torch bridge), in
-    forward mode when vertex tangents were set."""
+    forward mode when vertex tangents were set (SceneData.set_tangents)."""
     if mode == "adjoint":
         return bool(getattr(scene, "_vertex_grads_enabled", False))
     if mode == "forward":

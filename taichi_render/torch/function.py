@@ -59,8 +59,7 @@ class _RenderFunction(torch.autograd.Function):
         tensor_to_image(grad_image.detach().to(torch_device(), torch.float32).contiguous(), buf.image_grad)
         copy_weight(ctx.weight, buf.weight)
         data = R.scene_data(scene)
-        if any(needs and key.endswith(".vertex_positions") for key, needs in zip(keys, wanted)):
-            scene._vertex_grads_enabled = True
+        R.note_gradient_keys(scene, [key for key, needs in zip(keys, wanted) if needs])
         data.zero_gradients()
         R.launch(scene, sensor, info["spp"], info["seed_grad"], "adjoint")
         grads = []
