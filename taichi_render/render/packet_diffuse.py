@@ -29,6 +29,8 @@ from .packet_trace import (
     VF,
     VI,
     any_lane,
+    lane_max,
+    lane_min,
     load_triangle,
     new_triangle_lanes,
     trace_packet,
@@ -51,7 +53,7 @@ def power_heuristic_lanes(a: VF, b: VF) -> VF:
 
 @ti.func
 def _max3(x: VF, y: VF, z: VF) -> VF:
-    return ti.max(ti.max(x, y), z)
+    return lane_max(lane_max(x, y), z)
 
 
 @ti.func
@@ -264,7 +266,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     r = ti.select((s1 == 0.0) & (s2 == 0.0), 0.0, r)
     wo_x = r * ti.cos(phi)
     wo_y = r * ti.sin(phi)
-    wo_z = ti.sqrt(ti.max(0.0, 1.0 - wo_x * wo_x - wo_y * wo_y))
+    wo_z = ti.sqrt(lane_max(1.0 - wo_x * wo_x - wo_y * wo_y, VF(0.0)))
     valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
     pdf = ti.select(valid, INV_PI * wo_z, 0.0)
     valid = valid & (pdf > 0.0)
@@ -292,7 +294,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     tp_max = _max3(tpx, tpy, tpz)
     if depth + 1 >= rr_depth:
         eta = P.row(S, P.ETA)
-        rr_prob = ti.min(tp_max * eta * eta, 0.95)
+        rr_prob = lane_min(tp_max * eta * eta, VF(0.95))
         stays = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_RR)) < rr_prob
         scale = 1.0 / ti.select(rr_prob > 0.0, rr_prob, 1.0)
         tpx = ti.select(valid & stays, tpx * scale, tpx)
