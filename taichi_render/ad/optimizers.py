@@ -14,9 +14,14 @@ The loop of the API page::
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import MutableMapping
 
 import numpy as np
+
+
+class NonFiniteGradientWarning(RuntimeWarning):
+    """A gradient held NaN or inf entries; the optimizer treated them as 0 for that step."""
 
 
 def _as_array(key, value) -> np.ndarray:
@@ -39,6 +44,7 @@ class Optimizer(MutableMapping):
         self.variables: dict[str, np.ndarray] = {}
         self.state: dict[str, object] = {}
         self.params = params  # set by params.update(opt) (SceneParameters)
+        self.nonfinite_steps: dict[str, int] = {}  # key -> steps whose gradient held NaN or inf
 
     # ---- mapping protocol ----
     def __getitem__(self, key: str) -> np.ndarray:
@@ -83,15 +89,33 @@ class Optimizer(MutableMapping):
 
     # ---- stepping ----
     def gradient(self, key: str) -> np.ndarray:
+        """d(loss)/d(key) from the last tape, shaped like the value (float32).
+
+        Non-finite entries (a NaN sample, an overflow) are set to 0 so that one bad step cannot
+        poison the values and the moments; each such step counts in `nonfinite_steps[key]` and
+        raises a `NonFiniteGradientWarning` naming the key. Turn the warning into an error with
+        `warnings.simplefilter("error", tr.ad.NonFiniteGradientWarning)`."""
         if self.params is None:
             raise RuntimeError("the optimizer is not linked to parameters: call params.update(opt) first")
         g = np.asarray(self.params.grad(key), np.float32).reshape(self.variables[key].shape)
-        return np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)  # never poison a run with NaN
+        bad = ~np.isfinite(g)
+        if bad.any():
+            self.nonfinite_steps[key] = self.nonfinite_steps.get(key, 0) + 1
+            warnings.warn(
+                f"gradient of '{key}' has {int(bad.sum())} non-finite entries of {g.size}; "
+                "they were treated as 0 for this step",
+                NonFiniteGradientWarning,
+                stacklevel=3,
+            )
+            g = np.where(bad, np.float32(0.0), g)
+        return g
 
     def step(self) -> None:
-        """Take one step on every key from the gradients of the last ``ti.ad.Tape``."""
-        for key in list(self.variables):
-            self.variables[key] = self._update(key, self.gradient(key)).astype(np.float32)
+        """Take one step on every key from the gradients of the last ``ti.ad.Tape``. All
+        gradients are read before any value changes (an error leaves every value as it was)."""
+        grads = {key: self.gradient(key) for key in list(self.variables)}
+        for key, g in grads.items():
+            self.variables[key] = self._update(key, g).astype(np.float32)
 
     def reset(self, key: str) -> None:
         raise NotImplementedError
