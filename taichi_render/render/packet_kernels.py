@@ -1,22 +1,18 @@
 """The path tracer on ray packets: each thread runs `LANES` camera samples in lockstep.
 
-Every path vertex of the packet is one round of three steps:
+Every path vertex of the packet is one round of two steps:
 1. the packet's rays are traced together (packet_trace.py, SIMD across lanes);
-2. per lane, the vertex is set up (interaction, BSDF side, emitter sample) and its shadow ray
-   is written to the packet;
-3. the shadow rays are traced together (any hit), and per lane the vertex is finished
-   (`path_tracer.path_vertex`: emission, emitter sampling, BSDF sampling, derivative terms,
-   Russian roulette).
+2. if every live lane sits on a diffuse triangle (or escaped a scene without an environment
+   emitter), the vertex is shaded on all lanes at once, its shadow rays traced as a packet
+   (packet_diffuse.py); otherwise each lane runs the per-vertex code of the
+   one-ray-at-a-time `path_sample` (`vertex_setup`, `shadow_ray`, `path_vertex`: any material).
 
-Steps 2 and 3 run the same per-vertex code as the one-ray-at-a-time `path_sample`, with the
-same random numbers (a lane's numbers depend on its pixel and sample index only), so both
-drivers compute the same estimates; the packet one spends its time in SIMD traversal.
+Both run the estimator of `path_sample` with the same random numbers (a lane's numbers depend
+on its pixel and sample index only), so both drivers compute the same estimates.
 
 Lane `l` of packet `k` takes sample `g = k * LANES + l`: sample `g % spp` of pixel `g // spp`,
 pixels counted in 4 x 4 tiles (row-major tiles, row-major inside); a thread runs the packets of
-whole pixels. Path state lives in a small per-thread matrix
-(packet_state.py). Packets whose vertices all lie on diffuse triangles take a SIMD fast path
-(packet_diffuse.py).
+whole pixels. Path state lives in a small per-thread matrix (packet_state.py).
 """
 
 import taichi as ti
@@ -25,7 +21,7 @@ from . import layout as L
 from . import packet_state as P
 from . import rng
 from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
-from .intersect import Hit
+from .intersect import Hit, occluded
 from .kernels import sample_delta, splat
 from .packet_diffuse import diffuse_vertex
 from .packet_random import pcg_lanes, rand_lanes
@@ -126,31 +122,20 @@ def generic_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
                    t: ti.template(), prim: ti.template(), b1: ti.template(), b2: ti.template(), depth: ti.i32,
                    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, replay: ti.i32, mode: ti.template()):
     """One vertex of every live lane with the per-lane code of path_tracer.py (any material),
-    its shadow rays traced as a packet."""
-    # shadow rays of the vertices
-    sox, soy, soz = VF(0.0), VF(0.0), VF(0.0)
-    sdx, sdy, sdz = VF(0.0), VF(0.0), VF(1.0)
-    stmax = VF(-1.0)
+    each lane's shadow ray traced on its own. (Tracing them as a packet meant setting every
+    vertex up twice, before and after the packet's shadow rays; on the glass-sphere scene, where
+    most vertices come here, one pass per lane was 5-10 % faster.)"""
     for l in range(LANES):
         if alive[l]:
             st = P.load(S, l)
             hit = Hit(t=t[l], prim=prim[l], b1=b1[l], b2=b2[l])
             si, scatters, b, flip, es = vertex_setup(sc, keys[l], depth, st, hit, max_depth)
             needed, so, sd, smax = shadow_ray(sc, si, scatters, b, flip, es)
+            visible = 0
             if needed:
-                sox[l], soy[l], soz[l] = so.x, so.y, so.z
-                sdx[l], sdy[l], sdz[l] = sd.x, sd.y, sd.z
-                stmax[l] = smax
-    _, blocker, _, _ = trace_packet(sc, sox, soy, soz, sdx, sdy, sdz, stmax, True)
-    # finish the vertices
-    for l in range(LANES):
-        if alive[l]:
-            st = P.load(S, l)
-            hit = Hit(t=t[l], prim=prim[l], b1=b1[l], b2=b2[l])
-            si, scatters, b, flip, es = vertex_setup(sc, keys[l], depth, st, hit, max_depth)
-            visible = ti.i32(stmax[l] >= 0.0 and blocker[l] < 0)
-            st = path_vertex(sc, ad, keys[l], depth, st, si, scatters, b, flip, es, visible, max_depth,
-                             rr_depth, hide_emitters, P.lane3(S, l, P.DELTA), P.lane3(S, l, P.TOTAL), replay, mode)
+                visible = 1 - occluded(sc, so, sd, smax)
+            st = path_vertex(sc, ad, keys[l], depth, st, si, scatters, b, flip, es, visible, max_depth, rr_depth,
+                             hide_emitters, P.lane3(S, l, P.DELTA), P.lane3(S, l, P.TOTAL), replay, mode)
             P.store(S, l, st)
 
 
