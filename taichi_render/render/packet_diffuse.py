@@ -8,10 +8,11 @@ lookups stay per lane: triangle data, texture values (any texture) and the emitt
 (any emitter). The estimator, including its random-number dimensions, is the per-lane one,
 so both give the same images.
 
-A vertex qualifies when every live lane either misses the scene (and the scene has no
-environment emitter) or hits a triangle whose BSDF is `diffuse` (or
-`twosided` of diffuse); in derivative modes, vertex-position terms (`shape_grads`) also send
-the packet to the per-lane code. Otherwise `diffuse_vertex` returns 0 and changes nothing.
+A vertex qualifies when every live lane either misses the scene or hits a triangle whose BSDF
+is `diffuse` (or `twosided` of diffuse); lanes that escape to an environment emitter run the
+per-lane code (packet_lane.py) for their last vertex. In derivative modes, vertex-position
+terms (`shape_grads`) send the packet to the per-lane code. Otherwise `diffuse_vertex` returns
+0 and changes nothing.
 """
 
 import taichi as ti
@@ -23,6 +24,7 @@ from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms
 from .emitters import sample_emitter
 from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON, triangle_uv
 from .packet_emitters import sample_triangle_emitters
+from .packet_lane import lane_vertex
 from .packet_random import rand_lanes
 from .packet_trace import (
     LANES,
@@ -77,6 +79,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
             simple = 0
     # ---- per lane: what the ray hit ----
     hit = VI(0)
+    env_miss = VI(0)
     T = new_triangle_lanes()
     flip_n = VF(1.0)
     emitter = VI(-1)
@@ -119,8 +122,16 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
                     u[l] = uv.x
                     v[l] = uv.y
             elif sc.scene_i[L.SC_ENV_EMITTER] >= 0:
-                simple = 0
+                env_miss[l] = 1
     if simple:
+        # rays that escaped to the environment emitter end here, with the per-lane code (its
+        # emission and MIS weight); the SIMD vertex then reads their updated rows and leaves
+        # them alone (they hit nothing, so nothing scatters and no term is added)
+        if any_lane(env_miss != 0):
+            for l in range(LANES):
+                if env_miss[l]:
+                    lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], hb1[l], hb2[l], depth, max_depth, rr_depth,
+                                hide_emitters, replay, mode)
         hit_mask = hit != 0
         _diffuse_vertex_simd(sc, ad, S, keys, alive, hit_mask, T, nsx, nsy, nsz, flip_n, emitter, front_bsdf, back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth,
                              hide_emitters, replay, mode)

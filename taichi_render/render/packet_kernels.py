@@ -21,12 +21,11 @@ from . import layout as L
 from . import packet_state as P
 from . import rng
 from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
-from .intersect import Hit, occluded
 from .kernels import sample_delta, splat
 from .packet_diffuse import diffuse_vertex
+from .packet_lane import lane_vertex
 from .packet_random import pcg_lanes, rand_lanes
 from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
-from .path_tracer import path_vertex, shadow_ray, vertex_setup
 from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 
 vec2 = ti.math.vec2
@@ -127,16 +126,8 @@ def generic_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
     most vertices come here, one pass per lane was 5-10 % faster.)"""
     for l in range(LANES):
         if alive[l]:
-            st = P.load(S, l)
-            hit = Hit(t=t[l], prim=prim[l], b1=b1[l], b2=b2[l])
-            si, scatters, b, flip, es = vertex_setup(sc, keys[l], depth, st, hit, max_depth)
-            needed, so, sd, smax = shadow_ray(sc, si, scatters, b, flip, es)
-            visible = 0
-            if needed:
-                visible = 1 - occluded(sc, so, sd, smax)
-            st = path_vertex(sc, ad, keys[l], depth, st, si, scatters, b, flip, es, visible, max_depth, rr_depth,
-                             hide_emitters, P.lane3(S, l, P.DELTA), P.lane3(S, l, P.TOTAL), replay, mode)
-            P.store(S, l, st)
+            lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], b1[l], b2[l], depth, max_depth, rr_depth,
+                        hide_emitters, replay, mode)
 
 
 @ti.func
