@@ -82,6 +82,8 @@ from typing import Any
 
 import numpy as np
 
+from .param_values import validated_value
+
 # how `update` refreshes the packed scene data after a key changed
 _UPDATE_RGB = "rgb"  # rewrite one tex_rgb row
 _UPDATE_BITMAP = "bitmap"  # rewrite a texel slice (same resolution) or re-pack
@@ -128,7 +130,7 @@ class SceneParameters(Mapping):
 
     def __setitem__(self, key: str, value) -> None:
         p = self._lookup(key)
-        self._staged[key] = (p, _validate(p, value))
+        self._staged[key] = (p, validated_value(p, value))
 
     def __delitem__(self, key: str) -> None:
         """Remove a key from this view (the scene is unchanged)."""
@@ -194,7 +196,7 @@ class SceneParameters(Mapping):
             batch = {}
             for key, value in items:  # validate everything before changing anything
                 p = self._lookup(key)
-                batch[key] = (p, _validate(p, value))
+                batch[key] = (p, validated_value(p, value))
                 if is_optimizer:
                     self._gradient_texture(key)  # keys without gradients fail here
             if is_optimizer:
@@ -408,83 +410,6 @@ class SceneParameters(Mapping):
         return "\n".join(out)
 
     __str__ = __repr__
-
-
-# ---------------------------------------------------------------------------------------------
-# value conversion and validation
-
-
-def _to_numpy(key: str, value) -> np.ndarray:
-    """Any accepted input -> a numpy array (any real dtype); `TypeError` for the rest."""
-    if isinstance(value, (str, bytes, bytearray)) or value is None:
-        raise TypeError(f"scene parameter {key!r}: expected numbers, got {type(value).__name__}")
-    if type(value).__module__.split(".")[0] == "torch":
-        import torch
-
-        if isinstance(value, torch.Tensor):
-            t = value.detach().cpu()
-            if t.is_complex() or t.dtype == torch.bool:
-                raise TypeError(f"scene parameter {key!r}: expected real numbers, got {t.dtype}")
-            if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
-                t = t.to(torch.float32)  # float16 / bfloat16
-            return t.numpy()
-    if hasattr(value, "matrix") and type(value).__name__ == "ScalarTransform4f":
-        value = value.matrix
-    elif not isinstance(value, np.ndarray) and hasattr(value, "to_numpy"):  # taichi fields
-        value = value.to_numpy()
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"scene parameter {key!r}: expected numbers, got a bool")
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"scene parameter {key!r}: cannot convert the value to an array: {exc}"
-        ) from None
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(
-            f"scene parameter {key!r}: expected real numbers, got an array of dtype {arr.dtype}"
-        )
-    return arr
-
-
-def _validate(p: _Param, value) -> np.ndarray:
-    """A validated, owned copy of ``value`` in the key's shape and dtype."""
-    key = p.key
-    arr = _to_numpy(key, value)
-    current = np.asarray(p.get())
-    expected = current.shape
-    if p.resizable:
-        if arr.ndim == 2 and expected[2] == 1:
-            arr = arr[..., None]
-        if arr.ndim != 3 or arr.shape[2] != expected[2] or arr.shape[0] < 1 or arr.shape[1] < 1:
-            raise ValueError(
-                f"scene parameter {key!r}: expected shape (H, W, {expected[2]}), got {arr.shape}"
-            )
-    elif arr.shape != expected:
-        if (p.flat or current.size == 1) and arr.size == current.size:
-            arr = arr.reshape(expected)
-        else:
-            raise ValueError(f"scene parameter {key!r}: expected shape {expected}, got {arr.shape}")
-    if p.dtype == np.int32:
-        if arr.dtype.kind == "f" and (not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
-            raise ValueError(f"scene parameter {key!r}: expected integer values")
-        out = arr.astype(np.int64)
-        if np.any(out < np.iinfo(np.int32).min) or np.any(out > np.iinfo(np.int32).max):
-            raise ValueError(f"scene parameter {key!r}: values out of the int32 range")
-        out = out.astype(np.int32)
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):  # overflow -> inf, reported below
-            out = np.array(arr, dtype=np.float32, copy=True)
-        if not np.all(np.isfinite(out)):
-            raise ValueError(
-                f"scene parameter {key!r}: the value has NaN or infinite entries "
-                "(or entries beyond the float32 range)"
-            )
-    if p.check is not None:
-        message = p.check(out)
-        if message:
-            raise ValueError(f"scene parameter {key!r}: {message}")
-    return np.ascontiguousarray(out)
 
 
 def _plastic_textures(data) -> set[int]:
