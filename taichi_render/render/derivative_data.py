@@ -1,0 +1,126 @@
+"""Gradient and tangent arrays of a scene's packed data, and reading gradients back per plugin.
+
+`DerivativeData` is a part of `scene_data.SceneData`: it reads the packed numpy arrays
+(`self.np`), the texture rows (`self._tex_index`), the vertex ranges and the emitter of each
+mesh that `SceneData.pack` records. Derivative targets: rgb texture values (`tex_rgb`, (N, 3)),
+bitmap texels (`texels`, (N, 3)), vertex positions (`vtx`, (V, 3)) and emitter areas (`area`,
+(E,)), all float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import taichi as ti
+
+from . import layout as L
+from .film import zero, zero_gradient_arrays
+
+
+class DerivativeData:
+    """Gradient arrays (adjoint mode), tangent arrays (forward mode), per-plugin gradients."""
+
+    DERIVATIVE_TARGETS = ("tex_rgb", "texels", "vtx", "area")
+
+    def derivative_arrays(self, mode: str) -> tuple:
+        """The 8 derivative arrays of a kernel launch: gradients of (tex_rgb, texels, vertex
+        positions, emitter areas), then tangents of the same; real arrays for the mode's side
+        (adjoint: gradients, forward: tangents), placeholders for the other."""
+        grads = self.gradient_arrays() if mode == "adjoint" else self._placeholders()
+        tans = self.tangents if mode == "forward" else self._placeholders()
+        return tuple(grads[k] for k in self.DERIVATIVE_TARGETS) + tuple(tans[k] for k in self.DERIVATIVE_TARGETS)
+
+    def _placeholders(self) -> dict:
+        if getattr(self, "_dummy", None) is None:
+            v3 = ti.ndarray(ti.math.vec3, 1)
+            f1 = ti.ndarray(ti.f32, 1)
+            self._dummy = {"tex_rgb": v3, "texels": v3, "vtx": v3, "area": f1}
+        return self._dummy
+
+    def _target_sizes(self) -> dict:
+        return {"tex_rgb": len(self.np["tex_rgb"]), "texels": len(self.np["texels"]),
+                "vtx": max(len(self.vertex_positions), 1), "area": max(len(self.np["em_i"]), 1)}
+
+    def gradient_arrays(self) -> dict:
+        """Gradient ndarrays of every derivative target, allocated (zeroed) on first use."""
+        grads = getattr(self, "grads", None)
+        if grads is None:
+            grads = {}
+            for name, size in self._target_sizes().items():
+                grads[name] = ti.ndarray(ti.f32 if name == "area" else ti.math.vec3, size)
+                zero(grads[name])
+            self.grads = grads
+        return grads
+
+    def zero_gradients(self):
+        grads = getattr(self, "grads", None)
+        if grads is not None:
+            zero_gradient_arrays(*(grads[k] for k in self.DERIVATIVE_TARGETS))
+
+    def set_tangents(self, tangents: dict):
+        """Forward-mode tangents: numpy arrays per target (missing targets: zero)."""
+        self.tangents = {}
+        for name, size in self._target_sizes().items():
+            is_area = name == "area"
+            nd = ti.ndarray(ti.f32 if is_area else ti.math.vec3, size)
+            value = tangents.get(name)
+            if name == "vtx":
+                self.vertex_tangents_set = value is not None and bool(np.any(value))
+            if value is None:
+                zero(nd)
+            else:
+                nd.from_numpy(np.ascontiguousarray(value, dtype=np.float32).reshape((size,) if is_area else (size, 3)))
+            self.tangents[name] = nd
+
+    def shape_vertices(self, shape) -> slice:
+        """Rows of the global vertex arrays that belong to a mesh shape."""
+        start, count = self.vertex_ranges[id(shape)]
+        return slice(start, start + count)
+
+    def vertex_gradient(self, shape) -> np.ndarray:
+        """Accumulated gradient of a mesh's vertex positions, (N, 3), including the part
+        through the total area of its area emitter."""
+        grads = self.gradient_arrays()
+        g = grads["vtx"].to_numpy()[self.shape_vertices(shape)].astype(np.float64)
+        e = self.emitter_of_shape.get(id(shape))
+        if e is not None:
+            ga = float(grads["area"].to_numpy()[e])
+            if ga != 0.0:
+                g += ga * self.area_gradient(shape)
+        return g.astype(np.float32)
+
+    def area_gradient(self, shape) -> np.ndarray:
+        """d(total area of a mesh)/d(vertex positions), (N, 3)."""
+        p = np.asarray(shape.vertex_positions, np.float64).reshape(-1, 3)
+        f = np.asarray(shape.faces, np.int64).reshape(-1, 3)
+        e1 = p[f[:, 1]] - p[f[:, 0]]
+        e2 = p[f[:, 2]] - p[f[:, 0]]
+        c = np.cross(e1, e2)
+        norm = np.linalg.norm(c, axis=1, keepdims=True)
+        u = np.divide(c, norm, out=np.zeros_like(c), where=norm > 0)
+        # area = |c| / 2;  d area = u . (de1 x e2 + e1 x de2) / 2
+        g_e1 = 0.5 * np.cross(e2, u)
+        g_e2 = 0.5 * np.cross(u, e1)
+        out = np.zeros_like(p)
+        np.add.at(out, f[:, 0], -g_e1 - g_e2)
+        np.add.at(out, f[:, 1], g_e1)
+        np.add.at(out, f[:, 2], g_e2)
+        return out
+
+    def texture_slot(self, tex) -> tuple[str, slice, tuple]:
+        """Where texture `tex`'s values live: (array name, slice of rows, numpy shape)."""
+        row = self._tex_index[id(tex)]
+        if self.np["tex_i"][row, L.TI_TYPE] == L.TEX_BITMAP:
+            off = int(self.np["tex_i"][row, L.TI_OFFSET])
+            w, h = int(self.np["tex_i"][row, L.TI_WIDTH]), int(self.np["tex_i"][row, L.TI_HEIGHT])
+            return "texels", slice(off, off + w * h), (h, w, 3)
+        return "tex_rgb", slice(row, row + 1), (3,)
+
+    def texture_gradient(self, tex) -> np.ndarray:
+        """Accumulated gradient of a texture's values: (3,) for rgb, (H, W, C) for bitmaps."""
+        name, rows, shape = self.texture_slot(tex)
+        grads = self.gradient_arrays()
+        g = grads[name].to_numpy()[rows].reshape(shape)
+        channels = np.asarray(getattr(tex, "data", np.zeros((1, 1, 3)))).reshape(shape[:2] + (-1,)).shape[-1] if len(shape) == 3 else 3
+        if len(shape) == 3 and channels == 1:
+            g = g.sum(axis=2, keepdims=True)  # single-channel bitmaps are broadcast to RGB
+        return g
