@@ -122,8 +122,9 @@ def generic_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
                    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, replay: ti.i32, mode: ti.template()):
     """One vertex of every live lane with the per-lane code of path_tracer.py (any material),
     each lane's shadow ray traced on its own. (Tracing them as a packet meant setting every
-    vertex up twice, before and after the packet's shadow rays; on the glass-sphere scene, where
-    most vertices come here, one pass per lane was 5-10 % faster.)"""
+    vertex up twice, before and after the packet's shadow rays; one pass per lane is simpler,
+    and on the glass-sphere scene, where most vertices come here, it was no slower within this
+    machine's noise.)"""
     for l in range(LANES):
         if alive[l]:
             lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], b1[l], b2[l], depth, max_depth, rr_depth,
