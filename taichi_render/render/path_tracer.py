@@ -218,6 +218,22 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
 
 
 @ti.func
+def traced_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32, st: ti.template(),
+                  hit: ti.template(), max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, delta: vec3,
+                  total: vec3, replay: ti.i32, mode: ti.template()) -> PathState:
+    """The vertex where the path's ray found `hit`, its shadow ray traced on its own:
+    `vertex_setup`, `shadow_ray`, then `path_vertex`. Serves the one-ray driver and the lanes
+    of a packet that leave the SIMD fast path (packet_lane.py)."""
+    si, scatters, b, flip, es = vertex_setup(sc, key, depth, st, hit, max_depth)
+    needed, so, sd, stmax = shadow_ray(sc, si, scatters, b, flip, es)
+    visible = 0
+    if needed:
+        visible = 1 - occluded(sc, so, sd, stmax)
+    return path_vertex(sc, ad, key, depth, st, si, scatters, b, flip, es, visible, max_depth, rr_depth,
+                       hide_emitters, delta, total, replay, mode)
+
+
+@ti.func
 def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: vec3, tmax: ti.f32,
                 max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, delta: vec3, mode: ti.template()):
     """Radiance along one camera ray (Mitsuba's `path`; max_depth -1: unbounded), one ray at a
@@ -234,13 +250,8 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
         depth = 0
         while st.alive:
             hit = trace(sc, st.o, st.d, st.tmax, False)
-            si, scatters, b, flip, es = vertex_setup(sc, key, depth, st, hit, max_depth)
-            needed, so, sd, stmax = shadow_ray(sc, si, scatters, b, flip, es)
-            visible = 0
-            if needed:
-                visible = 1 - occluded(sc, so, sd, stmax)
-            st = path_vertex(sc, ad, key, depth, st, si, scatters, b, flip, es, visible, max_depth, rr_depth,
-                             hide_emitters, delta, total, replay, mode)
+            st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, hide_emitters, delta, total,
+                               replay, mode)
             depth += 1
         if not replay:
             total = st.gathered
