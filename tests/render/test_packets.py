@@ -21,6 +21,21 @@ def render_both(monkeypatch, scene, **kwargs):
     return one_by_one, packets
 
 
+def gradients_both(monkeypatch, scene, params, keys, spp):
+    """d(mean squared image)/d(key) for each key, with one ray per thread ("0") and with packets
+    ("1"): {flag: [gradient of each key]}, the same samples (seed 1, seed_grad 2) for both."""
+    params.enable_grad(keys)
+    grads = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("TR_PACKETS", flag)
+        loss = tr.ad.loss_field()
+        with ti.ad.Tape(loss=loss):
+            image = tr.render(scene, params, spp=spp, seed=1, seed_grad=2)
+            tr.ad.mse(image, np.zeros(tuple(image.shape) + (3,), np.float32), loss)
+        grads[flag] = [params.grad(k).copy() for k in keys]
+    return grads
+
+
 def assert_same_image(a, b, rel=1e-4):
     """Equal up to float rounding: tiny differences almost everywhere, none large."""
     scale = max(float(np.abs(a).mean()), 1e-6)
@@ -66,16 +81,8 @@ def test_packet_gradients_equal_per_ray_gradients(monkeypatch, scenes_dir):
     scene = tr.load_file(scenes_dir / "cbox.xml", res=24)
     params = tr.traverse(scene)
     key = "red.reflectance.value"
-    light = [k for k in params.keys() if k.endswith("radiance.value")][0]
-    params.enable_grad([key, light])
-    grads = {}
-    for flag in ("0", "1"):
-        monkeypatch.setenv("TR_PACKETS", flag)
-        loss = tr.ad.loss_field()
-        with ti.ad.Tape(loss=loss):
-            image = tr.render(scene, params, spp=4, seed=1, seed_grad=2)
-            tr.ad.mse(image, np.zeros((24, 24, 3), np.float32), loss)
-        grads[flag] = (params.grad(key).copy(), params.grad(light).copy())
+    light = next(k for k in params if k.endswith("radiance.value"))
+    grads = gradients_both(monkeypatch, scene, params, [key, light], spp=4)
     for a, b in zip(grads["0"], grads["1"]):
         assert np.all(np.abs(a) > 0)
         np.testing.assert_allclose(a, b, rtol=2e-4)
@@ -101,17 +108,11 @@ def test_packets_with_environment_emitter_equal_per_ray(monkeypatch, kind):
     a, b = render_both(monkeypatch, scene, spp=6, seed=2)
     assert_same_image(a, b)
     params = tr.traverse(scene)
-    sky = [k for k in params.keys() if k.startswith("sky.")][0]
-    keys = ["red.reflectance.value", sky]
-    params.enable_grad(keys)
-    grads, forward = {}, {}
+    sky = next(k for k in params if k.startswith("sky."))
+    grads = gradients_both(monkeypatch, scene, params, ["red.reflectance.value", sky], spp=4)
+    forward = {}
     for flag in ("0", "1"):
         monkeypatch.setenv("TR_PACKETS", flag)
-        loss = tr.ad.loss_field()
-        with ti.ad.Tape(loss=loss):
-            image = tr.render(scene, params, spp=4, seed=1, seed_grad=2)
-            tr.ad.mse(image, np.zeros((20, 20, 3), np.float32), loss)
-        grads[flag] = [params.grad(k).copy() for k in keys]
         tangent = np.ones_like(params[sky])
         forward[flag] = tr.render_forward(scene, params, sky, tangent, spp=3, seed=4).to_numpy()
     for g0, g1 in zip(grads["0"], grads["1"]):
@@ -125,16 +126,8 @@ def test_packet_vertex_gradients_use_the_per_lane_path(monkeypatch, scenes_dir):
     # vertex-position terms are computed by the per-lane code inside packets
     scene = tr.load_file(scenes_dir / "cbox_rectangles.xml", res=16)
     params = tr.traverse(scene)
-    key = [k for k in params.keys() if k.endswith("vertex_positions")][0]
-    params.enable_grad(key)
-    grads = {}
-    for flag in ("0", "1"):
-        monkeypatch.setenv("TR_PACKETS", flag)
-        loss = tr.ad.loss_field()
-        with ti.ad.Tape(loss=loss):
-            image = tr.render(scene, params, spp=2, seed=1, seed_grad=2)
-            tr.ad.mse(image, np.zeros((16, 16, 3), np.float32), loss)
-        grads[flag] = params.grad(key).copy()
+    key = next(k for k in params if k.endswith("vertex_positions"))
+    grads = {flag: g for flag, (g,) in gradients_both(monkeypatch, scene, params, [key], spp=2).items()}
     assert np.abs(grads["1"]).max() > 0
     np.testing.assert_allclose(grads["0"], grads["1"], rtol=1e-3, atol=1e-6 * np.abs(grads["0"]).max())
 
