@@ -20,6 +20,7 @@ import taichi as ti
 from . import layout as L
 from . import packet_state as P
 from . import rng
+from .deferred_terms import keep
 from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms
 from .emitters import sample_emitter
 from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON, triangle_uv
@@ -69,7 +70,7 @@ def _spawn(px: VF, py: VF, pz: VF, nx: VF, ny: VF, nz: VF, dx: VF, dy: VF, dz: V
 @ti.func
 def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(), t: VF, prim: VI,
                    hb1: VF, hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
-                   replay: ti.i32, shape_grads: ti.i32, mode: ti.template()) -> ti.i32:
+                   replay: ti.i32, single_pass: ti.i32, shape_grads: ti.i32, mode: ti.template()) -> ti.i32:
     """One vertex of every live lane on the SIMD fast path; returns 0 (and changes nothing)
     when a live lane does not qualify."""
     alive = P.row(S, P.ALIVE) > 0.5
@@ -131,10 +132,11 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
             for l in range(LANES):
                 if env_miss[l]:
                     lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], hb1[l], hb2[l], depth, max_depth, rr_depth,
-                                hide_emitters, replay, mode)
+                                hide_emitters, replay, single_pass, mode)
         hit_mask = hit != 0
-        _diffuse_vertex_simd(sc, ad, S, keys, alive, hit_mask, T, nsx, nsy, nsz, flip_n, emitter, front_bsdf, back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth,
-                             hide_emitters, replay, mode)
+        _diffuse_vertex_simd(sc, ad, S, keys, alive, hit_mask, T, nsx, nsy, nsz, flip_n, emitter, front_bsdf,
+                             back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth, hide_emitters, replay,
+                             single_pass, mode)
     return simple
 
 
@@ -143,7 +145,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                          alive: ti.template(), hit: ti.template(), T: ti.template(), nsx: VF, nsy: VF, nsz: VF,
                          flip_n: VF, emitter: VI, front_bsdf: VI, back_bsdf: VI, twosided: VI, u: VF, v: VF, hb1: VF,
                          hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
-                         replay: ti.i32, mode: ti.template()):
+                         replay: ti.i32, single_pass: ti.i32, mode: ti.template()):
     dx, dy, dz = P.row3(S, P.D)
     tpx, tpy, tpz = P.row3(S, P.TP)
     gx, gy, gz = P.row3(S, P.GATHERED)
@@ -281,14 +283,18 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
     pdf = ti.select(valid, INV_PI * wo_z, 0.0)
     valid = valid & (pdf > 0.0)
+    iax = ti.select(ax != 0.0, 1.0 / ti.select(ax != 0.0, ax, 1.0), 0.0)  # d log f / d reflectance
+    iay = ti.select(ay != 0.0, 1.0 / ti.select(ay != 0.0, ay, 1.0), 0.0)
+    iaz = ti.select(az != 0.0, 1.0 / ti.select(az != 0.0, az, 1.0), 0.0)
     if ti.static(mode != MODE_PRIMAL):
-        # everything still to come passes through this vertex's diffuse lobe
+        # everything still to come passes through this vertex's diffuse lobe (single pass:
+        # TOTAL is 0 here, its part is kept for the path's end)
         fx = ti.select(valid, P.row(S, P.TOTAL) - gx, 0.0)
         fy = ti.select(valid, P.row(S, P.TOTAL + 1) - gy, 0.0)
         fz = ti.select(valid, P.row(S, P.TOTAL + 2) - gz, 0.0)
-        P.set_row(term_g, 9, fx * ti.select(ax != 0.0, 1.0 / ti.select(ax != 0.0, ax, 1.0), 0.0))
-        P.set_row(term_g, 10, fy * ti.select(ay != 0.0, 1.0 / ti.select(ay != 0.0, ay, 1.0), 0.0))
-        P.set_row(term_g, 11, fz * ti.select(az != 0.0, 1.0 / ti.select(az != 0.0, az, 1.0), 0.0))
+        P.set_row(term_g, 9, fx * iax)
+        P.set_row(term_g, 10, fy * iay)
+        P.set_row(term_g, 11, fz * iaz)
     # the next ray
     ndx = ux * wo_x + wx * wo_y + sx * wo_z
     ndy = uy * wo_x + wy * wo_y + sy * wo_z
@@ -334,6 +340,8 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
             cache_tex = ti.Vector([-1, -1])
             cache_val = ti.Matrix.zero(ti.f32, 2, 3)
             for l in range(LANES):
+                if single_pass and valid[l]:
+                    keep(S, l, depth, term_tex[3, l], -1, vec2(u[l], v[l]), vec3(iax[l], iay[l], iaz[l]), vec3(0.0))
                 if alive[l]:
                     t_tex = ti.Vector([term_tex[0, l], term_tex[1, l], term_tex[2, l], term_tex[3, l]])
                     t_uv = ti.Matrix([[u[l], v[l]], [e_u[l], e_v[l]], [u[l], v[l]], [u[l], v[l]]])

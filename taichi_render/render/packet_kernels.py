@@ -20,6 +20,7 @@ import taichi as ti
 from . import layout as L
 from . import packet_state as P
 from . import rng
+from .deferred_terms import apply_kept
 from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from .kernels import sample_delta, splat
 from .packet_diffuse import diffuse_vertex
@@ -119,7 +120,8 @@ def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image
 @ti.func
 def generic_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(), alive: ti.template(),
                    t: ti.template(), prim: ti.template(), b1: ti.template(), b2: ti.template(), depth: ti.i32,
-                   max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, replay: ti.i32, mode: ti.template()):
+                   max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, replay: ti.i32, single_pass: ti.i32,
+                   mode: ti.template()):
     """One vertex of every live lane with the per-lane code of path_tracer.py (any material),
     each lane's shadow ray traced on its own. (Tracing them as a packet meant setting every
     vertex up twice, before and after the packet's shadow rays; one pass per lane is simpler,
@@ -128,23 +130,24 @@ def generic_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
     for l in range(LANES):
         if alive[l]:
             lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], b1[l], b2[l], depth, max_depth, rr_depth,
-                        hide_emitters, replay, mode)
+                        hide_emitters, replay, single_pass, mode)
 
 
 @ti.func
 def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), weight: ti.template(),
                  image_grad: ti.template(), packet: ti.i32, mode: ti.template(), seed: ti.u32, spp: ti.i32,
                  sample_offset: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
-                 shape_grads: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
+                 shape_grads: ti.i32, single_pass: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
+                 filter_stddev: ti.f32):
     height = accum.shape[0]
     width = accum.shape[1]
     n = padded_samples(height, width, spp)
     first = packet * LANES
-    S = P.new_state()
+    S = P.new_state(mode)
     keys = VU(0)
-    passes = 1 if ti.static(mode == MODE_PRIMAL) else 2
+    passes = 1 if ti.static(mode == MODE_PRIMAL) else 2 - single_pass
     for pass_index in range(passes):
-        replay = pass_index == 1
+        replay = pass_index == 1 or single_pass
         _start_paths(sc, S, keys, image_grad, weight, first, n, width, height, seed, spp, sample_offset, max_depth,
                      rfilter, filter_radius, filter_stddev, mode)
         depth = 0
@@ -154,14 +157,17 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
             dx, dy, dz = P.row3(S, P.D)
             t, prim, b1, b2 = trace_packet(sc, ox, oy, oz, dx, dy, dz, ti.select(alive, P.row(S, P.TMAX), -1.0), False)
             handled = diffuse_vertex(sc, ad, S, keys, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
-                                     replay, shape_grads, mode)
+                                     replay, single_pass, shape_grads, mode)
             if not handled:
                 generic_vertex(sc, ad, S, keys, alive, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
-                               replay, mode)
+                               replay, single_pass, mode)
             depth += 1
         if not replay:
             for l in range(LANES):
                 P.set_lane3(S, l, P.TOTAL, P.lane3(S, l, P.GATHERED))
+    if ti.static(mode != MODE_PRIMAL):
+        if single_pass:
+            apply_kept(sc, ad, S, mode)
     # film
     if ti.static(mode != MODE_ADJOINT):
         for l in range(LANES):
@@ -182,13 +188,14 @@ def render_packets_kernel(
     tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_area: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
-    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, shape_grads: ti.i32,
+    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, shape_grads: ti.i32, single_pass: ti.i32,
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, packets_per_group: ti.i32,
 ):
     """The `path` integrator on packets of LANES samples; the arguments of `kernels.render_kernel`
     (the integrator is always `path`; max_depth, rr_depth in place of int_a, int_b), and
     `shape_grads`: whether derivative modes need vertex-position terms (the SIMD fast path
-    leaves those to the per-lane code).
+    leaves those to the per-lane code), `single_pass`: derivative modes replay each path in one
+    pass (deferred_terms.py; the caller checks that it applies).
 
     Packets run in groups of `packets_per_group` (whole pixels: spp / gcd(spp, LANES) packets)
     on one thread each: no pixel's samples are split between threads, so box-filtered images
@@ -203,5 +210,5 @@ def render_packets_kernel(
                               bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
                     ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
                     accum, weight, image_grad, packet, mode, seed, spp, sample_offset, max_depth, rr_depth,
-                    hide_emitters, shape_grads, rfilter, filter_radius, filter_stddev,
+                    hide_emitters, shape_grads, single_pass, rfilter, filter_radius, filter_stddev,
                 )

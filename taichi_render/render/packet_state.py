@@ -18,10 +18,17 @@ TOTAL = 23  # adjoint and forward modes: the primal estimate of the first pass
 DELTA = 26  # adjoint mode: dLoss/d(sample value)
 POS = 29  # film position (2)
 N_ROWS = 31
+# derivative modes, single-pass replay: the kept lobe terms of each scattering vertex
+# (deferred_terms.py), KEPT_ROWS rows per vertex from row KEPT
+KEPT = N_ROWS
+KEPT_SLOTS = 7  # scattering vertices a path may have: max_depth <= KEPT_SLOTS + 1
+KEPT_ROWS = 10  # texture + 1 of slot 0 and slot 1 (0: none), uv (2), d log f / d slot 0, slot 1 (3 + 3)
 
 
-def new_state():
-    return ti.Matrix.zero(ti.f32, N_ROWS, LANES)
+def new_state(mode: int = 0):
+    """The state matrix of a packet: N_ROWS rows, and the kept-term rows in derivative modes
+    (mode: derivatives.MODE_*, 0 is primal)."""
+    return ti.Matrix.zero(ti.f32, N_ROWS if mode == 0 else N_ROWS + KEPT_SLOTS * KEPT_ROWS, LANES)
 
 
 @ti.func
@@ -58,7 +65,9 @@ def load(S: ti.template(), l: ti.i32) -> PathState:
     return PathState(o=lane3(S, l, O), d=lane3(S, l, D), tmax=S[TMAX, l], throughput=lane3(S, l, TP),
                      gathered=lane3(S, l, GATHERED), eta=S[ETA, l], prev_p=lane3(S, l, PREV_P),
                      prev_pdf=S[PREV_PDF, l], prev_delta=ti.cast(S[PREV_DELTA, l], ti.i32),
-                     alive=ti.cast(S[ALIVE, l], ti.i32), d_total=lane3(S, l, DTOTAL))
+                     alive=ti.cast(S[ALIVE, l], ti.i32), d_total=lane3(S, l, DTOTAL),
+                     lobe_tex=ti.Vector([-1, -1]), lobe_uv=ti.math.vec2(0.0), lobe_a0=vec3(0.0),
+                     lobe_a1=vec3(0.0))
 
 
 @ti.func

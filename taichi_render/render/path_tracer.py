@@ -10,7 +10,9 @@ Modes (static):
   second pass replays the same path and, at every vertex, scatters dLoss/dL times the
   derivative of the contributions with respect to texture values into the gradient arrays,
   using the radiance still to come (L minus what was gathered so far). Memory stays constant
-  in the path depth: nothing is stored per vertex.
+  in the path depth: nothing is stored per vertex. (The packet driver replays paths of at most
+  a few vertices in one pass, keeping each vertex's lobe term until L is known:
+  deferred_terms.py.)
 - forward: the same replay, contracting derivatives with tangent arrays: returns dL.
 """
 
@@ -47,6 +49,9 @@ PathState = ti.types.struct(
     prev_p=vec3, prev_pdf=ti.f32, prev_delta=ti.i32,  # the previous vertex, for MIS
     alive=ti.i32,
     d_total=vec3,  # forward mode: the derivative gathered so far
+    # derivative modes: the lobe this vertex sampled, its texture slots (-1: none), the uv of
+    # their lookup and d log f / d slot (for single-pass replay, deferred_terms.py)
+    lobe_tex=ti.types.vector(2, ti.i32), lobe_uv=vec2, lobe_a0=vec3, lobe_a1=vec3,
 )
 
 
@@ -54,7 +59,8 @@ PathState = ti.types.struct(
 def path_start(o: vec3, d: vec3, tmax: ti.f32, max_depth: ti.i32) -> PathState:
     """State of a path leaving the camera along (o, d)."""
     return PathState(o=o, d=d, tmax=tmax, throughput=vec3(1.0), gathered=vec3(0.0), eta=1.0, prev_p=o,
-                     prev_pdf=1.0, prev_delta=1, alive=ti.i32(max_depth != 0), d_total=vec3(0.0))
+                     prev_pdf=1.0, prev_delta=1, alive=ti.i32(max_depth != 0), d_total=vec3(0.0),
+                     lobe_tex=ti.Vector([-1, -1]), lobe_uv=vec2(0.0), lobe_a0=vec3(0.0), lobe_a1=vec3(0.0))
 
 
 @ti.func
@@ -104,13 +110,17 @@ def put_term(t_tex: ti.template(), t_uv: ti.template(), t_g: ti.template(), k: t
 def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32, st: ti.template(),
                 si: ti.template(), scatters: ti.i32, b: ti.i32, flip: ti.f32, es: ti.template(),
                 visible: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, delta: vec3,
-                total: vec3, replay: ti.i32, mode: ti.template()) -> PathState:
+                total: vec3, replay: ti.i32, single_pass: ti.i32, mode: ti.template()) -> PathState:
     """One path vertex: emission found by the ray, emitter sampling (`visible`: its shadow ray's
     outcome), BSDF sampling and Russian roulette. Returns the updated state.
 
     In the derivative modes the replay pass (`replay`, with `total` the primal estimate of the
-    first pass) also applies the vertex's derivative terms."""
+    first pass) also applies the vertex's derivative terms. With `single_pass` (and `total` 0)
+    the lobe term's part in `total` is left to the caller (`st.lobe_*`, deferred_terms.py) and
+    vertex-position terms are skipped (single-pass replay is used without them)."""
     n_terms = 0
+    if ti.static(mode != MODE_PRIMAL):
+        st.lobe_tex = ti.Vector([-1, -1])
     t_tex = ti.Vector([-1] * MAX_TERMS, ti.i32)
     t_uv = ti.Matrix.zero(ti.f32, MAX_TERMS, 2)
     t_g = ti.Matrix.zero(ti.f32, MAX_TERMS, 3)
@@ -157,7 +167,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                 put_term(t_tex, t_uv, t_g, n_terms, es.tex, es.uv, g_em)
                 put_term(t_tex, t_uv, t_g, n_terms + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
                 n_terms += 2
-                if replay and shape_terms and es.tri >= 0:
+                if replay and not single_pass and shape_terms and es.tri >= 0:
                     # geometry term of the emitter sample (receiver and emitter triangles)
                     g, gx, gn, gy, gnl, ga = nee_geometry(si.p, si.sh_n * flip, es.p, es.n,
                                                           sc.em_f[es.emitter, L.EF_AREA])
@@ -181,10 +191,13 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                 # everything still to come passes through this vertex's sampled lobe
                 future = total - st.gathered
                 a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0))
-                put_term(t_tex, t_uv, t_g, n_terms, sc.bsdf_i[b, L.BI_TEX0], si.uv, future * a0)
-                put_term(t_tex, t_uv, t_g, n_terms + 1, sc.bsdf_i[b, L.BI_TEX1], si.uv, future * a1)
+                slots = ti.Vector([sc.bsdf_i[b, L.BI_TEX0], sc.bsdf_i[b, L.BI_TEX1]])
+                put_term(t_tex, t_uv, t_g, n_terms, slots[0], si.uv, future * a0)
+                put_term(t_tex, t_uv, t_g, n_terms + 1, slots[1], si.uv, future * a1)
                 n_terms += 2
-                if replay and shape_terms and receiver_normal and not bs.delta and bs.wo.z > 0.0:
+                st.lobe_tex, st.lobe_uv, st.lobe_a0, st.lobe_a1 = slots, si.uv, a0, a1
+                if (replay and not single_pass and shape_terms and receiver_normal and not bs.delta
+                        and bs.wo.z > 0.0):
                     # the cosine of the sampled direction, through the normal
                     gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
                     if ti.static(mode == MODE_ADJOINT):
@@ -220,7 +233,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
 @ti.func
 def traced_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32, st: ti.template(),
                   hit: ti.template(), max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, delta: vec3,
-                  total: vec3, replay: ti.i32, mode: ti.template()) -> PathState:
+                  total: vec3, replay: ti.i32, single_pass: ti.i32, mode: ti.template()) -> PathState:
     """The vertex where the path's ray found `hit`, its shadow ray traced on its own:
     `vertex_setup`, `shadow_ray`, then `path_vertex`. Serves the one-ray driver and the lanes
     of a packet that leave the SIMD fast path (packet_lane.py)."""
@@ -230,7 +243,7 @@ def traced_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i
     if needed:
         visible = 1 - occluded(sc, so, sd, stmax)
     return path_vertex(sc, ad, key, depth, st, si, scatters, b, flip, es, visible, max_depth, rr_depth,
-                       hide_emitters, delta, total, replay, mode)
+                       hide_emitters, delta, total, replay, single_pass, mode)
 
 
 @ti.func
@@ -251,7 +264,7 @@ def path_sample(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: v
         while st.alive:
             hit = trace(sc, st.o, st.d, st.tmax, False)
             st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, hide_emitters, delta, total,
-                               replay, mode)
+                               replay, 0, mode)
             depth += 1
         if not replay:
             total = st.gathered

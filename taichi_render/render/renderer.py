@@ -25,6 +25,7 @@ from .kernels import (
     render_kernel,
 )
 from .packet_kernels import TILE, render_packets_kernel
+from .packet_state import KEPT_SLOTS
 from .packet_trace import LANES
 from .scene_data import SceneData
 
@@ -39,6 +40,14 @@ def packets_enabled() -> bool:
     """Whether `path`/`prb` render with ray packets (packet_kernels.py; the default) rather than
     one ray per thread (kernels.py). Set the environment variable TR_PACKETS=0 to compare."""
     return os.environ.get("TR_PACKETS", "1") != "0"
+
+
+def single_pass_replay(mode: str, max_depth: int, shape_terms: bool) -> bool:
+    """Whether a derivative launch of the packet kernel replays each path in one pass
+    (deferred_terms.py): paths of at most KEPT_SLOTS scattering vertices, no vertex-position
+    terms. Set the environment variable TR_SINGLE_PASS=0 to compare with two passes."""
+    return (mode != "primal" and not shape_terms and 1 <= max_depth <= KEPT_SLOTS + 1
+            and os.environ.get("TR_SINGLE_PASS", "1") != "0")
 
 
 def scene_data(scene) -> SceneData:
@@ -180,12 +189,14 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
             # chunks of samples keep the packet kernel's sample index inside int32
             padded_pixels = -(-buf.width // TILE) * TILE * -(-buf.height // TILE) * TILE
             per_launch = max(1, MAX_SAMPLES_PER_LAUNCH // padded_pixels)
+            shape = wants_shape_terms(scene, data, mode)
+            single = single_pass_replay(mode, int_a, shape)
             for first in range(0, spp, per_launch):
                 count = min(per_launch, spp - first)
                 render_packets_kernel(
                     *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, buf.image_grad,
                     _MODES[mode], seed, count, sample_offset + first,
-                    int_a, int_b, hide, int(wants_shape_terms(scene, data, mode)), rf, radius, stddev,
+                    int_a, int_b, hide, int(shape), int(single), rf, radius, stddev,
                     count // math.gcd(count, LANES),
                 )
         else:
