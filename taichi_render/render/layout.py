@@ -101,12 +101,17 @@ EF_AREA = 22  # area emitter: total surface area
 EF_ENV_NORM = 23  # envmap: integral of the sampling density's unnormalised weights
 EF_WIDTH = 24
 
-# ---- scene scalars: scene_i (SC_WIDTH,) int32 ----
+# ---- scene scalars: scene_i (SC_WIDTH + listed emitter primitives,) int32 ----
 SC_NUM_EMITTERS = 0
 SC_ENV_EMITTER = 1  # -1: none
 SC_NUM_NODES = 2
 SC_TRIANGLE_EMITTERS = 3  # 1: every emitter is an area emitter on a triangle mesh
-SC_WIDTH = 4
+# number of emitter primitives (indices into `prim`, listed after the SC_WIDTH header) when a
+# ray can find emission only on them (no environment emitter) and they are at most
+# MAX_LISTED_EMITTER_PRIMS; -1 otherwise (packet_final.py)
+SC_EMITTER_PRIMS = 4
+SC_WIDTH = 5
+MAX_LISTED_EMITTER_PRIMS = 16
 
 # ---- camera: cam (CAM_WIDTH,) float32 ----
 CAM_TO_WORLD = 0  # 12 floats, 3x4 row major

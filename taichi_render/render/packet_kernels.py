@@ -1,7 +1,8 @@
 """The path tracer on ray packets: each thread runs `LANES` camera samples in lockstep.
 
 Every path vertex of the packet is one round of two steps:
-1. the packet's rays are traced together (packet_trace.py, SIMD across lanes);
+1. the packet's rays are traced together (packet_trace.py, SIMD across lanes; at the last
+   vertex, towards the emitters only where the scene allows: packet_final.py);
 2. if every live lane sits on a diffuse triangle (or escaped a scene without an environment
    emitter), the vertex is shaded on all lanes at once, its shadow rays traced as a packet
    (packet_diffuse.py); otherwise each lane runs the per-vertex code of the
@@ -24,6 +25,7 @@ from .deferred_terms import apply_kept
 from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from .kernels import sample_delta, splat
 from .packet_diffuse import diffuse_vertex
+from .packet_final import emitters_only, trace_to_emitters
 from .packet_lane import lane_vertex
 from .packet_random import pcg_lanes, rand_lanes
 from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
@@ -155,7 +157,12 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
             alive = P.row(S, P.ALIVE) > 0.5
             ox, oy, oz = P.row3(S, P.O)
             dx, dy, dz = P.row3(S, P.D)
-            t, prim, b1, b2 = trace_packet(sc, ox, oy, oz, dx, dy, dz, ti.select(alive, P.row(S, P.TMAX), -1.0), False)
+            tmax = ti.select(alive, P.row(S, P.TMAX), -1.0)
+            t, prim, b1, b2 = VF(0.0), VI(-1), VF(0.0), VF(0.0)
+            if emitters_only(sc, depth, max_depth):
+                t, prim, b1, b2 = trace_to_emitters(sc, ox, oy, oz, dx, dy, dz, tmax)
+            else:
+                t, prim, b1, b2 = trace_packet(sc, ox, oy, oz, dx, dy, dz, tmax, False)
             handled = diffuse_vertex(sc, ad, S, keys, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
                                      replay, single_pass, shape_grads, mode)
             if not handled:

@@ -170,6 +170,22 @@ def _disk(sc: ti.template(), s: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, 
 
 
 @ti.func
+def primitive_hits(sc: ti.template(), k: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
+    """Primitive k of `prim` (any kind) against every lane: (t, b1, b2), t = INF on a miss."""
+    ref = sc.prim[k]
+    t = VF(INF)
+    b1 = VF(0.0)
+    b2 = VF(0.0)
+    if ref.x == L.PRIM_TRIANGLE:
+        t, b1, b2 = _triangle(sc, ref.y, ox, oy, oz, dx, dy, dz)
+    elif ref.x == L.PRIM_SPHERE:
+        t = _sphere(sc, ref.y, ox, oy, oz, dx, dy, dz)
+    else:
+        t = _disk(sc, ref.y, ox, oy, oz, dx, dy, dz)
+    return t, b1, b2
+
+
+@ti.func
 def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF, tmax: VF,
                  any_hit: ti.template()):
     """Closest hits (any hits when `any_hit`) of the packet's rays before their tmax.
@@ -193,16 +209,7 @@ def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: 
         info = sc.node_i[node]
         if info.y > 0:
             for k in range(info.x, info.x + info.y):
-                ref = sc.prim[k]
-                t = VF(INF)
-                b1 = VF(0.0)
-                b2 = VF(0.0)
-                if ref.x == L.PRIM_TRIANGLE:
-                    t, b1, b2 = _triangle(sc, ref.y, ox, oy, oz, dx, dy, dz)
-                elif ref.x == L.PRIM_SPHERE:
-                    t = _sphere(sc, ref.y, ox, oy, oz, dx, dy, dz)
-                else:
-                    t = _disk(sc, ref.y, ox, oy, oz, dx, dy, dz)
+                t, b1, b2 = primitive_hits(sc, k, ox, oy, oz, dx, dy, dz)
                 closer = t < best
                 best = ti.select(closer, t, best)
                 prim = ti.select(closer, k, prim)

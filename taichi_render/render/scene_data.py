@@ -305,7 +305,12 @@ class SceneData(DerivativeData):
         self.np["texels"] = np.concatenate(self._texels) if self._texels else np.zeros((1, 3), np.float32)
         self.np["em_i"], self.np["em_f"] = self._em.arrays()
         self.np["dist"] = np.concatenate(self._dist).astype(np.float32) if self._dist else np.zeros(1, np.float32)
-        scene_i = np.zeros(L.SC_WIDTH, np.int32)
+        emitter_prims = self._emitter_prims(prim_arr, len(order) > 0)
+        listed = env_index < 0 and len(emitter_prims) <= L.MAX_LISTED_EMITTER_PRIMS
+        scene_i = np.zeros(L.SC_WIDTH + (len(emitter_prims) if listed else 0), np.int32)
+        scene_i[L.SC_EMITTER_PRIMS] = len(emitter_prims) if listed else -1
+        if listed:
+            scene_i[L.SC_WIDTH:] = emitter_prims
         scene_i[L.SC_NUM_EMITTERS] = len(self._em)
         scene_i[L.SC_ENV_EMITTER] = env_index
         scene_i[L.SC_NUM_NODES] = len(node_i) if len(order) else 0
@@ -315,6 +320,15 @@ class SceneData(DerivativeData):
             for row in em_i))
         self.np["scene_i"] = scene_i
         self.np["cam"] = np.zeros(L.CAM_WIDTH, np.float32)
+
+    def _emitter_prims(self, prim_arr: np.ndarray, any_prims: bool) -> list:
+        """Indices into the BVH-ordered `prim` array of the primitives of emitting shapes."""
+        if not any_prims:
+            return []
+        shape_i, tri_v = self.np["shape_i"], self.np["tri_v"]
+        shapes = np.where(prim_arr[:, 0] == L.PRIM_TRIANGLE, tri_v[np.minimum(prim_arr[:, 1], len(tri_v) - 1), 3],
+                          prim_arr[:, 1])
+        return np.flatnonzero(shape_i[shapes, L.SI_EMITTER] >= 0).tolist()
 
     def _append_dist(self, values: np.ndarray) -> int:
         offset = self._dist_count
