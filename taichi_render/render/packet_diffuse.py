@@ -8,6 +8,9 @@ lookups stay per lane: triangle data, texture values (any texture) and the emitt
 (any emitter). The estimator, including its random-number dimensions, is the per-lane one,
 so both give the same images.
 
+A vertex where no lane scatters (the last vertex of every path, at depth max_depth - 1) stops
+after the emission its rays found.
+
 A vertex qualifies when every live lane either misses the scene or hits a triangle whose BSDF
 is `diffuse` (or `twosided` of diffuse); lanes that escape to an environment emitter run the
 per-lane code (packet_lane.py) for their last vertex. In derivative modes, vertex-position
@@ -200,28 +203,37 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     scatters = alive & hit
     if max_depth > 0 and depth + 1 >= max_depth:
         scatters = alive & (hit & 0 != 0)
-    # side of the surface, shading frame (Duff et al.), incident direction
-    back = (h_dot_d > 0.0) & (twosided != 0)  # twosided, seen from behind: cos(theta_i) < 0
-    leaf = ti.select(back, back_bsdf, front_bsdf)
-    side = ti.select(back, -1.0, 1.0)
-    sx, sy, sz = hx * side, hy * side, hz * side
-    sign = ti.select(sz >= 0.0, 1.0, -1.0)
-    fa = -1.0 / (sign + sz)
-    fb = sx * sy * fa
-    ux, uy, uz = 1.0 + sign * sx * sx * fa, sign * fb, -sign * sx
-    wx, wy, wz = fb, sign + sy * sy * fa, -sy
-    wi_z = -(sx * dx + sy * dy + sz * dz)
-    # ---- per lane: reflectance and emitter sample ----
-    ax, ay, az = VF(0.0), VF(0.0), VF(0.0)
-    edx, edy, edz = VF(0.0), VF(0.0), VF(1.0)
-    e_dist = VF(INF)
-    e_pdf = VF(0.0)
-    ewx, ewy, ewz = VF(0.0), VF(0.0), VF(0.0)
-    e_delta = VI(0)
-    e_factor = VF(0.0)
+    # what the write-back and the derivative terms read; a vertex where no lane scatters (the
+    # last vertex of every path: max_depth - 1) only gathers emission
+    ox, oy, oz = px, py, pz
+    ndx, ndy, ndz = dx, dy, dz
+    pdf = VF(0.0)
+    survive = VI(0)
+    contribute = VI(0)
+    valid = VI(0)
     e_u, e_v = VF(0.0), VF(0.0)
-    triangle_emitters = sc.scene_i[L.SC_TRIANGLE_EMITTERS] != 0
+    iax, iay, iaz = VF(0.0), VF(0.0), VF(0.0)
     if any_lane(scatters):
+        # side of the surface, shading frame (Duff et al.), incident direction
+        back = (h_dot_d > 0.0) & (twosided != 0)  # twosided, seen from behind: cos(theta_i) < 0
+        leaf = ti.select(back, back_bsdf, front_bsdf)
+        side = ti.select(back, -1.0, 1.0)
+        sx, sy, sz = hx * side, hy * side, hz * side
+        sign = ti.select(sz >= 0.0, 1.0, -1.0)
+        fa = -1.0 / (sign + sz)
+        fb = sx * sy * fa
+        ux, uy, uz = 1.0 + sign * sx * sx * fa, sign * fb, -sign * sx
+        wx, wy, wz = fb, sign + sy * sy * fa, -sy
+        wi_z = -(sx * dx + sy * dy + sz * dz)
+        # ---- per lane: reflectance and emitter sample ----
+        ax, ay, az = VF(0.0), VF(0.0), VF(0.0)
+        edx, edy, edz = VF(0.0), VF(0.0), VF(1.0)
+        e_dist = VF(INF)
+        e_pdf = VF(0.0)
+        ewx, ewy, ewz = VF(0.0), VF(0.0), VF(0.0)
+        e_delta = VI(0)
+        e_factor = VF(0.0)
+        triangle_emitters = sc.scene_i[L.SC_TRIANGLE_EMITTERS] != 0
         for l in range(LANES):
             if scatters[l]:
                 uv = vec2(u[l], v[l])
@@ -250,75 +262,75 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                 sc, keys, depth, scatters, px, py, pz)
             for l in ti.static(range(LANES)):
                 term_tex[1, l] = e_tex[l]
-    # ---- emitter sampling: shadow rays, then evaluation and MIS ----
-    wo_e_z = sx * edx + sy * edy + sz * edz
-    lit = scatters & (wi_z > 0.0) & (wo_e_z > 0.0) & (e_pdf > 0.0) & (_max3(ewx, ewy, ewz) > 0.0)
-    sox, soy, soz = _spawn(px, py, pz, nx, ny, nz, edx, edy, edz)
-    s_tmax = ti.select(e_dist < INF, e_dist * (1.0 - SHADOW_EPSILON), INF)
-    _, blocker, _, _ = trace_packet(sc, sox, soy, soz, edx, edy, edz, ti.select(lit, s_tmax, -1.0), True)
-    visible = lit & (blocker < 0)
-    unit = ti.select(lit, INV_PI * wo_e_z, 0.0)  # f * cos per unit reflectance
-    bsdf_pdf = unit
-    mis = ti.select(e_delta != 0, 1.0, power_heuristic_lanes(e_pdf, bsdf_pdf))
-    contribute = visible & (_max3(ax, ay, az) * unit > 0.0)
-    k = ti.select(contribute, unit * mis, 0.0)
-    gx += tpx * ax * k * ewx
-    gy += tpy * ay * k * ewy
-    gz += tpz * az * k * ewz
-    if ti.static(mode != MODE_PRIMAL):
-        ke = k * e_factor
-        P.set_row3(term_g, 3, tpx * ax * ke, tpy * ay * ke, tpz * az * ke)
-        P.set_row3(term_g, 6, tpx * k * ewx, tpy * k * ewy, tpz * k * ewz)
-    # ---- BSDF sampling: cosine-weighted hemisphere (concentric disk) ----
-    s1 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D)) * 2.0 - 1.0
-    s2 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D + 1)) * 2.0 - 1.0
-    wider = s1 * s1 > s2 * s2
-    r = ti.select(wider, s1, s2)
-    phi = ti.select(wider, (PI / 4.0) * (s2 / ti.select(s1 != 0.0, s1, 1.0)),
-                    (PI / 2.0) - (PI / 4.0) * (s1 / ti.select(s2 != 0.0, s2, 1.0)))
-    r = ti.select((s1 == 0.0) & (s2 == 0.0), 0.0, r)
-    wo_x = r * ti.cos(phi)
-    wo_y = r * ti.sin(phi)
-    wo_z = ti.sqrt(lane_max(1.0 - wo_x * wo_x - wo_y * wo_y, VF(0.0)))
-    valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
-    pdf = ti.select(valid, INV_PI * wo_z, 0.0)
-    valid = valid & (pdf > 0.0)
-    iax = ti.select(ax != 0.0, 1.0 / ti.select(ax != 0.0, ax, 1.0), 0.0)  # d log f / d reflectance
-    iay = ti.select(ay != 0.0, 1.0 / ti.select(ay != 0.0, ay, 1.0), 0.0)
-    iaz = ti.select(az != 0.0, 1.0 / ti.select(az != 0.0, az, 1.0), 0.0)
-    if ti.static(mode != MODE_PRIMAL):
-        # everything still to come passes through this vertex's diffuse lobe (single pass:
-        # TOTAL is 0 here, its part is kept for the path's end)
-        fx = ti.select(valid, P.row(S, P.TOTAL) - gx, 0.0)
-        fy = ti.select(valid, P.row(S, P.TOTAL + 1) - gy, 0.0)
-        fz = ti.select(valid, P.row(S, P.TOTAL + 2) - gz, 0.0)
-        P.set_row(term_g, 9, fx * iax)
-        P.set_row(term_g, 10, fy * iay)
-        P.set_row(term_g, 11, fz * iaz)
-    # the next ray
-    ndx = ux * wo_x + wx * wo_y + sx * wo_z
-    ndy = uy * wo_x + wy * wo_y + sy * wo_z
-    ndz = uz * wo_x + wz * wo_y + sz * wo_z
-    inv_len = 1.0 / ti.sqrt(ti.select(valid, ndx * ndx + ndy * ndy + ndz * ndz, 1.0))
-    ndx, ndy, ndz = ndx * inv_len, ndy * inv_len, ndz * inv_len
-    ox, oy, oz = _spawn(px, py, pz, nx, ny, nz, ndx, ndy, ndz)
-    # weight = f * cos / pdf = reflectance
-    tpx = ti.select(valid, tpx * ax, tpx)
-    tpy = ti.select(valid, tpy * ay, tpy)
-    tpz = ti.select(valid, tpz * az, tpz)
-    survive = valid
-    # ---- Russian roulette ----
-    tp_max = _max3(tpx, tpy, tpz)
-    if depth + 1 >= rr_depth:
-        eta = P.row(S, P.ETA)
-        rr_prob = lane_min(tp_max * eta * eta, VF(0.95))
-        stays = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_RR)) < rr_prob
-        scale = 1.0 / ti.select(rr_prob > 0.0, rr_prob, 1.0)
-        tpx = ti.select(valid & stays, tpx * scale, tpx)
-        tpy = ti.select(valid & stays, tpy * scale, tpy)
-        tpz = ti.select(valid & stays, tpz * scale, tpz)
-        survive = survive & stays
-    survive = survive & (tp_max > 0.0)
+        # ---- emitter sampling: shadow rays, then evaluation and MIS ----
+        wo_e_z = sx * edx + sy * edy + sz * edz
+        lit = scatters & (wi_z > 0.0) & (wo_e_z > 0.0) & (e_pdf > 0.0) & (_max3(ewx, ewy, ewz) > 0.0)
+        sox, soy, soz = _spawn(px, py, pz, nx, ny, nz, edx, edy, edz)
+        s_tmax = ti.select(e_dist < INF, e_dist * (1.0 - SHADOW_EPSILON), INF)
+        _, blocker, _, _ = trace_packet(sc, sox, soy, soz, edx, edy, edz, ti.select(lit, s_tmax, -1.0), True)
+        visible = lit & (blocker < 0)
+        unit = ti.select(lit, INV_PI * wo_e_z, 0.0)  # f * cos per unit reflectance
+        bsdf_pdf = unit
+        mis = ti.select(e_delta != 0, 1.0, power_heuristic_lanes(e_pdf, bsdf_pdf))
+        contribute = visible & (_max3(ax, ay, az) * unit > 0.0)
+        k = ti.select(contribute, unit * mis, 0.0)
+        gx += tpx * ax * k * ewx
+        gy += tpy * ay * k * ewy
+        gz += tpz * az * k * ewz
+        if ti.static(mode != MODE_PRIMAL):
+            ke = k * e_factor
+            P.set_row3(term_g, 3, tpx * ax * ke, tpy * ay * ke, tpz * az * ke)
+            P.set_row3(term_g, 6, tpx * k * ewx, tpy * k * ewy, tpz * k * ewz)
+        # ---- BSDF sampling: cosine-weighted hemisphere (concentric disk) ----
+        s1 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D)) * 2.0 - 1.0
+        s2 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D + 1)) * 2.0 - 1.0
+        wider = s1 * s1 > s2 * s2
+        r = ti.select(wider, s1, s2)
+        phi = ti.select(wider, (PI / 4.0) * (s2 / ti.select(s1 != 0.0, s1, 1.0)),
+                        (PI / 2.0) - (PI / 4.0) * (s1 / ti.select(s2 != 0.0, s2, 1.0)))
+        r = ti.select((s1 == 0.0) & (s2 == 0.0), 0.0, r)
+        wo_x = r * ti.cos(phi)
+        wo_y = r * ti.sin(phi)
+        wo_z = ti.sqrt(lane_max(1.0 - wo_x * wo_x - wo_y * wo_y, VF(0.0)))
+        valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
+        pdf = ti.select(valid, INV_PI * wo_z, 0.0)
+        valid = valid & (pdf > 0.0)
+        iax = ti.select(ax != 0.0, 1.0 / ti.select(ax != 0.0, ax, 1.0), 0.0)  # d log f / d reflectance
+        iay = ti.select(ay != 0.0, 1.0 / ti.select(ay != 0.0, ay, 1.0), 0.0)
+        iaz = ti.select(az != 0.0, 1.0 / ti.select(az != 0.0, az, 1.0), 0.0)
+        if ti.static(mode != MODE_PRIMAL):
+            # everything still to come passes through this vertex's diffuse lobe (single pass:
+            # TOTAL is 0 here, its part is kept for the path's end)
+            fx = ti.select(valid, P.row(S, P.TOTAL) - gx, 0.0)
+            fy = ti.select(valid, P.row(S, P.TOTAL + 1) - gy, 0.0)
+            fz = ti.select(valid, P.row(S, P.TOTAL + 2) - gz, 0.0)
+            P.set_row(term_g, 9, fx * iax)
+            P.set_row(term_g, 10, fy * iay)
+            P.set_row(term_g, 11, fz * iaz)
+        # the next ray
+        ndx = ux * wo_x + wx * wo_y + sx * wo_z
+        ndy = uy * wo_x + wy * wo_y + sy * wo_z
+        ndz = uz * wo_x + wz * wo_y + sz * wo_z
+        inv_len = 1.0 / ti.sqrt(ti.select(valid, ndx * ndx + ndy * ndy + ndz * ndz, 1.0))
+        ndx, ndy, ndz = ndx * inv_len, ndy * inv_len, ndz * inv_len
+        ox, oy, oz = _spawn(px, py, pz, nx, ny, nz, ndx, ndy, ndz)
+        # weight = f * cos / pdf = reflectance
+        tpx = ti.select(valid, tpx * ax, tpx)
+        tpy = ti.select(valid, tpy * ay, tpy)
+        tpz = ti.select(valid, tpz * az, tpz)
+        survive = valid
+        # ---- Russian roulette ----
+        tp_max = _max3(tpx, tpy, tpz)
+        if depth + 1 >= rr_depth:
+            eta = P.row(S, P.ETA)
+            rr_prob = lane_min(tp_max * eta * eta, VF(0.95))
+            stays = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_RR)) < rr_prob
+            scale = 1.0 / ti.select(rr_prob > 0.0, rr_prob, 1.0)
+            tpx = ti.select(valid & stays, tpx * scale, tpx)
+            tpy = ti.select(valid & stays, tpy * scale, tpy)
+            tpz = ti.select(valid & stays, tpz * scale, tpz)
+            survive = survive & stays
+        survive = survive & (tp_max > 0.0)
     # ---- write back ----
     # (the ray and previous-vertex rows of lanes that stop here are never read again)
     P.set_row3(S, P.GATHERED, gx, gy, gz)
