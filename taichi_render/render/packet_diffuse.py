@@ -26,7 +26,7 @@ from . import rng
 from .deferred_terms import keep
 from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms
 from .emitters import sample_emitter
-from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON, triangle_uv
+from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON
 from .packet_emitters import sample_triangle_emitters
 from .packet_lane import lane_vertex
 from .packet_random import rand_lanes
@@ -37,7 +37,6 @@ from .packet_trace import (
     any_lane,
     lane_max,
     lane_min,
-    load_triangle,
     new_triangle_lanes,
     trace_packet,
     triangle_rows,
@@ -93,38 +92,70 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
     nsx, nsy, nsz = VF(0.0), VF(0.0), VF(0.0)  # interpolated vertex normal (0: none)
     u = VF(0.0)
     v = VF(0.0)
+    # the lookups of a primitive are done once for a run of lanes that hit it (a packet's rays
+    # mostly hit few primitives); per lane: the interpolated normal and uv
+    cur_prim = -1
+    c_ok = 0
+    c_tri = 0
+    c_vtx = ti.Vector([0, 0, 0])
+    c_front = 0
+    c_back = 0
+    c_two = 0
+    c_flip = 1.0
+    c_emitter = -1
+    c_normals = 0
+    c_uv = 0
+    c_T = ti.Vector.zero(ti.f32, 9)
     for l in range(LANES):
         if simple and alive[l]:
             if prim[l] >= 0:
-                ref = sc.prim[prim[l]]
-                if ref.x != L.PRIM_TRIANGLE:
+                if prim[l] != cur_prim:
+                    cur_prim = prim[l]
+                    ref = sc.prim[cur_prim]
+                    c_ok = ref.x == L.PRIM_TRIANGLE
+                    if c_ok:
+                        c_tri = ref.y
+                        vi = sc.tri_v[c_tri]
+                        s = vi.w
+                        c_vtx = ti.Vector([vi.x, vi.y, vi.z])
+                        b = sc.shape_i[s, L.SI_BSDF]
+                        c_front = b
+                        c_back = b
+                        c_two = 0
+                        if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_TWOSIDED:
+                            c_front = sc.bsdf_i[b, L.BI_CHILD0]
+                            c_back = sc.bsdf_i[b, L.BI_CHILD1]
+                            c_two = 1
+                        c_ok = (sc.bsdf_i[c_front, L.BI_TYPE] == L.BSDF_DIFFUSE
+                                and sc.bsdf_i[c_back, L.BI_TYPE] == L.BSDF_DIFFUSE)
+                        for k in ti.static(range(3)):
+                            p = sc.tri_p[c_tri, k]
+                            c_T[3 * k], c_T[3 * k + 1], c_T[3 * k + 2] = p.x, p.y, p.z
+                        c_flip = -1.0 if sc.shape_i[s, L.SI_FLIP_NORMALS] else 1.0
+                        c_emitter = sc.shape_i[s, L.SI_EMITTER]
+                        c_normals = sc.shape_i[s, L.SI_HAS_NORMALS]
+                        c_uv = sc.shape_i[s, L.SI_HAS_UV]
+                if not c_ok:
                     simple = 0
                 else:
-                    tri = ref.y
-                    s = sc.tri_v[tri].w
-                    b = sc.shape_i[s, L.SI_BSDF]
-                    front_bsdf[l] = b
-                    back_bsdf[l] = b
-                    if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_TWOSIDED:
-                        front_bsdf[l] = sc.bsdf_i[b, L.BI_CHILD0]
-                        back_bsdf[l] = sc.bsdf_i[b, L.BI_CHILD1]
-                        twosided[l] = 1
-                    if (sc.bsdf_i[front_bsdf[l], L.BI_TYPE] != L.BSDF_DIFFUSE
-                            or sc.bsdf_i[back_bsdf[l], L.BI_TYPE] != L.BSDF_DIFFUSE):
-                        simple = 0
                     hit[l] = 1
-                    load_triangle(sc, T, l, tri)
-                    if sc.shape_i[s, L.SI_FLIP_NORMALS]:
-                        flip_n[l] = -1.0
-                    emitter[l] = sc.shape_i[s, L.SI_EMITTER]
-                    if sc.shape_i[s, L.SI_HAS_NORMALS]:
-                        vi = sc.tri_v[tri]
-                        b0 = 1.0 - hb1[l] - hb2[l]
-                        ns = b0 * sc.vtx_n[vi.x] + hb1[l] * sc.vtx_n[vi.y] + hb2[l] * sc.vtx_n[vi.z]
+                    front_bsdf[l] = c_front
+                    back_bsdf[l] = c_back
+                    twosided[l] = c_two
+                    for k in ti.static(range(9)):
+                        T[k, l] = c_T[k]
+                    flip_n[l] = c_flip
+                    emitter[l] = c_emitter
+                    b0 = 1.0 - hb1[l] - hb2[l]
+                    if c_normals:
+                        ns = b0 * sc.vtx_n[c_vtx.x] + hb1[l] * sc.vtx_n[c_vtx.y] + hb2[l] * sc.vtx_n[c_vtx.z]
                         nsx[l], nsy[l], nsz[l] = ns.x, ns.y, ns.z
-                    uv = triangle_uv(sc, tri, hb1[l], hb2[l], sc.shape_i[s, L.SI_HAS_UV])
-                    u[l] = uv.x
-                    v[l] = uv.y
+                    u[l] = hb1[l]
+                    v[l] = hb2[l]
+                    if c_uv:
+                        uv = b0 * sc.vtx_uv[c_vtx.x] + hb1[l] * sc.vtx_uv[c_vtx.y] + hb2[l] * sc.vtx_uv[c_vtx.z]
+                        u[l] = uv.x
+                        v[l] = uv.y
             elif sc.scene_i[L.SC_ENV_EMITTER] >= 0:
                 env_miss[l] = 1
     if simple:

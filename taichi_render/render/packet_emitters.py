@@ -8,13 +8,12 @@ import taichi as ti
 from . import layout as L
 from . import rng
 from .emitters import sample_cdf
-from .intersect import INF, triangle_uv
+from .intersect import INF
 from .packet_random import rand_lanes
 from .packet_trace import (
     LANES,
     VF,
     VI,
-    load_triangle,
     new_triangle_lanes,
     triangle_rows,
     unit_normal,
@@ -42,21 +41,59 @@ def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i
     rx, ry, rz = VF(0.0), VF(0.0), VF(0.0)
     tex = VI(-1)
     tu, tv = VF(0.0), VF(0.0)
+    # per-emitter and per-triangle lookups are done once for a run of lanes that share them;
+    # an rgb radiance is looked up once per emitter
+    cur_em = -1
+    c_offset = 0
+    c_count = 0
+    c_first = 0
+    c_flip = 1.0
+    c_area = 0.0
+    c_tex = -1
+    c_uv = 0
+    c_rgb = 0
+    c_radiance = ti.math.vec3(0.0)
+    cur_tri = -1
+    c_vtx = ti.Vector([0, 0, 0])
+    c_T = ti.Vector.zero(ti.f32, 9)
     for l in range(LANES):
         if active[l]:
-            em = e[l]
-            k, u = sample_cdf(sc, sc.em_i[em, L.EI_CDF_OFFSET], sc.em_i[em, L.EI_CDF_COUNT], s_x[l])
-            shape = sc.em_i[em, L.EI_SHAPE]
-            tri = sc.shape_i[shape, L.SI_TRI_OFFSET] + k
-            load_triangle(sc, T, l, tri)
+            if e[l] != cur_em:
+                cur_em = e[l]
+                c_offset = sc.em_i[cur_em, L.EI_CDF_OFFSET]
+                c_count = sc.em_i[cur_em, L.EI_CDF_COUNT]
+                shape = sc.em_i[cur_em, L.EI_SHAPE]
+                c_first = sc.shape_i[shape, L.SI_TRI_OFFSET]
+                c_flip = -1.0 if sc.shape_i[shape, L.SI_FLIP_NORMALS] else 1.0
+                c_area = sc.em_f[cur_em, L.EF_AREA]
+                c_tex = sc.em_i[cur_em, L.EI_TEX]
+                c_uv = sc.shape_i[shape, L.SI_HAS_UV]
+                c_rgb = sc.tex_i[c_tex, L.TI_TYPE] == L.TEX_RGB
+                if c_rgb:
+                    c_radiance = sc.tex_rgb[c_tex]
+            k, u = sample_cdf(sc, c_offset, c_count, s_x[l])
+            tri = c_first + k
+            if tri != cur_tri:
+                cur_tri = tri
+                vi = sc.tri_v[tri]
+                c_vtx = ti.Vector([vi.x, vi.y, vi.z])
+                for j in ti.static(range(3)):
+                    p = sc.tri_p[tri, j]
+                    c_T[3 * j], c_T[3 * j + 1], c_T[3 * j + 2] = p.x, p.y, p.z
+            for j in ti.static(range(9)):
+                T[j, l] = c_T[j]
             u_tri[l] = u
-            if sc.shape_i[shape, L.SI_FLIP_NORMALS]:
-                flip[l] = -1.0
-            area[l] = sc.em_f[em, L.EF_AREA]
+            flip[l] = c_flip
+            area[l] = c_area
             t = ti.sqrt(1.0 - u)
-            uv = triangle_uv(sc, tri, 1.0 - t, t * s_y[l], sc.shape_i[shape, L.SI_HAS_UV])
-            tex[l] = sc.em_i[em, L.EI_TEX]
-            radiance = eval_texture(sc, tex[l], uv)
+            b1, b2 = 1.0 - t, t * s_y[l]
+            uv = vec2(b1, b2)
+            if c_uv:
+                uv = (1.0 - b1 - b2) * sc.vtx_uv[c_vtx.x] + b1 * sc.vtx_uv[c_vtx.y] + b2 * sc.vtx_uv[c_vtx.z]
+            tex[l] = c_tex
+            radiance = c_radiance
+            if not c_rgb:
+                radiance = eval_texture(sc, c_tex, uv)
             rx[l], ry[l], rz[l] = radiance.x, radiance.y, radiance.z
             tu[l], tv[l] = uv.x, uv.y
     # the point (emitters.square_to_uniform_triangle) and the direction towards it

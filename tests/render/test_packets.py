@@ -122,6 +122,31 @@ def test_packets_with_environment_emitter_equal_per_ray(monkeypatch, kind):
     assert_same_image(forward["0"], forward["1"])
 
 
+def test_packets_with_several_textured_emitters_equal_per_ray(monkeypatch):
+    # emitter sampling on all lanes with two triangle-mesh emitters, one with a bitmap radiance
+    # looked up at the sampled point's uv; a white wall with a bitmap reflectance
+    d = tr.cornell_box()
+    d["sensor"]["film"].update(width=20, height=20)
+    rng = np.random.default_rng(7)
+    d["second-light"] = {
+        "type": "rectangle",
+        "to_world": tr.ScalarTransform4f().translate([0.0, 0.3, -0.9]).scale(0.25),
+        "bsdf": {"type": "ref", "id": "white"},
+        "emitter": {"type": "area", "radiance": {"type": "bitmap", "data": rng.uniform(0.5, 6.0, (4, 4, 3))}},
+    }
+    d["back"]["bsdf"] = {"type": "diffuse",
+                         "reflectance": {"type": "bitmap", "data": rng.uniform(0.2, 0.9, (8, 8, 3))}}
+    scene = tr.load_dict(d)
+    a, b = render_both(monkeypatch, scene, spp=6, seed=2)
+    assert_same_image(a, b)
+    params = tr.traverse(scene)
+    keys = ["second-light.emitter.radiance.data", "back.bsdf.reflectance.data", "light.emitter.radiance.value"]
+    grads = gradients_both(monkeypatch, scene, params, keys, spp=4)
+    for g0, g1 in zip(grads["0"], grads["1"]):
+        assert np.abs(g0).max() > 0
+        np.testing.assert_allclose(g1, g0, rtol=2e-3, atol=2e-4 * np.abs(g0).max())
+
+
 def test_packet_vertex_gradients_use_the_per_lane_path(monkeypatch, scenes_dir):
     # vertex-position terms are computed by the per-lane code inside packets
     scene = tr.load_file(scenes_dir / "cbox_rectangles.xml", res=16)
