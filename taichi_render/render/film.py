@@ -72,15 +72,3 @@ def zero_gradient_arrays(rgb: ti.types.ndarray(dtype=ti.math.vec3, ndim=1),
     for i in area:
         area[i] = 0.0
 
-
-@ti.kernel
-def copy_weight(src: ti.types.ndarray(dtype=ti.f32, ndim=2), dst: ti.types.ndarray(dtype=ti.f32, ndim=2)):
-    for y, x in src:
-        dst[y, x] = src[y, x]
-
-
-@ti.kernel
-def tensor_to_image(src: ti.types.ndarray(dtype=ti.f32, ndim=3), dst: ti.types.ndarray(dtype=vec3, ndim=2)):
-    """(H, W, 3) external array (a torch tensor on Taichi's device) -> vec3 ndarray."""
-    for y, x in dst:
-        dst[y, x] = vec3(src[y, x, 0], src[y, x, 1], src[y, x, 2])

@@ -98,10 +98,27 @@ class FilmBuffers:
         self.image = ti.Vector.field(3, ti.f32, shape=(height, width), needs_grad=True)
         self.image_grad = ti.ndarray(vec3, (height, width))  # adjoint of the image (backward)
         self.derivative = None  # forward-mode image, allocated on first use
+        self._spare_weights = []
 
     def clear(self):
         zero(self.accum)
         zero(self.weight)
+
+    def take_weight(self):
+        """Hand over the sample weights of the last render (the torch bridge keeps them for its
+        backward pass) and go on with other storage: a spare array, or a new one. A swap, not a
+        copy."""
+        weight = self.weight
+        self.weight = self._spare_weights.pop() if self._spare_weights else ti.ndarray(ti.f32, weight.shape)
+        return weight
+
+    def restore_weight(self, weight):
+        """Make `weight` (from `take_weight`) the current sample weights again; the array it
+        displaces becomes a spare (at most two are kept)."""
+        if weight is not self.weight:
+            if len(self._spare_weights) < 2:
+                self._spare_weights.append(self.weight)
+            self.weight = weight
 
 
 # Film buffers of sensors that no longer exist, by (width, height). Taichi 1.7 never frees a
@@ -158,9 +175,11 @@ def wants_shape_terms(scene, data: SceneData, mode: str) -> bool:
 
 
 def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offset: int = 0,
-           clear: bool = True):
+           clear: bool = True, image_grad=None):
     """Run the integrator kernel for the sensor: primal or forward samples are added to the
-    sensor's buffers (cleared first unless `clear` is False); adjoint reads `buf.image_grad`."""
+    sensor's buffers (cleared first unless `clear` is False); adjoint reads `buf.image_grad`, or
+    `image_grad` when given (an (H, W, 3) float32 array on Taichi's device, a torch tensor for
+    instance, read in place)."""
     data = scene_data(scene)
     buf = film_buffers(sensor)
     data.np["cam"] = camera_array(sensor, *sensor.film().size())
@@ -184,6 +203,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
         stddev = float(rfilter.stddev)
         rf, radius = L.RFILTER_GAUSSIAN, float(getattr(rfilter, "radius", 4.0 * stddev))
     hide = int(bool(integ.hide_emitters))
+    grad_in = buf.image_grad if image_grad is None else image_grad
     with megakernel_compile():
         if kind != "direct" and packets_enabled():
             # chunks of samples keep the packet kernel's sample index inside int32
@@ -194,14 +214,14 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
             for first in range(0, spp, per_launch):
                 count = min(per_launch, spp - first)
                 render_packets_kernel(
-                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, buf.image_grad,
+                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
                     _MODES[mode], seed, count, sample_offset + first,
                     int_a, int_b, hide, int(shape), int(single), rf, radius, stddev,
                     count // math.gcd(count, LANES),
                 )
         else:
             render_kernel(
-                *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, buf.image_grad,
+                *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
                 _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
                 int_a, int_b, hide, rf, radius, stddev,
             )

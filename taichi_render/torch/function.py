@@ -2,19 +2,18 @@
 
 Forward writes the tensors into the scene parameters, renders, and copies the image field to a
 tensor. Backward restores the parameter values of its own forward call (so several renders
-before one ``backward()`` work), copies the image adjoint into the renderer, runs the
-path-replay adjoint pass and returns the parameter gradients as tensors.
+before one ``backward()`` work) and the sample weights of its image (kept by swapping the
+film's weight array, not copied), runs the path-replay adjoint pass on the image adjoint tensor
+in place, and returns the parameter gradients as tensors.
 """
 
 from __future__ import annotations
 
-import taichi as ti
 import torch
 
 from ..ad.params import traverse
 from ..backend import ensure_init, torch_device
 from ..render import renderer as R
-from ..render.film import copy_weight, tensor_to_image
 
 
 def _as_parameter(key: str, value) -> torch.Tensor:
@@ -39,9 +38,9 @@ class _RenderFunction(torch.autograd.Function):
         image = R.render(info["scene"], params, info["sensor"], info["spp"], info["seed"], info["seed_grad"])
         buf = R.film_buffers(R.get_sensor(info["scene"], info["sensor"]))
         ctx.info = info
-        # the sample weights this image was normalised with (a device copy: no host round trip)
-        ctx.weight = ti.ndarray(ti.f32, buf.weight.shape)
-        copy_weight(buf.weight, ctx.weight)
+        # the sample weights this image was normalised with: the film hands its array over and
+        # renders on into another (no copy), backward gives it back
+        ctx.weight = buf.take_weight()
         ctx.save_for_backward(*values)
         return image.to_torch(device=info["device"])
 
@@ -56,12 +55,13 @@ class _RenderFunction(torch.autograd.Function):
         _apply_values(params, keys, values)  # this call's values: another render may have changed them
         sensor = R.get_sensor(scene, info["sensor"])
         buf = R.film_buffers(sensor)
-        tensor_to_image(grad_image.detach().to(torch_device(), torch.float32).contiguous(), buf.image_grad)
-        copy_weight(ctx.weight, buf.weight)
+        # the image adjoint is read in place by the adjoint kernel
+        image_grad = grad_image.detach().to(torch_device(), torch.float32).contiguous()
+        buf.restore_weight(ctx.weight)
         data = R.scene_data(scene)
         R.note_gradient_keys(scene, [key for key, needs in zip(keys, wanted) if needs])
         data.zero_gradients()
-        R.launch(scene, sensor, info["spp"], info["seed_grad"], "adjoint")
+        R.launch(scene, sensor, info["spp"], info["seed_grad"], "adjoint", image_grad=image_grad)
         grads = []
         for key, value, needs in zip(keys, values, wanted):
             if not needs:

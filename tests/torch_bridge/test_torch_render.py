@@ -77,6 +77,29 @@ def test_several_renders_before_one_backward(scene):
     assert not np.allclose(ga.numpy(), gb.numpy())
 
 
+def test_renders_with_other_sample_weights_before_backward():
+    """A backward pass normalises with the sample weights of its own render, though later
+    renders (another spp, a Gaussian filter) overwrote the film's."""
+    d = tr.cornell_box()
+    d["sensor"]["film"].update(width=RES, height=RES, rfilter={"type": "gaussian"})
+    d["integrator"] = {"type": "prb", "max_depth": 3}
+    scene = tr.load_dict(d)
+    params = tr.traverse(scene)
+    target = torch.zeros(RES, RES, 3)
+
+    def gradient(spp, later_spp=None):
+        x = torch.tensor([0.5, 0.3, 0.2], requires_grad=True)
+        image = trt.render(scene, params, spp=spp, seed=2, seed_grad=3, **{KEY: x})
+        if later_spp is not None:
+            trt.render(scene, params, spp=later_spp, seed=4, **{KEY: x.detach()})
+        torch.mean((image - target) ** 2).backward()
+        return x.grad.numpy()
+
+    alone = gradient(3)
+    np.testing.assert_allclose(gradient(3, later_spp=7), alone, rtol=1e-5)
+    assert not np.allclose(gradient(7), alone, rtol=1e-3)
+
+
 def test_conversions_and_errors(scene):
     params = tr.traverse(scene)
     with torch.no_grad():
