@@ -20,6 +20,7 @@ import taichi as ti
 from . import layout as L
 from . import packet_state as P
 from .derivatives import MODE_ADJOINT, apply_texture_derivative
+from .packet_gradients import add_rgb_gradient
 from .packet_trace import LANES
 
 vec2 = ti.math.vec2
@@ -48,17 +49,17 @@ def keep_lobe(S: ti.template(), l: ti.i32, depth: ti.i32, st: ti.template()):
 
 
 @ti.func
-def apply_kept(sc: ti.template(), ad: ti.template(), S: ti.template(), mode: ti.template()):
-    """At the end of the packet's paths: L * a_k of every kept term, L the lane's estimate
-    (row GATHERED). Adjoint: into the gradients (rgb textures summed over the packet before
-    one atomic add); forward: added to the lane's derivative (row DTOTAL)."""
-    cache_tex = -1
-    cache_val = vec3(0.0)
+def apply_kept(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti.template(), vertices: ti.i32,
+               mode: ti.template()):
+    """At the end of the packet's paths (`vertices`: the most any lane had): L * a_k of every
+    kept term, L the lane's estimate (row GATHERED). Adjoint: into the gradients (rgb textures
+    into the packet's table G, packet_gradients.py); forward: added to the lane's derivative
+    (row DTOTAL)."""
     for l in range(LANES):
         total = P.lane3(S, l, P.GATHERED)
         delta = P.lane3(S, l, P.DELTA)
         d = vec3(0.0)
-        for k in range(P.KEPT_SLOTS):
+        for k in range(ti.min(vertices, P.KEPT_SLOTS)):
             r = P.KEPT + k * P.KEPT_ROWS
             for j in ti.static(range(2)):
                 tex = ti.cast(S[r + j, l], ti.i32) - 1
@@ -67,17 +68,9 @@ def apply_kept(sc: ti.template(), ad: ti.template(), S: ti.template(), mode: ti.
                     pending = 1
                     if ti.static(mode == MODE_ADJOINT):
                         if sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
-                            if cache_tex != tex:
-                                if cache_tex >= 0:
-                                    ti.atomic_add(ad.grad_rgb[cache_tex], cache_val)
-                                cache_tex = tex
-                                cache_val = vec3(0.0)
-                            cache_val += delta * g
+                            add_rgb_gradient(ad, G, tex, delta * g)
                             pending = 0
                     if pending:
                         d += apply_texture_derivative(sc, ad, tex, vec2(S[r + 2, l], S[r + 3, l]), g, delta, mode)
         if ti.static(mode != MODE_ADJOINT):
             P.set_lane3(S, l, P.DTOTAL, P.lane3(S, l, P.DTOTAL) + d)
-    if ti.static(mode == MODE_ADJOINT):
-        if cache_tex >= 0:
-            ti.atomic_add(ad.grad_rgb[cache_tex], cache_val)

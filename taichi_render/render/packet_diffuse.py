@@ -28,6 +28,7 @@ from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms
 from .emitters import sample_emitter
 from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON
 from .packet_emitters import sample_triangle_emitters
+from .packet_gradients import add_rgb_gradient
 from .packet_lane import lane_vertex
 from .packet_random import rand_lanes
 from .packet_trace import (
@@ -70,7 +71,8 @@ def _spawn(px: VF, py: VF, pz: VF, nx: VF, ny: VF, nz: VF, dx: VF, dy: VF, dz: V
 
 
 @ti.func
-def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(), t: VF, prim: VI,
+def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti.template(), keys: ti.template(),
+                   t: VF, prim: VI,
                    hb1: VF, hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
                    replay: ti.i32, single_pass: ti.i32, shape_grads: ti.i32, mode: ti.template()) -> ti.i32:
     """One vertex of every live lane on the SIMD fast path; returns 0 (and changes nothing)
@@ -168,14 +170,15 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), keys:
                     lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], hb1[l], hb2[l], depth, max_depth, rr_depth,
                                 hide_emitters, replay, single_pass, mode)
         hit_mask = hit != 0
-        _diffuse_vertex_simd(sc, ad, S, keys, alive, hit_mask, T, nsx, nsy, nsz, flip_n, emitter, front_bsdf,
+        _diffuse_vertex_simd(sc, ad, S, G, keys, alive, hit_mask, T, nsx, nsy, nsz, flip_n, emitter, front_bsdf,
                              back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth, hide_emitters, replay,
                              single_pass, mode)
     return simple
 
 
 @ti.func
-def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(), keys: ti.template(),
+def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti.template(),
+                         keys: ti.template(),
                          alive: ti.template(), hit: ti.template(), T: ti.template(), nsx: VF, nsy: VF, nsz: VF,
                          flip_n: VF, emitter: VI, front_bsdf: VI, back_bsdf: VI, twosided: VI, u: VF, v: VF, hb1: VF,
                          hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
@@ -376,47 +379,29 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     # ---- derivative terms (replay pass) ----
     if ti.static(mode != MODE_PRIMAL):
         if replay:
-            # adjoint: gradients of rgb textures are summed over the packet before one atomic add
-            # per texture (slot 0: emitter terms, slot 1: reflectance terms): the lanes of a
-            # packet mostly share both, and atomics from every lane to the same few values
-            # would contend across threads
-            cache_tex = ti.Vector([-1, -1])
-            cache_val = ti.Matrix.zero(ti.f32, 2, 3)
+            # adjoint: gradients of rgb textures go to the packet's table (packet_gradients.py)
             for l in range(LANES):
                 if single_pass and valid[l]:
                     keep(S, l, depth, term_tex[3, l], -1, vec2(u[l], v[l]), vec3(iax[l], iay[l], iaz[l]), vec3(0.0))
                 if alive[l]:
-                    t_tex = ti.Vector([term_tex[0, l], term_tex[1, l], term_tex[2, l], term_tex[3, l]])
-                    t_uv = ti.Matrix([[u[l], v[l]], [e_u[l], e_v[l]], [u[l], v[l]], [u[l], v[l]]])
-                    t_g = ti.Matrix.zero(ti.f32, 4, 3)
-                    for j in ti.static(range(12)):
-                        t_g[j // 3, j % 3] = term_g[j, l]
-                    if not contribute[l]:
-                        t_tex[1] = -1
-                        t_tex[2] = -1
-                    if not valid[l]:
-                        t_tex[3] = -1
+                    t_tex = ti.Vector([term_tex[0, l], ti.select(contribute[l], term_tex[1, l], -1),
+                                       ti.select(contribute[l], term_tex[2, l], -1),
+                                       ti.select(valid[l], term_tex[3, l], -1)])
                     delta = P.lane3(S, l, P.DELTA)
                     if ti.static(mode == MODE_ADJOINT):
-                        for j in range(4):
+                        for j in ti.static(range(4)):
                             tex = t_tex[j]
                             if tex >= 0 and sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
-                                slot = j // 2
-                                if cache_tex[slot] != tex:
-                                    if cache_tex[slot] >= 0:
-                                        ti.atomic_add(ad.grad_rgb[cache_tex[slot]], vec3(
-                                            cache_val[slot, 0], cache_val[slot, 1], cache_val[slot, 2]))
-                                    cache_tex[slot] = tex
-                                    for c in ti.static(range(3)):
-                                        cache_val[slot, c] = 0.0
-                                for c in ti.static(range(3)):
-                                    cache_val[slot, c] += delta[c] * t_g[j, c]
+                                add_rgb_gradient(ad, G, tex, delta * vec3(term_g[3 * j, l], term_g[3 * j + 1, l],
+                                                                          term_g[3 * j + 2, l]))
                                 t_tex[j] = -1
-                    d = flush_terms(sc, ad, 4, t_tex, t_uv, t_g, delta, mode)
-                    if ti.static(mode != MODE_ADJOINT):
-                        P.set_lane3(S, l, P.DTOTAL, P.lane3(S, l, P.DTOTAL) + d)
-            if ti.static(mode == MODE_ADJOINT):
-                for slot in ti.static(range(2)):
-                    if cache_tex[slot] >= 0:
-                        ti.atomic_add(ad.grad_rgb[cache_tex[slot]],
-                                      vec3(cache_val[slot, 0], cache_val[slot, 1], cache_val[slot, 2]))
+                    # other textures (and forward mode) through the generic code, with the
+                    # lane's rows gathered only when some term is left
+                    if t_tex.max() >= 0:
+                        t_uv = ti.Matrix([[u[l], v[l]], [e_u[l], e_v[l]], [u[l], v[l]], [u[l], v[l]]])
+                        t_g = ti.Matrix.zero(ti.f32, 4, 3)
+                        for k in ti.static(range(12)):
+                            t_g[k // 3, k % 3] = term_g[k, l]
+                        d = flush_terms(sc, ad, 4, t_tex, t_uv, t_g, delta, mode)
+                        if ti.static(mode != MODE_ADJOINT):
+                            P.set_lane3(S, l, P.DTOTAL, P.lane3(S, l, P.DTOTAL) + d)

@@ -26,6 +26,7 @@ from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from .kernels import sample_delta, splat
 from .packet_diffuse import diffuse_vertex
 from .packet_final import emitters_only, trace_to_emitters
+from .packet_gradients import flush_rgb_gradients, new_table
 from .packet_lane import lane_vertex
 from .packet_random import pcg_lanes, rand_lanes
 from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
@@ -146,6 +147,7 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
     n = padded_samples(height, width, spp)
     first = packet * LANES
     S = P.new_state(mode)
+    G = new_table()  # adjoint: rgb texture gradients of the packet (packet_gradients.py)
     keys = VU(0)
     passes = 1 if ti.static(mode == MODE_PRIMAL) else 2 - single_pass
     for pass_index in range(passes):
@@ -163,7 +165,7 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                 t, prim, b1, b2 = trace_to_emitters(sc, ox, oy, oz, dx, dy, dz, tmax)
             else:
                 t, prim, b1, b2 = trace_packet(sc, ox, oy, oz, dx, dy, dz, tmax, False)
-            handled = diffuse_vertex(sc, ad, S, keys, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
+            handled = diffuse_vertex(sc, ad, S, G, keys, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
                                      replay, single_pass, shape_grads, mode)
             if not handled:
                 generic_vertex(sc, ad, S, keys, alive, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
@@ -172,9 +174,11 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
         if not replay:
             for l in range(LANES):
                 P.set_lane3(S, l, P.TOTAL, P.lane3(S, l, P.GATHERED))
-    if ti.static(mode != MODE_PRIMAL):
-        if single_pass:
-            apply_kept(sc, ad, S, mode)
+        if ti.static(mode != MODE_PRIMAL):
+            if single_pass:
+                apply_kept(sc, ad, S, G, depth, mode)
+    if ti.static(mode == MODE_ADJOINT):
+        flush_rgb_gradients(ad, G)
     # film
     if ti.static(mode != MODE_ADJOINT):
         for l in range(LANES):
