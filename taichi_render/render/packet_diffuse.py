@@ -44,7 +44,7 @@ from .packet_trace import (
     unit_normal,
 )
 from .textures import eval_texture
-from .warp import INV_PI, PI
+from .warp import INV_PI, PI, quarter_sincos
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -320,11 +320,12 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         s2 = rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D + 1)) * 2.0 - 1.0
         wider = s1 * s1 > s2 * s2
         r = ti.select(wider, s1, s2)
-        phi = ti.select(wider, (PI / 4.0) * (s2 / ti.select(s1 != 0.0, s1, 1.0)),
-                        (PI / 2.0) - (PI / 4.0) * (s1 / ti.select(s2 != 0.0, s2, 1.0)))
+        quarter = (PI / 4.0) * ti.select(wider, s2 / ti.select(s1 != 0.0, s1, 1.0),
+                                         s1 / ti.select(s2 != 0.0, s2, 1.0))
+        sin_q, cos_q = quarter_sincos(quarter)  # phi = quarter, or pi/2 - quarter
         r = ti.select((s1 == 0.0) & (s2 == 0.0), 0.0, r)
-        wo_x = r * ti.cos(phi)
-        wo_y = r * ti.sin(phi)
+        wo_x = r * ti.select(wider, cos_q, sin_q)
+        wo_y = r * ti.select(wider, sin_q, cos_q)
         wo_z = ti.sqrt(lane_max(1.0 - wo_x * wo_x - wo_y * wo_y, VF(0.0)))
         valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
         pdf = ti.select(valid, INV_PI * wo_z, 0.0)

