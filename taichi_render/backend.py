@@ -13,7 +13,7 @@ import warnings
 
 import taichi as ti
 
-from . import taichi_frontend
+from . import llvm_host_cpu, taichi_frontend
 
 _state = {"arch": None}
 
@@ -47,6 +47,11 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     kwargs = dict(default_fp=ti.f32, default_ip=ti.i32)
     if "TI_LOG_LEVEL" not in os.environ:
         kwargs["log_level"] = ti.WARN
+    host_cpu = llvm_host_cpu.tune()  # before any kernel is compiled: see llvm_host_cpu.py
+    if host_cpu and "offline_cache_file_path" not in ti_kwargs:
+        # kernels optimised for one CPU name are cached apart from those of another
+        base = os.environ.get("TI_OFFLINE_CACHE_FILE_PATH") or ti.lang.impl.default_cfg().offline_cache_file_path
+        kwargs["offline_cache_file_path"] = os.path.join(base, f"llvm-{host_cpu}")
     kwargs.update(ti_kwargs)
     ti.init(arch=ti_arch, **kwargs)
     taichi_frontend.install()
