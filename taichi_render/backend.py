@@ -53,7 +53,14 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
         base = os.environ.get("TI_OFFLINE_CACHE_FILE_PATH") or ti.lang.impl.default_cfg().offline_cache_file_path
         kwargs["offline_cache_file_path"] = os.path.join(base, f"llvm-{host_cpu}")
     kwargs.update(ti_kwargs)
-    ti.init(arch=ti_arch, **kwargs)
+    # Taichi warns when an argument overrides its environment variable; the cache folder above
+    # is derived from that variable, so it is hidden from ti.init for the call
+    hidden = os.environ.pop("TI_OFFLINE_CACHE_FILE_PATH", None) if "offline_cache_file_path" in kwargs else None
+    try:
+        ti.init(arch=ti_arch, **kwargs)
+    finally:
+        if hidden is not None:
+            os.environ["TI_OFFLINE_CACHE_FILE_PATH"] = hidden
     taichi_frontend.install()
     actual = "cuda" if ti.lang.impl.current_cfg().arch == ti.cuda else "cpu"
     if arch == "cuda" and actual != "cuda":
