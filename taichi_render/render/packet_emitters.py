@@ -10,17 +10,81 @@ from . import rng
 from .emitters import sample_cdf
 from .intersect import INF
 from .packet_random import rand_lanes
+from .packet_state import set_row
 from .packet_trace import (
     LANES,
     VF,
     VI,
+    lane_max,
+    lane_min,
     new_triangle_lanes,
+    row,
     triangle_rows,
     unit_normal,
 )
 from .textures import eval_texture
 
 vec2 = ti.math.vec2
+
+
+FEW_TRIANGLES = 4  # a single emitter of at most this many triangles is sampled on all lanes
+
+
+@ti.func
+def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y: VF):
+    """sample_triangle_emitters' lookups on all lanes for a scene whose only emitter has at most
+    FEW_TRIANGLES triangles (a rectangle light: 2): the triangle of each lane is chosen by
+    comparing its number with every CDF entry (what emitters.sample_cdf's binary search finds),
+    and the triangles' data are selected per lane. Fills T; returns (u rescaled in the chosen
+    bin, flip, area, radiance x/y/z, texture, u, v)."""
+    offset = sc.em_i[0, L.EI_CDF_OFFSET]
+    n = sc.em_i[0, L.EI_CDF_COUNT]
+    shape = sc.em_i[0, L.EI_SHAPE]
+    first = sc.shape_i[shape, L.SI_TRI_OFFSET]
+    k = VI(0)
+    for j in ti.static(range(FEW_TRIANGLES - 1)):
+        if j < n - 1:
+            k += ti.select(sc.dist[offset + j] <= s_x, 1, 0)
+    cdf_k = VF(0.0)
+    prev = VF(0.0)
+    for j in ti.static(range(FEW_TRIANGLES)):
+        if j < n:
+            c = sc.dist[offset + j]
+            cdf_k = ti.select(k == j, c, cdf_k)
+            prev = ti.select(k == j + 1, c, prev)
+            for v in ti.static(range(3)):
+                p = sc.tri_p[first + j, v]
+                for c3 in ti.static(range(3)):
+                    set_row(T, 3 * v + c3, ti.select(k == j, p[c3], row(T, 3 * v + c3)))
+    width = cdf_k - prev
+    u_tri = ti.select(width > 0.0, (s_x - prev) / ti.select(width > 0.0, width, 1.0), 0.5)
+    u_tri = lane_min(lane_max(u_tri, VF(0.0)), VF(0.99999994))
+    t = ti.sqrt(1.0 - u_tri)
+    b1 = 1.0 - t
+    b2 = t * s_y
+    tu, tv = b1, b2
+    if sc.shape_i[shape, L.SI_HAS_UV]:
+        uvs = ti.Matrix.zero(ti.f32, 6, LANES)  # per lane: uv of the chosen triangle's vertices
+        for j in ti.static(range(FEW_TRIANGLES)):
+            if j < n:
+                vi = sc.tri_v[first + j]
+                corners = [sc.vtx_uv[vi.x], sc.vtx_uv[vi.y], sc.vtx_uv[vi.z]]
+                for q in ti.static(range(6)):
+                    set_row(uvs, q, ti.select(k == j, corners[q // 2][q % 2], row(uvs, q)))
+        b0 = 1.0 - b1 - b2
+        tu = b0 * row(uvs, 0) + b1 * row(uvs, 2) + b2 * row(uvs, 4)
+        tv = b0 * row(uvs, 1) + b1 * row(uvs, 3) + b2 * row(uvs, 5)
+    tex = sc.em_i[0, L.EI_TEX]
+    rx, ry, rz = VF(0.0), VF(0.0), VF(0.0)
+    if sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
+        radiance = sc.tex_rgb[tex]
+        rx, ry, rz = VF(radiance.x), VF(radiance.y), VF(radiance.z)
+    else:
+        for l in range(LANES):
+            radiance = eval_texture(sc, tex, vec2(tu[l], tv[l]))
+            rx[l], ry[l], rz[l] = radiance.x, radiance.y, radiance.z
+    flip = -1.0 if sc.shape_i[shape, L.SI_FLIP_NORMALS] else 1.0
+    return u_tri, VF(flip), VF(sc.em_f[0, L.EF_AREA]), rx, ry, rz, VI(tex), tu, tv
 
 
 @ti.func
@@ -41,61 +105,64 @@ def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i
     rx, ry, rz = VF(0.0), VF(0.0), VF(0.0)
     tex = VI(-1)
     tu, tv = VF(0.0), VF(0.0)
-    # per-emitter and per-triangle lookups are done once for a run of lanes that share them;
-    # an rgb radiance is looked up once per emitter
-    cur_em = -1
-    c_offset = 0
-    c_count = 0
-    c_first = 0
-    c_flip = 1.0
-    c_area = 0.0
-    c_tex = -1
-    c_uv = 0
-    c_rgb = 0
-    c_radiance = ti.math.vec3(0.0)
-    cur_tri = -1
-    c_vtx = ti.Vector([0, 0, 0])
-    c_T = ti.Vector.zero(ti.f32, 9)
-    for l in range(LANES):
-        if active[l]:
-            if e[l] != cur_em:
-                cur_em = e[l]
-                c_offset = sc.em_i[cur_em, L.EI_CDF_OFFSET]
-                c_count = sc.em_i[cur_em, L.EI_CDF_COUNT]
-                shape = sc.em_i[cur_em, L.EI_SHAPE]
-                c_first = sc.shape_i[shape, L.SI_TRI_OFFSET]
-                c_flip = -1.0 if sc.shape_i[shape, L.SI_FLIP_NORMALS] else 1.0
-                c_area = sc.em_f[cur_em, L.EF_AREA]
-                c_tex = sc.em_i[cur_em, L.EI_TEX]
-                c_uv = sc.shape_i[shape, L.SI_HAS_UV]
-                c_rgb = sc.tex_i[c_tex, L.TI_TYPE] == L.TEX_RGB
-                if c_rgb:
-                    c_radiance = sc.tex_rgb[c_tex]
-            k, u = sample_cdf(sc, c_offset, c_count, s_x[l])
-            tri = c_first + k
-            if tri != cur_tri:
-                cur_tri = tri
-                vi = sc.tri_v[tri]
-                c_vtx = ti.Vector([vi.x, vi.y, vi.z])
-                for j in ti.static(range(3)):
-                    p = sc.tri_p[tri, j]
-                    c_T[3 * j], c_T[3 * j + 1], c_T[3 * j + 2] = p.x, p.y, p.z
-            for j in ti.static(range(9)):
-                T[j, l] = c_T[j]
-            u_tri[l] = u
-            flip[l] = c_flip
-            area[l] = c_area
-            t = ti.sqrt(1.0 - u)
-            b1, b2 = 1.0 - t, t * s_y[l]
-            uv = vec2(b1, b2)
-            if c_uv:
-                uv = (1.0 - b1 - b2) * sc.vtx_uv[c_vtx.x] + b1 * sc.vtx_uv[c_vtx.y] + b2 * sc.vtx_uv[c_vtx.z]
-            tex[l] = c_tex
-            radiance = c_radiance
-            if not c_rgb:
-                radiance = eval_texture(sc, c_tex, uv)
-            rx[l], ry[l], rz[l] = radiance.x, radiance.y, radiance.z
-            tu[l], tv[l] = uv.x, uv.y
+    if n_em == 1 and sc.em_i[0, L.EI_CDF_COUNT] <= FEW_TRIANGLES:
+        u_tri, flip, area, rx, ry, rz, tex, tu, tv = _one_emitter_few_triangles(sc, T, s_x, s_y)
+    else:
+        # per-emitter and per-triangle lookups are done once for a run of lanes that share them;
+        # an rgb radiance is looked up once per emitter
+        cur_em = -1
+        c_offset = 0
+        c_count = 0
+        c_first = 0
+        c_flip = 1.0
+        c_area = 0.0
+        c_tex = -1
+        c_uv = 0
+        c_rgb = 0
+        c_radiance = ti.math.vec3(0.0)
+        cur_tri = -1
+        c_vtx = ti.Vector([0, 0, 0])
+        c_T = ti.Vector.zero(ti.f32, 9)
+        for l in range(LANES):
+            if active[l]:
+                if e[l] != cur_em:
+                    cur_em = e[l]
+                    c_offset = sc.em_i[cur_em, L.EI_CDF_OFFSET]
+                    c_count = sc.em_i[cur_em, L.EI_CDF_COUNT]
+                    shape = sc.em_i[cur_em, L.EI_SHAPE]
+                    c_first = sc.shape_i[shape, L.SI_TRI_OFFSET]
+                    c_flip = -1.0 if sc.shape_i[shape, L.SI_FLIP_NORMALS] else 1.0
+                    c_area = sc.em_f[cur_em, L.EF_AREA]
+                    c_tex = sc.em_i[cur_em, L.EI_TEX]
+                    c_uv = sc.shape_i[shape, L.SI_HAS_UV]
+                    c_rgb = sc.tex_i[c_tex, L.TI_TYPE] == L.TEX_RGB
+                    if c_rgb:
+                        c_radiance = sc.tex_rgb[c_tex]
+                k, u = sample_cdf(sc, c_offset, c_count, s_x[l])
+                tri = c_first + k
+                if tri != cur_tri:
+                    cur_tri = tri
+                    vi = sc.tri_v[tri]
+                    c_vtx = ti.Vector([vi.x, vi.y, vi.z])
+                    for j in ti.static(range(3)):
+                        p = sc.tri_p[tri, j]
+                        c_T[3 * j], c_T[3 * j + 1], c_T[3 * j + 2] = p.x, p.y, p.z
+                for j in ti.static(range(9)):
+                    T[j, l] = c_T[j]
+                u_tri[l] = u
+                flip[l] = c_flip
+                area[l] = c_area
+                t = ti.sqrt(1.0 - u)
+                b1, b2 = 1.0 - t, t * s_y[l]
+                uv = vec2(b1, b2)
+                if c_uv:
+                    uv = (1.0 - b1 - b2) * sc.vtx_uv[c_vtx.x] + b1 * sc.vtx_uv[c_vtx.y] + b2 * sc.vtx_uv[c_vtx.z]
+                tex[l] = c_tex
+                radiance = c_radiance
+                if not c_rgb:
+                    radiance = eval_texture(sc, c_tex, uv)
+                rx[l], ry[l], rz[l] = radiance.x, radiance.y, radiance.z
+                tu[l], tv[l] = uv.x, uv.y
     # the point (emitters.square_to_uniform_triangle) and the direction towards it
     p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z = triangle_rows(T)
     t = ti.sqrt(1.0 - u_tri)

@@ -147,6 +147,24 @@ def test_packets_with_several_textured_emitters_equal_per_ray(monkeypatch):
         np.testing.assert_allclose(g1, g0, rtol=2e-3, atol=2e-4 * np.abs(g0).max())
 
 
+def test_packets_with_one_textured_rectangle_light_equal_per_ray(monkeypatch):
+    # a single emitter of few triangles is sampled on all lanes (packet_emitters.py), here with a
+    # bitmap radiance looked up at the uv of the sampled point
+    d = tr.cornell_box()
+    d["sensor"]["film"].update(width=20, height=20)
+    data = np.random.default_rng(9).uniform(2.0, 30.0, (4, 4, 3))
+    d["light"]["emitter"] = {"type": "area", "radiance": {"type": "bitmap", "data": data}}
+    scene = tr.load_dict(d)
+    a, b = render_both(monkeypatch, scene, spp=6, seed=2)
+    assert_same_image(a, b)
+    params = tr.traverse(scene)
+    keys = ["light.emitter.radiance.data", "red.reflectance.value"]
+    grads = gradients_both(monkeypatch, scene, params, keys, spp=4)
+    for g0, g1 in zip(grads["0"], grads["1"]):
+        assert np.abs(g0).max() > 0
+        np.testing.assert_allclose(g1, g0, rtol=2e-3, atol=2e-4 * np.abs(g0).max())
+
+
 def test_packet_vertex_gradients_use_the_per_lane_path(monkeypatch, scenes_dir):
     # vertex-position terms are computed by the per-lane code inside packets
     scene = tr.load_file(scenes_dir / "cbox_rectangles.xml", res=16)
