@@ -45,16 +45,39 @@ def padded_samples(height: ti.i32, width: ti.i32, spp: ti.i32) -> ti.i32:
 
 
 @ti.func
-def _lane_pixel(g: ti.i32, spp: ti.i32, width: ti.i32, height: ti.i32):
-    """Sample g: (pixel index y * width + x, sample index, y, x, whether the pixel exists)."""
-    q = g // spp  # pixel in tile order
+def packet_pixels(first: ti.i32, n: ti.i32, spp: ti.i32, width: ti.i32, height: ti.i32):
+    """The samples of the packet starting at sample `first` (of `n`): per lane (pixel index
+    y * width + x, sample index, y, x, whether the sample exists). Sample g is sample g % spp of
+    pixel g // spp, pixels counted in TILE x TILE tiles. Lane 0 is found by division, the other
+    lanes by stepping from it (integer division is slow, and was a few percent of a render)."""
+    q = first // spp
+    s = first - q * spp
+    tiles_x = (width + TILE - 1) // TILE
     tile = q // (TILE * TILE)
     within = q - tile * (TILE * TILE)
-    tiles_x = (width + TILE - 1) // TILE
     ty = tile // tiles_x
-    x = (tile - ty * tiles_x) * TILE + within % TILE
-    y = ty * TILE + within // TILE
-    return y * width + x, g - q * spp, y, x, x < width and y < height
+    tx = tile - ty * tiles_x
+    pixel, sample, ys, xs, exists = VI(0), VI(0), VI(0), VI(0), VI(0)
+    for l in ti.static(range(LANES)):
+        x = tx * TILE + within % TILE
+        y = ty * TILE + within // TILE
+        pixel[l] = y * width + x
+        sample[l] = s
+        ys[l] = y
+        xs[l] = x
+        exists[l] = first + l < n and x < width and y < height
+        # the next sample: next pixel, next tile, next row of tiles
+        s += 1
+        next_pixel = s == spp
+        s = ti.select(next_pixel, 0, s)
+        within += ti.select(next_pixel, 1, 0)
+        next_tile = within == TILE * TILE
+        within = ti.select(next_tile, 0, within)
+        tx += ti.select(next_tile, 1, 0)
+        next_row = tx == tiles_x
+        tx = ti.select(next_row, 0, tx)
+        ty += ti.select(next_row, 1, 0)
+    return pixel, sample, ys, xs, exists
 
 
 @ti.func
@@ -65,19 +88,11 @@ def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image
                  filter_stddev: ti.f32, mode: ti.template()):
     """Camera rays of the packet's lanes (camera.camera_ray on all lanes; lanes past the last
     sample start dead)."""
-    live = VI(0)
-    pixel = VU(0)
-    sample = VU(0)
-    fx, fy = VF(0.0), VF(0.0)
-    for l in ti.static(range(LANES)):
-        g = first + l
-        p, s, y, x, inside = _lane_pixel(g, spp, width, height)
-        if g < n and inside:
-            live[l] = 1
-            pixel[l] = ti.cast(p, ti.u32)
-            sample[l] = ti.cast(s + sample_offset, ti.u32)
-            fx[l] = ti.cast(x, ti.f32)
-            fy[l] = ti.cast(y, ti.f32)
+    pix, smp, ys, xs, live = packet_pixels(first, n, spp, width, height)
+    pixel = ti.cast(ti.select(live != 0, pix, 0), ti.u32)
+    sample = ti.cast(ti.select(live != 0, smp + sample_offset, 0), ti.u32)
+    fx = ti.select(live != 0, ti.cast(xs, ti.f32), 0.0)
+    fy = ti.select(live != 0, ti.cast(ys, ti.f32), 0.0)
     lane_keys = pcg_lanes(pcg_lanes(rng.pcg(seed) ^ pixel) + sample)  # rng.sample_key
     for l in ti.static(range(LANES)):
         keys[l] = lane_keys[l]
@@ -115,9 +130,8 @@ def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image
     if ti.static(mode == MODE_ADJOINT):
         for l in range(LANES):
             if live[l]:
-                _, _, y, x, _ = _lane_pixel(first + l, spp, width, height)
-                P.set_lane3(S, l, P.DELTA, sample_delta(image_grad, weight, y, x, vec2(pos_x[l], pos_y[l]), rfilter,
-                                                        filter_radius, filter_stddev))
+                P.set_lane3(S, l, P.DELTA, sample_delta(image_grad, weight, ys[l], xs[l], vec2(pos_x[l], pos_y[l]),
+                                                        rfilter, filter_radius, filter_stddev))
 
 
 @ti.func
@@ -181,10 +195,10 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
         flush_rgb_gradients(ad, G)
     # film
     if ti.static(mode != MODE_ADJOINT):
+        _, _, ys, xs, exists = packet_pixels(first, n, spp, width, height)
         for l in range(LANES):
-            g = first + l
-            _, _, y, x, inside = _lane_pixel(g, spp, width, height)
-            if g < n and inside:
+            if exists[l]:
+                y, x = ys[l], xs[l]
                 value = P.lane3(S, l, P.DTOTAL) if ti.static(mode == MODE_FORWARD) else P.lane3(S, l, P.TOTAL)
                 splat(accum, weight, y, x, vec2(S[P.POS, l], S[P.POS + 1, l]), value, rfilter, filter_radius,
                       filter_stddev)
