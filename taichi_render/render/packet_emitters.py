@@ -10,7 +10,6 @@ from . import rng
 from .emitters import sample_cdf
 from .intersect import INF
 from .packet_random import rand_lanes
-from .packet_state import set_row
 from .packet_trace import (
     LANES,
     VF,
@@ -18,7 +17,6 @@ from .packet_trace import (
     lane_max,
     lane_min,
     new_triangle_lanes,
-    row,
     triangle_rows,
     unit_normal,
 )
@@ -52,10 +50,6 @@ def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y
             c = sc.dist[offset + j]
             cdf_k = ti.select(k == j, c, cdf_k)
             prev = ti.select(k == j + 1, c, prev)
-            for v in ti.static(range(3)):
-                p = sc.tri_p[first + j, v]
-                for c3 in ti.static(range(3)):
-                    set_row(T, 3 * v + c3, ti.select(k == j, p[c3], row(T, 3 * v + c3)))
     width = cdf_k - prev
     u_tri = ti.select(width > 0.0, (s_x - prev) / ti.select(width > 0.0, width, 1.0), 0.5)
     u_tri = lane_min(lane_max(u_tri, VF(0.0)), VF(0.99999994))
@@ -63,17 +57,29 @@ def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y
     b1 = 1.0 - t
     b2 = t * s_y
     tu, tv = b1, b2
-    if sc.shape_i[shape, L.SI_HAS_UV]:
-        uvs = ti.Matrix.zero(ti.f32, 6, LANES)  # per lane: uv of the chosen triangle's vertices
-        for j in ti.static(range(FEW_TRIANGLES)):
-            if j < n:
-                vi = sc.tri_v[first + j]
-                corners = [sc.vtx_uv[vi.x], sc.vtx_uv[vi.y], sc.vtx_uv[vi.z]]
-                for q in ti.static(range(6)):
-                    set_row(uvs, q, ti.select(k == j, corners[q // 2][q % 2], row(uvs, q)))
-        b0 = 1.0 - b1 - b2
-        tu = b0 * row(uvs, 0) + b1 * row(uvs, 2) + b2 * row(uvs, 4)
-        tv = b0 * row(uvs, 1) + b1 * row(uvs, 3) + b2 * row(uvs, 5)
+    # the triangles (corners and their uvs) once, then each lane's copied (a few statements:
+    # unrolled selects over triangles and lanes made the kernel take minutes to compile)
+    has_uv = sc.shape_i[shape, L.SI_HAS_UV]
+    tris = ti.Matrix.zero(ti.f32, FEW_TRIANGLES, 15)  # p0, e1, e2, then the corners' uv
+    for j in range(n):
+        for v in ti.static(range(3)):
+            p = sc.tri_p[first + j, v]
+            for c in ti.static(range(3)):
+                tris[j, 3 * v + c] = p[c]
+        if has_uv:
+            vi = sc.tri_v[first + j]
+            for v in ti.static(range(3)):
+                uv = sc.vtx_uv[vi[v]]
+                tris[j, 9 + 2 * v] = uv.x
+                tris[j, 10 + 2 * v] = uv.y
+    for l in range(LANES):
+        j = k[l]
+        for r in ti.static(range(9)):
+            T[r, l] = tris[j, r]
+        if has_uv:
+            b0 = 1.0 - b1[l] - b2[l]
+            tu[l] = b0 * tris[j, 9] + b1[l] * tris[j, 11] + b2[l] * tris[j, 13]
+            tv[l] = b0 * tris[j, 10] + b1[l] * tris[j, 12] + b2[l] * tris[j, 14]
     tex = sc.em_i[0, L.EI_TEX]
     rx, ry, rz = VF(0.0), VF(0.0), VF(0.0)
     if sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
