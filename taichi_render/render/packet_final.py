@@ -13,7 +13,7 @@ import taichi as ti
 
 from . import layout as L
 from .intersect import SHADOW_EPSILON
-from .packet_trace import VF, VI, any_lane, primitive_hits, trace_packet
+from .packet_trace import VF, VI, any_lane, closer_hit, trace_packet
 
 
 @ti.func
@@ -32,12 +32,7 @@ def trace_to_emitters(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF,
     hb2 = VF(0.0)
     for i in range(sc.scene_i[L.SC_EMITTER_PRIMS]):
         k = sc.scene_i[L.SC_WIDTH + i]
-        t, b1, b2 = primitive_hits(sc, k, ox, oy, oz, dx, dy, dz)
-        closer = t < best
-        best = ti.select(closer, t, best)
-        prim = ti.select(closer, k, prim)
-        hb1 = ti.select(closer, b1, hb1)
-        hb2 = ti.select(closer, b2, hb2)
+        best, prim, hb1, hb2 = closer_hit(sc, k, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2)
     found = prim >= 0
     if any_lane(found):
         _, blocker, _, _ = trace_packet(sc, ox, oy, oz, dx, dy, dz,

@@ -38,14 +38,6 @@ def new_triangle_lanes():
 
 
 @ti.func
-def load_triangle(sc: ti.template(), T: ti.template(), l: ti.i32, tri: ti.i32):
-    """Put triangle `tri` (tri_p rows) into lane l of T."""
-    for k in ti.static(range(3)):
-        v = sc.tri_p[tri, k]
-        T[3 * k, l], T[3 * k + 1, l], T[3 * k + 2, l] = v.x, v.y, v.z
-
-
-@ti.func
 def row(S: ti.template(), r: ti.template()) -> VF:
     """Row r of a (rows, LANES) matrix as a lane vector."""
     v = VF(0.0)
@@ -170,8 +162,10 @@ def _disk(sc: ti.template(), s: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, 
 
 
 @ti.func
-def primitive_hits(sc: ti.template(), k: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
-    """Primitive k of `prim` (any kind) against every lane: (t, b1, b2), t = INF on a miss."""
+def closer_hit(sc: ti.template(), k: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF, best: VF, prim: VI,
+               hb1: VF, hb2: VF):
+    """Primitive k of `prim` (any kind) against every lane: (best, prim, b1, b2) updated where
+    it is hit closer than `best`."""
     ref = sc.prim[k]
     t = VF(INF)
     b1 = VF(0.0)
@@ -182,7 +176,9 @@ def primitive_hits(sc: ti.template(), k: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF,
         t = _sphere(sc, ref.y, ox, oy, oz, dx, dy, dz)
     else:
         t = _disk(sc, ref.y, ox, oy, oz, dx, dy, dz)
-    return t, b1, b2
+    closer = t < best
+    return (ti.select(closer, t, best), ti.select(closer, k, prim), ti.select(closer, b1, hb1),
+            ti.select(closer, b2, hb2))
 
 
 @ti.func
@@ -209,12 +205,7 @@ def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: 
         info = sc.node_i[node]
         if info.y > 0:
             for k in range(info.x, info.x + info.y):
-                t, b1, b2 = primitive_hits(sc, k, ox, oy, oz, dx, dy, dz)
-                closer = t < best
-                best = ti.select(closer, t, best)
-                prim = ti.select(closer, k, prim)
-                hb1 = ti.select(closer, b1, hb1)
-                hb2 = ti.select(closer, b2, hb2)
+                best, prim, hb1, hb2 = closer_hit(sc, k, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2)
             if ti.static(any_hit):
                 if not any_lane((prim < 0) & (tmax >= 0.0)):
                     break
