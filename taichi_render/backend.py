@@ -13,7 +13,7 @@ import warnings
 
 import taichi as ti
 
-from . import llvm_host_cpu, taichi_frontend
+from . import cpu_threads, llvm_host_cpu, taichi_frontend
 
 _state = {"arch": None}
 
@@ -56,6 +56,7 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     # Taichi warns when an argument overrides its environment variable; the cache folder above
     # is derived from that variable, so it is hidden from ti.init for the call
     hidden = os.environ.pop("TI_OFFLINE_CACHE_FILE_PATH", None) if "offline_cache_file_path" in kwargs else None
+    threads_before = cpu_threads.thread_ids()
     try:
         ti.init(arch=ti_arch, **kwargs)
     finally:
@@ -63,6 +64,8 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
             os.environ["TI_OFFLINE_CACHE_FILE_PATH"] = hidden
     taichi_frontend.install()
     actual = "cuda" if ti.lang.impl.current_cfg().arch == ti.cuda else "cpu"
+    if actual == "cpu":
+        _state["pinned_threads"] = cpu_threads.pin_new_threads(threads_before)  # see cpu_threads.py
     if arch == "cuda" and actual != "cuda":
         raise RuntimeError("arch='cuda' was requested but CUDA is not available")
     _state["arch"] = actual
