@@ -16,16 +16,23 @@ def loss_field():
     return ti.field(ti.f32, shape=(), needs_grad=True)
 
 
-def _as_numpy(image) -> np.ndarray:
+def _as_array(image):
+    """`image` as an array a kernel can read in place: a C-contiguous float32 numpy array, or a
+    torch tensor that already is one on the CPU (Taichi reads both without a copy)."""
     if hasattr(image, "to_numpy"):
         return image.to_numpy()
     if type(image).__module__.startswith("torch"):
-        return image.detach().cpu().numpy()
-    return np.asarray(image)
+        import torch
+
+        if image.device.type == "cpu" and image.dtype == torch.float32 and image.is_contiguous():
+            return image.detach()
+        return image.detach().to("cpu", torch.float32).contiguous()
+    return np.ascontiguousarray(image, dtype=np.float32)
 
 
-def _reference_field(image, image_ref):
-    """`image_ref` as a field of `image`'s shape (fields are used as they are)."""
+def _reference(image, image_ref):
+    """`image_ref` checked against `image`: a field of the same shape, or an (H, W, 3) float32
+    array (numpy or CPU torch) that the loss kernels read in place."""
     if image_ref is image:
         raise ValueError(
             "the reference is the image field itself (tr.render returns the sensor's field, "
@@ -35,18 +42,21 @@ def _reference_field(image, image_ref):
         if image_ref.shape != image.shape:
             raise ValueError(f"reference shape {image_ref.shape} differs from the image's {image.shape}")
         return image_ref
-    ref = np.asarray(_as_numpy(image_ref), dtype=np.float32)
+    ref = _as_array(image_ref)
     expected = tuple(image.shape) + (3,)
-    if ref.shape != expected:
-        raise ValueError(f"reference image has shape {ref.shape}, expected {expected}")
-    if not np.isfinite(ref).all():
+    if tuple(ref.shape) != expected:
+        raise ValueError(f"reference image has shape {tuple(ref.shape)}, expected {expected}")
+    finite = np.isfinite(ref).all() if isinstance(ref, np.ndarray) else bool(ref.isfinite().all())
+    if not finite:
         raise ValueError("reference image contains NaN or inf")
-    field = _refs.get(image.shape)
-    if field is None:
-        field = ti.Vector.field(3, ti.f32, shape=image.shape)
-        _refs[image.shape] = field
-    field.from_numpy(ref)
-    return field
+    if ti.lang.impl.current_cfg().arch != ti.cpu:
+        field = _refs.get(image.shape)  # on a GPU the reference is uploaded into a field
+        if field is None:
+            field = ti.Vector.field(3, ti.f32, shape=image.shape)
+            _refs[image.shape] = field
+        field.from_numpy(np.asarray(ref.cpu() if hasattr(ref, "cpu") else ref))
+        return field
+    return ref
 
 
 @ti.kernel
@@ -57,20 +67,37 @@ def _mse_kernel(image: ti.template(), ref: ti.template(), out: ti.template(), sc
 
 
 @ti.kernel
+def _mse_array_kernel(image: ti.template(), ref: ti.types.ndarray(dtype=ti.f32, ndim=3), out: ti.template(),
+                      scale: ti.f32):
+    for y, x in image:
+        d = image[y, x] - ti.math.vec3(ref[y, x, 0], ref[y, x, 1], ref[y, x, 2])
+        out[None] += d.dot(d) * scale
+
+
+@ti.kernel
 def _l1_kernel(image: ti.template(), ref: ti.template(), out: ti.template(), scale: ti.f32):
     for I in ti.grouped(image):
         d = image[I] - ref[I]
         out[None] += (ti.abs(d[0]) + ti.abs(d[1]) + ti.abs(d[2])) * scale
 
 
-def _loss(kernel, image, image_ref, out):
+@ti.kernel
+def _l1_array_kernel(image: ti.template(), ref: ti.types.ndarray(dtype=ti.f32, ndim=3), out: ti.template(),
+                     scale: ti.f32):
+    for y, x in image:
+        d = image[y, x] - ti.math.vec3(ref[y, x, 0], ref[y, x, 1], ref[y, x, 2])
+        out[None] += (ti.abs(d[0]) + ti.abs(d[1]) + ti.abs(d[2])) * scale
+
+
+def _loss(kernels, image, image_ref, out):
     if out is None:
         if not _default_loss:
             _default_loss.append(loss_field())
         out = _default_loss[0]
-    ref = _reference_field(image, image_ref)
+    ref = _reference(image, image_ref)
     n = int(np.prod(image.shape)) * 3
-    kernel(image, ref, out, 1.0 / n)
+    field_kernel, array_kernel = kernels
+    (field_kernel if isinstance(ref, ti.Field) else array_kernel)(image, ref, out, 1.0 / n)
     return out
 
 
@@ -82,9 +109,9 @@ def mse(image, image_ref, out=None):
         image_ref: field, numpy array or torch tensor of shape (H, W, 3).
         out: the Tape's loss field (``tr.ad.loss_field()``); a shared one when None.
     Returns the loss field. Inside ``ti.ad.Tape`` the gradient reaches ``image.grad``."""
-    return _loss(_mse_kernel, image, image_ref, out)
+    return _loss((_mse_kernel, _mse_array_kernel), image, image_ref, out)
 
 
 def l1(image, image_ref, out=None):
     """Add mean(|image - image_ref|) over pixels and channels to `out` (see :func:`mse`)."""
-    return _loss(_l1_kernel, image, image_ref, out)
+    return _loss((_l1_kernel, _l1_array_kernel), image, image_ref, out)

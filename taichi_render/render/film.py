@@ -1,4 +1,4 @@
-"""Film helpers: normalising splatted samples and copying images into the sensor's field."""
+"""Film helpers: developing splatted samples into the sensor's field, zeroing arrays."""
 
 import taichi as ti
 
@@ -6,16 +6,12 @@ vec3 = ti.math.vec3
 
 
 @ti.kernel
-def normalize_splats(accum: ti.types.ndarray(dtype=vec3, ndim=2), weight: ti.types.ndarray(dtype=ti.f32, ndim=2)):
-    for y, x in accum:
-        w = weight[y, x]
-        accum[y, x] = accum[y, x] / w if w > 0.0 else vec3(0.0)
-
-
-@ti.kernel
-def ndarray_to_field(src: ti.types.ndarray(dtype=vec3, ndim=2), dst: ti.template()):
+def develop_kernel(accum: ti.types.ndarray(dtype=vec3, ndim=2), weight: ti.types.ndarray(dtype=ti.f32, ndim=2),
+                   dst: ti.template()):
+    """dst = accum / weight per pixel (0 where no weight), in one pass; the buffers are kept."""
     for y, x in dst:
-        dst[y, x] = src[y, x]
+        w = weight[y, x]
+        dst[y, x] = accum[y, x] / w if w > 0.0 else vec3(0.0)
 
 
 @ti.kernel
@@ -62,13 +58,16 @@ def zero_gradient_arrays(rgb: ti.types.ndarray(dtype=ti.math.vec3, ndim=1),
                          texels: ti.types.ndarray(dtype=ti.math.vec3, ndim=1),
                          vtx: ti.types.ndarray(dtype=ti.math.vec3, ndim=1),
                          area: ti.types.ndarray(dtype=ti.f32, ndim=1)):
-    """Zero the four gradient arrays of a scene in one launch (one per optimisation step)."""
-    for i in rgb:
-        rgb[i] = ti.math.vec3(0.0)
-    for i in texels:
-        texels[i] = ti.math.vec3(0.0)
-    for i in vtx:
-        vtx[i] = ti.math.vec3(0.0)
-    for i in area:
-        area[i] = 0.0
-
+    """Zero the four gradient arrays of a scene (one per optimisation step) in one parallel loop:
+    one loop per array would be four hand-overs to the thread pool, most of them for a few
+    entries."""
+    n = ti.max(ti.max(rgb.shape[0], texels.shape[0]), ti.max(vtx.shape[0], area.shape[0]))
+    for i in range(n):
+        if i < rgb.shape[0]:
+            rgb[i] = ti.math.vec3(0.0)
+        if i < texels.shape[0]:
+            texels[i] = ti.math.vec3(0.0)
+        if i < vtx.shape[0]:
+            vtx[i] = ti.math.vec3(0.0)
+        if i < area.shape[0]:
+            area[i] = 0.0

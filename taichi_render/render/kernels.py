@@ -49,32 +49,39 @@ def sample_delta(image_grad: ti.template(), weight: ti.template(), y: ti.i32, x:
 
 @ti.func
 def splat(accum: ti.template(), weight: ti.template(), y: ti.i32, x: ti.i32, pos: vec2, value: vec3,
-          rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
+          rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, overwrite: ti.i32):
     """Add one sample (film position `pos`, inside pixel (y, x)) to the pixels its filter reaches.
     NaN samples are dropped: one must not poison the pixel.
+
+    `overwrite` (box filter only): the sample is the pixel's first of a render, and replaces
+    what the buffers held, so that they need no clearing pass beforehand.
 
     The box filter adds to pixel (y, x) only, and both kernels give all samples of a pixel to
     one thread: plain adds, no atomics (an atomic float add is a compare-and-swap loop on x86,
     which perf showed as 8 % of a Cornell box render). The Gaussian filter reaches neighbours
     that other threads write: atomic adds."""
-    if value.x == value.x and value.y == value.y and value.z == value.z:
-        if rfilter == L.RFILTER_BOX:
+    valid = value.x == value.x and value.y == value.y and value.z == value.z
+    if rfilter == L.RFILTER_BOX:
+        if overwrite:
+            accum[y, x] = ti.select(valid, value, vec3(0.0))
+            weight[y, x] = ti.select(valid, 1.0, 0.0)
+        elif valid:
             accum[y, x] = accum[y, x] + value
             weight[y, x] = weight[y, x] + 1.0
-        else:
-            height = accum.shape[0]
-            width = accum.shape[1]
-            r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
-            for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
-                px = x + dx
-                py = y + dy
-                if 0 <= px < width and 0 <= py < height:
-                    w = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
-                        py + 0.5 - pos.y, filter_stddev, filter_radius
-                    )
-                    if w > 0.0:
-                        ti.atomic_add(accum[py, px], w * value)
-                        ti.atomic_add(weight[py, px], w)
+    elif valid:
+        height = accum.shape[0]
+        width = accum.shape[1]
+        r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
+        for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
+            px = x + dx
+            py = y + dy
+            if 0 <= px < width and 0 <= py < height:
+                w = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
+                    py + 0.5 - pos.y, filter_stddev, filter_radius
+                )
+                if w > 0.0:
+                    ti.atomic_add(accum[py, px], w * value)
+                    ti.atomic_add(weight[py, px], w)
 
 
 @ti.func
@@ -108,7 +115,7 @@ def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
             if rfilter == L.RFILTER_BOX:
                 total += value
             else:
-                splat(accum, weight, y, x, pos, value, rfilter, filter_radius, filter_stddev)
+                splat(accum, weight, y, x, pos, value, rfilter, filter_radius, filter_stddev, 0)
     if ti.static(mode != MODE_ADJOINT):
         if rfilter == L.RFILTER_BOX:
             accum[y, x] += total

@@ -155,7 +155,7 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                  image_grad: ti.template(), packet: ti.i32, mode: ti.template(), seed: ti.u32, spp: ti.i32,
                  sample_offset: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
                  shape_grads: ti.i32, single_pass: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
-                 filter_stddev: ti.f32):
+                 filter_stddev: ti.f32, overwrite: ti.i32):
     height = accum.shape[0]
     width = accum.shape[1]
     n = padded_samples(height, width, spp)
@@ -195,13 +195,13 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
         flush_rgb_gradients(ad, G)
     # film
     if ti.static(mode != MODE_ADJOINT):
-        _, _, ys, xs, exists = packet_pixels(first, n, spp, width, height)
+        _, smp, ys, xs, exists = packet_pixels(first, n, spp, width, height)
         for l in range(LANES):
             if exists[l]:
                 y, x = ys[l], xs[l]
                 value = P.lane3(S, l, P.DTOTAL) if ti.static(mode == MODE_FORWARD) else P.lane3(S, l, P.TOTAL)
                 splat(accum, weight, y, x, vec2(S[P.POS, l], S[P.POS + 1, l]), value, rfilter, filter_radius,
-                      filter_stddev)
+                      filter_stddev, overwrite and smp[l] == 0)
 
 
 @ti.kernel
@@ -214,13 +214,14 @@ def render_packets_kernel(
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
     max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, shape_grads: ti.i32, single_pass: ti.i32,
-    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, packets_per_group: ti.i32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, packets_per_group: ti.i32, overwrite: ti.i32,
 ):
     """The `path` integrator on packets of LANES samples; the arguments of `kernels.render_kernel`
     (the integrator is always `path`; max_depth, rr_depth in place of int_a, int_b), and
     `shape_grads`: whether derivative modes need vertex-position terms (the SIMD fast path
     leaves those to the per-lane code), `single_pass`: derivative modes replay each path in one
-    pass (deferred_terms.py; the caller checks that it applies).
+    pass (deferred_terms.py; the caller checks that it applies), `overwrite`: a box-filtered
+    film's first samples replace the buffers' contents (no clearing pass: kernels.splat).
 
     Packets run in groups of `packets_per_group` (whole pixels: spp / gcd(spp, LANES) packets)
     on one thread each: no pixel's samples are split between threads, so box-filtered images
@@ -235,5 +236,5 @@ def render_packets_kernel(
                               bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
                     ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
                     accum, weight, image_grad, packet, mode, seed, spp, sample_offset, max_depth, rr_depth,
-                    hide_emitters, shape_grads, single_pass, rfilter, filter_radius, filter_stddev,
+                    hide_emitters, shape_grads, single_pass, rfilter, filter_radius, filter_stddev, overwrite,
                 )

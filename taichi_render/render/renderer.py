@@ -15,7 +15,7 @@ import taichi as ti
 
 from ..backend import ensure_init, megakernel_compile
 from . import layout as L
-from .film import ndarray_to_field, normalize_splats, zero
+from .film import develop_kernel, zero
 from .kernels import (
     INTEGRATOR_DIRECT,
     INTEGRATOR_PATH,
@@ -182,10 +182,10 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
     instance, read in place)."""
     data = scene_data(scene)
     buf = film_buffers(sensor)
-    data.np["cam"] = camera_array(sensor, *sensor.film().size())
-    data.upload_one("cam")
-    if clear and mode != "adjoint":
-        buf.clear()
+    cam = camera_array(sensor, *sensor.film().size())
+    if not np.array_equal(cam, data.np["cam"]):  # an upload is a kernel launch: skip it when unchanged
+        data.np["cam"] = cam
+        data.upload_one("cam")
     integ = scene.integrator()
     kind = integ.type_name
     if kind not in _INTEGRATOR_CODES:
@@ -204,8 +204,14 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
         rf, radius = L.RFILTER_GAUSSIAN, float(getattr(rfilter, "radius", 4.0 * stddev))
     hide = int(bool(integ.hide_emitters))
     grad_in = buf.image_grad if image_grad is None else image_grad
+    packets = kind != "direct" and packets_enabled()
+    # packets write a box-filtered film's first samples over the old contents (kernels.splat):
+    # no clearing pass
+    overwrite = clear and mode != "adjoint" and packets and rf == L.RFILTER_BOX
+    if clear and mode != "adjoint" and not overwrite:
+        buf.clear()
     with megakernel_compile():
-        if kind != "direct" and packets_enabled():
+        if packets:
             # chunks of samples keep the packet kernel's sample index inside int32
             padded_pixels = -(-buf.width // TILE) * TILE * -(-buf.height // TILE) * TILE
             per_launch = max(1, MAX_SAMPLES_PER_LAUNCH // padded_pixels)
@@ -217,7 +223,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
                     *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
                     _MODES[mode], seed, count, sample_offset + first,
                     int_a, int_b, hide, int(shape), int(single), rf, radius, stddev,
-                    count // math.gcd(count, LANES),
+                    count // math.gcd(count, LANES), int(overwrite and first == 0),
                 )
         else:
             render_kernel(
@@ -239,8 +245,7 @@ def develop(sensor, target: ti.Field | None = None) -> ti.Field:
     buf = film_buffers(sensor)
     if target is None:
         target = buf.image
-    normalize_splats(buf.accum, buf.weight)
-    ndarray_to_field(buf.accum, target)
+    develop_kernel(buf.accum, buf.weight, target)
     return target
 
 
