@@ -77,6 +77,21 @@ def test_packet_samples_never_straddle_threads(scenes_dir):
         assert np.array_equal(a, b)
 
 
+def test_box_filtered_film_is_overwritten_by_the_next_render(monkeypatch, scenes_dir):
+    # packets write a render's first samples over the buffers instead of clearing them first
+    from taichi_render.render.renderer import film_buffers
+
+    scene = tr.load_file(scenes_dir / "cbox.xml", res=20)
+    tr.render(scene, spp=4, seed=1)
+    b = tr.render(scene, spp=3, seed=2).to_numpy()
+    assert np.array_equal(film_buffers(scene.sensors()[0]).weight.to_numpy(), np.full((20, 20), 3.0, np.float32))
+    tr.render(scene, spp=17, seed=7)
+    c = tr.render(scene, spp=3, seed=2).to_numpy()
+    assert np.array_equal(b, c)
+    monkeypatch.setenv("TR_PACKETS", "0")  # cleared buffers, one ray per thread
+    assert_same_image(tr.render(scene, spp=3, seed=2).to_numpy(), b)
+
+
 def test_packet_gradients_equal_per_ray_gradients(monkeypatch, scenes_dir):
     scene = tr.load_file(scenes_dir / "cbox.xml", res=24)
     params = tr.traverse(scene)
