@@ -312,6 +312,11 @@ class SceneParameters(Mapping):
         Raises `KeyError` for an unknown key and `ValueError` for a non-differentiable one
         (nothing is recorded then). Renders inside a ``ti.ad.Tape`` then accumulate the
         gradients of these keys, read with :meth:`grad`.
+
+        As in Mitsuba, the backward pass computes the gradients of marked keys only (marks add
+        up, and are shared by every `traverse` of the scene; optimizers given to `update` and
+        the torch bridge mark their keys): the others read as zeros. A scene with no marked
+        key gets the gradients of every texture.
         """
         keys = [keys] if isinstance(keys, str) else list(keys)
         for key in keys:
@@ -322,7 +327,19 @@ class SceneParameters(Mapping):
                 self._grad_keys.append(key)
         from ..render.renderer import note_gradient_keys
 
-        note_gradient_keys(self._scene, keys)
+        note_gradient_keys(self._scene, keys, self._gradient_textures(keys))
+
+    def _gradient_textures(self, keys) -> list:
+        """The texture plugins whose values these keys name (vertex positions name none)."""
+        textures = []
+        for key in keys:
+            if key.endswith(".vertex_positions"):
+                continue
+            try:
+                textures.append(self._gradient_texture(key))
+            except NotImplementedError:  # no gradient at all for it (grad() says so)
+                continue
+        return textures
 
     def grad_enabled(self) -> list[str]:
         """Keys passed to `enable_grad` (or held by an optimizer given to `update`), in order."""

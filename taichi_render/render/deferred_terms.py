@@ -19,7 +19,7 @@ import taichi as ti
 
 from . import layout as L
 from . import packet_state as P
-from .derivatives import MODE_ADJOINT, apply_texture_derivative
+from .derivatives import MODE_ADJOINT, apply_texture_derivative, gradient_wanted
 from .packet_gradients import add_rgb_gradient
 from .packet_trace import LANES
 
@@ -67,7 +67,9 @@ def apply_kept(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti.tem
                     g = total * vec3(S[r + 4 + 3 * j, l], S[r + 5 + 3 * j, l], S[r + 6 + 3 * j, l])
                     pending = 1
                     if ti.static(mode == MODE_ADJOINT):
-                        if sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
+                        if not gradient_wanted(sc, tex):
+                            pending = 0
+                        elif sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
                             add_rgb_gradient(ad, G, tex, delta * g)
                             pending = 0
                     if pending:

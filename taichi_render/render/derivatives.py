@@ -82,15 +82,28 @@ def unit_correction(sc: ti.template(), b: ti.i32, tex0: vec3) -> vec3:
 
 
 @ti.func
+def gradient_wanted(sc: ti.template(), tex: ti.template()):
+    """Whether adjoint launches want the gradient of texture row `tex` (a scalar or lanes of
+    them, >= 0): bit min(tex, 31) of scene_i[SC_GRAD_TEXTURES]."""
+    return (sc.scene_i[L.SC_GRAD_TEXTURES] >> ti.min(tex, 31)) & 1 != 0
+
+
+@ti.func
 def apply_texture_derivative(sc: ti.template(), ad: ti.template(), tex: ti.i32, uv: vec2, g: vec3,
                              delta: vec3, mode: ti.template()) -> vec3:
     """g = d(contribution) / d(texture value at uv), per channel.
 
-    Adjoint: adds delta * g (delta: dLoss/d(sample value)) into the texture's gradient, returns 0.
+    Adjoint: adds delta * g (delta: dLoss/d(sample value)) into the texture's gradient, returns 0;
+    nothing for a texture whose gradient is not wanted (`gradient_wanted`).
     Forward: returns g * (tangent of the texture at uv)."""
     out = vec3(0.0)
     kind = sc.tex_i[tex, L.TI_TYPE]
-    if kind == L.TEX_BITMAP:
+    if ti.static(mode == MODE_ADJOINT):
+        if not gradient_wanted(sc, tex):
+            kind = -1
+    if kind == -1:
+        pass
+    elif kind == L.TEX_BITMAP:
         idx, wt = bitmap_footprint(sc, tex, apply_to_uv(sc, tex, uv))
         for k in ti.static(range(4)):
             if wt[k] != 0.0:
@@ -106,7 +119,8 @@ def apply_texture_derivative(sc: ti.template(), ad: ti.template(), tex: ti.i32, 
             my = (t.y - ti.floor(t.y)) > 0.5
             row = sc.tex_i[tex, L.TI_CHILD0] if mx == my else sc.tex_i[tex, L.TI_CHILD1]
         if ti.static(mode == MODE_ADJOINT):
-            ti.atomic_add(ad.grad_rgb[row], delta * g)
+            if gradient_wanted(sc, row):  # a checkerboard's colour may be wanted alone
+                ti.atomic_add(ad.grad_rgb[row], delta * g)
         else:
             out = g * ad.tan_rgb[row]
     return out

@@ -110,7 +110,10 @@ SC_TRIANGLE_EMITTERS = 3  # 1: every emitter is an area emitter on a triangle me
 # ray can find emission only on them (no environment emitter) and they are at most
 # MAX_LISTED_EMITTER_PRIMS; -1 otherwise (packet_final.py)
 SC_EMITTER_PRIMS = 4
-SC_WIDTH = 5
+# adjoint launches: bit t set when texture row t has its gradients wanted (bit 31 stands for
+# rows 31 and up); -1: every texture (derivatives.gradient_wanted, renderer.gradient_texture_mask)
+SC_GRAD_TEXTURES = 5
+SC_WIDTH = 6
 MAX_LISTED_EMITTER_PRIMS = 16
 
 # ---- camera: cam (CAM_WIDTH,) float32 ----

@@ -24,7 +24,7 @@ from . import layout as L
 from . import packet_state as P
 from . import rng
 from .deferred_terms import keep
-from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms
+from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms, gradient_wanted
 from .emitters import sample_emitter
 from .intersect import INF, RAY_EPSILON, SHADOW_EPSILON
 from .packet_emitters import sample_triangle_emitters
@@ -174,6 +174,22 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
                              back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth, hide_emitters, replay,
                              single_pass, mode)
     return simple
+
+
+@ti.func
+def _wanted_lanes(sc: ti.template(), tex: VI):
+    """Lanes whose texture row `tex` (-1: none) has its gradient wanted (adjoint launches)."""
+    return (tex >= 0) & gradient_wanted(sc, ti.select(tex >= 0, tex, 0))
+
+
+@ti.func
+def _lobe_wanted(sc: ti.template(), tex: ti.i32, mode: ti.template()) -> ti.i32:
+    """Whether a lobe term of texture row `tex` is kept: always in forward mode (tangents decide
+    there), in adjoint mode when the texture's gradient is wanted."""
+    ok = 1
+    if ti.static(mode == MODE_ADJOINT):
+        ok = gradient_wanted(sc, tex)
+    return ok
 
 
 @ti.func
@@ -379,12 +395,21 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     P.set_row(S, P.ALIVE, ti.select(survive, 1.0, 0.0))
     # ---- derivative terms (replay pass) ----
     if ti.static(mode != MODE_PRIMAL):
-        if replay:
+        # adjoint: only lanes with a term of a texture whose gradient is wanted (usually few)
+        wanted = ti.select(alive, 1, 0)
+        if ti.static(mode == MODE_ADJOINT):
+            t0, t1, t2, t3 = VI(-1), VI(-1), VI(-1), VI(-1)
+            for l in ti.static(range(LANES)):
+                t0[l], t1[l], t2[l], t3[l] = term_tex[0, l], term_tex[1, l], term_tex[2, l], term_tex[3, l]
+            wanted = ti.select(alive & (_wanted_lanes(sc, t0) | (contribute & (_wanted_lanes(sc, t1)
+                                                                               | _wanted_lanes(sc, t2)))
+                                        | (valid & _wanted_lanes(sc, t3))), 1, 0)
+        if replay and any_lane(wanted != 0):
             # adjoint: gradients of rgb textures go to the packet's table (packet_gradients.py)
             for l in range(LANES):
-                if single_pass and valid[l]:
+                if single_pass and valid[l] and wanted[l] != 0 and _lobe_wanted(sc, term_tex[3, l], mode):
                     keep(S, l, depth, term_tex[3, l], -1, vec2(u[l], v[l]), vec3(iax[l], iay[l], iaz[l]), vec3(0.0))
-                if alive[l]:
+                if wanted[l] != 0:
                     t_tex = ti.Vector([term_tex[0, l], ti.select(contribute[l], term_tex[1, l], -1),
                                        ti.select(contribute[l], term_tex[2, l], -1),
                                        ti.select(valid[l], term_tex[3, l], -1)])
@@ -392,7 +417,9 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                     if ti.static(mode == MODE_ADJOINT):
                         for j in ti.static(range(4)):
                             tex = t_tex[j]
-                            if tex >= 0 and sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
+                            if tex >= 0 and not gradient_wanted(sc, tex):
+                                t_tex[j] = -1
+                            elif tex >= 0 and sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:
                                 add_rgb_gradient(ad, G, tex, delta * vec3(term_g[3 * j, l], term_g[3 * j + 1, l],
                                                                           term_g[3 * j + 2, l]))
                                 t_tex[j] = -1

@@ -156,11 +156,34 @@ def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
     return int(spp), int(seed) & 0xFFFFFFFF
 
 
-def note_gradient_keys(scene, keys) -> None:
-    """Record that gradients of these parameter keys are wanted: once a vertex-position key is
-    among them, adjoint launches of the scene compute vertex-position terms."""
+def note_gradient_keys(scene, keys, textures) -> None:
+    """Record that gradients of these parameter keys are wanted (they add up over calls): once a
+    vertex-position key is among them, adjoint launches of the scene compute vertex-position
+    terms; `textures` are the texture plugins the other keys name, and adjoint launches compute
+    the gradients of those textures only (all of them while none was recorded)."""
     if any(key.endswith(".vertex_positions") for key in keys):
         scene._vertex_grads_enabled = True
+    recorded = scene.__dict__.setdefault("_gradient_textures", {})
+    for tex in textures:
+        recorded[id(tex)] = tex
+
+
+def gradient_texture_mask(scene, data: SceneData) -> int:
+    """scene_i[SC_GRAD_TEXTURES] for an adjoint launch: bit t for texture row t whose gradient is
+    wanted (bit 31 for rows 31 and up, a checkerboard's row when one of its colours is wanted),
+    -1 (every texture) while no texture was recorded by `note_gradient_keys`."""
+    recorded = getattr(scene, "_gradient_textures", None)
+    if not recorded:
+        return -1
+    rows = {data._tex_index[key] for key in recorded if key in data._tex_index}
+    tex_i = data.np["tex_i"]
+    for row in range(len(tex_i) - 1, -1, -1):  # children come after their checkerboard
+        if tex_i[row, L.TI_TYPE] == L.TEX_CHECKERBOARD and rows & {tex_i[row, L.TI_CHILD0], tex_i[row, L.TI_CHILD1]}:
+            rows.add(row)
+    mask = 0
+    for row in rows:
+        mask |= 1 << min(row, 31)
+    return int(np.array(mask & 0xFFFFFFFF, np.uint32).view(np.int32))
 
 
 def wants_shape_terms(scene, data: SceneData, mode: str) -> bool:
@@ -210,6 +233,11 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
     overwrite = clear and mode != "adjoint" and packets and rf == L.RFILTER_BOX
     if clear and mode != "adjoint" and not overwrite:
         buf.clear()
+    if mode == "adjoint":
+        mask = gradient_texture_mask(scene, data)
+        if data.np["scene_i"][L.SC_GRAD_TEXTURES] != mask:
+            data.np["scene_i"][L.SC_GRAD_TEXTURES] = mask
+            data.upload_one("scene_i")
     with megakernel_compile():
         if packets:
             # chunks of samples keep the packet kernel's sample index inside int32
@@ -260,8 +288,9 @@ def render(scene, params=None, sensor=0, spp=None, seed=0, seed_grad=None) -> ti
 
     Differentiable under ``ti.ad.Tape``: the backward pass replays paths (path replay
     backpropagation) with `seed_grad` (default: derived from `seed`, never equal to it) and
-    accumulates gradients of every texture value (reflectances, emitted radiance, bitmap texels)
-    of the scene, read through ``params.grad(key)``."""
+    accumulates the gradients of the texture values (reflectances, emitted radiance, bitmap
+    texels) that ``params.enable_grad`` or an optimizer marked (every texture of a scene with no
+    marked key), read through ``params.grad(key)``."""
     ensure_init()
     sensor_obj = get_sensor(scene, sensor)
     spp, seed = check_spp_seed(sensor_obj, spp, seed)

@@ -314,6 +314,7 @@ class SceneData(DerivativeData):
         scene_i[L.SC_NUM_EMITTERS] = len(self._em)
         scene_i[L.SC_ENV_EMITTER] = env_index
         scene_i[L.SC_NUM_NODES] = len(node_i) if len(order) else 0
+        scene_i[L.SC_GRAD_TEXTURES] = -1
         em_i = self.np["em_i"]
         scene_i[L.SC_TRIANGLE_EMITTERS] = int(len(self._em) > 0 and all(
             row[L.EI_TYPE] == L.EMITTER_AREA and self.np["shape_i"][row[L.EI_SHAPE], L.SI_TYPE] == L.PRIM_TRIANGLE
