@@ -233,12 +233,46 @@ def _trace_both(tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_
         )
 
 
-@pytest.mark.parametrize("scene_file", ["cbox.xml", "glass_sphere.xml"])
+def cubes_scene(count=60, seed=5):
+    """The Cornell box with `count` small cubes in it: a BVH several levels deep."""
+    rng = np.random.default_rng(seed)
+    d = tr.cornell_box()
+    for k in range(count):
+        m = np.diag([*rng.uniform(0.02, 0.12, 3), 1.0])
+        m[:3, 3] = rng.uniform(-0.8, 0.8, 3)
+        d[f"cube_{k}"] = {"type": "cube", "to_world": tr.ScalarTransform4f(m), "bsdf": {"type": "ref", "id": "white"}}
+    return tr.load_dict(d)
+
+
+def brute_force_t(data, origins, dirs, tmax):
+    """Closest triangle hit distance per ray over every triangle (numpy, float64); INF: none."""
+    tri = data.np["tri_p"].astype(np.float64)
+    p0, e1, e2 = tri[:, 0], tri[:, 1], tri[:, 2]
+    best = np.full(len(origins), INF)
+    for i, (o, d) in enumerate(zip(origins, dirs)):
+        p = np.cross(d, e2)
+        det = np.einsum("ij,ij->i", e1, p)
+        inv = 1.0 / np.where(det != 0.0, det, 1.0)
+        s = o - p0
+        b1 = np.einsum("ij,ij->i", s, p) * inv
+        q = np.cross(s, e1)
+        b2 = (q @ d) * inv
+        t = np.einsum("ij,ij->i", e2, q) * inv
+        ok = (det != 0) & (b1 >= 0) & (b2 >= 0) & (b1 + b2 <= 1) & (t > 0) & (t < tmax[i])
+        if ok.any():
+            best[i] = t[ok].min()
+    return best
+
+
+@pytest.mark.parametrize("scene_file", ["cbox.xml", "glass_sphere.xml", "cubes"])
 def test_trace_packet_matches_scalar_traversal(scenes_dir, scene_file):
-    # triangles (cbox), analytic spheres and disks (glass_sphere); random rays from inside the
-    # scene bounds and from outside; inactive lanes (tmax < 0) find nothing
-    scene = tr.load_file(scenes_dir / scene_file, res=8)
+    # triangles (cbox: one BVH leaf; 60 cubes in the box: many levels), analytic spheres and
+    # disks (glass_sphere); random rays from inside the scene bounds and from outside; inactive
+    # lanes (tmax < 0) find nothing; triangle scenes against brute force
+    scene = cubes_scene() if scene_file == "cubes" else tr.load_file(scenes_dir / scene_file, res=8)
     data = scene_data(scene)
+    if scene_file == "cubes":
+        assert len(data.np["node_i"]) > 15
     rng = np.random.default_rng(0)
     n = 64 * LANES
     lo, hi = data.np["node_box"][0, 0], data.np["node_box"][0, 1]
@@ -268,3 +302,7 @@ def test_trace_packet_matches_scalar_traversal(scenes_dir, scene_file):
             same = r[active, 1] == r[active, 5]
             np.testing.assert_allclose(r[active][same][:, [0, 2, 3]], r[active][same][:, [4, 6, 7]],
                                        rtol=1e-5, atol=1e-5)
+            if scene_file != "glass_sphere.xml":
+                expected = brute_force_t(data, origins[active], dirs[active], tmax[active])
+                found = np.where(r[active, 1] >= 0, r[active, 0], INF)
+                assert np.mean(np.isclose(found, expected, rtol=1e-4, atol=1e-5)) > 0.999
