@@ -15,6 +15,7 @@ advanced IR optimisations miscompile the masked traversal loop).
 import taichi as ti
 
 from . import layout as L
+from .intersect import TRI_TO_BARY
 
 LANES = 16
 VF = ti.types.vector(LANES, ti.f32)
@@ -101,25 +102,20 @@ def _box_hits(sc: ti.template(), node: ti.i32, ox: VF, oy: VF, oz: VF, ix: VF, i
 
 @ti.func
 def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
-    """Moller-Trumbore for every lane: (t, b1, b2), t = INF where the lane misses."""
+    """`intersect.intersect_triangle_rows` on every lane: (t, b1, b2), t = INF where the lane
+    misses."""
     p0 = sc.tri_p[tri, 0]
-    e1 = sc.tri_p[tri, 1]
-    e2 = sc.tri_p[tri, 2]
-    px = dy * e2.z - dz * e2.y
-    py = dz * e2.x - dx * e2.z
-    pz = dx * e2.y - dy * e2.x
-    det = e1.x * px + e1.y * py + e1.z * pz
-    inv = 1.0 / ti.select(det != 0.0, det, 1.0)
-    tx = ox - p0.x
-    ty = oy - p0.y
-    tz = oz - p0.z
-    b1 = (tx * px + ty * py + tz * pz) * inv
-    qx = ty * e1.z - tz * e1.y
-    qy = tz * e1.x - tx * e1.z
-    qz = tx * e1.y - ty * e1.x
-    b2 = (dx * qx + dy * qy + dz * qz) * inv
-    t = (e2.x * qx + e2.y * qy + e2.z * qz) * inv
-    ok = (det != 0.0) & (b1 >= 0.0) & (b2 >= 0.0) & (b1 + b2 <= 1.0) & (t > 0.0)
+    m0 = sc.tri_p[tri, TRI_TO_BARY]
+    m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
+    m2 = sc.tri_p[tri, TRI_TO_BARY + 2]
+    sx = ox - p0.x
+    sy = oy - p0.y
+    sz = oz - p0.z
+    hd = m2.x * dx + m2.y * dy + m2.z * dz
+    t = -(m2.x * sx + m2.y * sy + m2.z * sz) / ti.select(hd != 0.0, hd, 1.0)
+    b1 = m0.x * sx + m0.y * sy + m0.z * sz + t * (m0.x * dx + m0.y * dy + m0.z * dz)
+    b2 = m1.x * sx + m1.y * sy + m1.z * sz + t * (m1.x * dx + m1.y * dy + m1.z * dz)
+    ok = (hd != 0.0) & (b1 >= 0.0) & (b2 >= 0.0) & (b1 + b2 <= 1.0) & (t > 0.0)
     return ti.select(ok, t, INF), b1, b2
 
 

@@ -273,12 +273,12 @@ class SceneData(DerivativeData):
         P = np.concatenate(positions) if positions else np.zeros((1, 3), np.float32)
         tri = np.concatenate(tri_v) if tri_v else np.zeros((0, 4), np.int32)
         corners = P[tri[:, :3]] if len(tri) else np.zeros((0, 3, 3), np.float32)
-        tri_p = np.empty((max(len(tri), 1), 3, 3), np.float32)
-        tri_p[:] = 0
+        tri_p = np.zeros((max(len(tri), 1), 6, 3), np.float32)
         if len(tri):
             tri_p[:, 0] = corners[:, 0]
             tri_p[:, 1] = corners[:, 1] - corners[:, 0]
             tri_p[:, 2] = corners[:, 2] - corners[:, 0]
+            tri_p[:, 3:6] = barycentric_transforms(corners)
         boxes = (
             np.concatenate([b.reshape(-1, 2, 3) for b in prim_boxes]).astype(np.float32)
             if prim_boxes
@@ -417,3 +417,20 @@ def _element_shape(data: np.ndarray, dtype) -> tuple:
 def _new_ndarray(data: np.ndarray, dtype):
     shape = _element_shape(data, dtype)
     return ti.ndarray(dtype, shape)
+
+
+def barycentric_transforms(corners: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) float32 rows that map x - p0 to (b1, b2, h) for triangles (T, 3, 3) of corners:
+    the inverse of the matrix whose columns are e1, e2 and e1 x e2 (intersect.TRI_TO_BARY).
+    Degenerate triangles get zero rows, which no ray hits."""
+    c = corners.astype(np.float64)
+    e1, e2 = c[:, 1] - c[:, 0], c[:, 2] - c[:, 0]
+    n = np.cross(e1, e2)
+    frame = np.stack([e1, e2, n], axis=2)  # columns
+    ok = np.einsum("ij,ij->i", n, n) > 0.0
+    rows = np.zeros_like(frame)
+    if ok.any():
+        rows[ok] = np.linalg.inv(frame[ok])
+    rows[~np.isfinite(rows).all(axis=(1, 2))] = 0.0
+    return rows.astype(np.float32)
+

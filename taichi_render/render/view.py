@@ -25,7 +25,7 @@ IMG = ti.types.ndarray(dtype=vec3, ndim=2)
 
 # (name, annotation) of every scene array, in kernel-argument order.
 SCENE_ARRAYS = (
-    ("tri_p", V3_2),  # (T, 3): p0, p1 - p0, p2 - p0 (world space)
+    ("tri_p", V3_2),  # (T, 6): p0, p1 - p0, p2 - p0 (world space), then intersect.TRI_TO_BARY rows
     ("tri_v", IV4_1),  # (T,): vertex indices v0, v1, v2 and the shape index
     ("vtx_n", V3_1),  # (V,): vertex normals (world space; zero when absent)
     ("vtx_uv", V2_1),  # (V,): texture coordinates
