@@ -108,6 +108,12 @@ class _Param:
     order: int = 0  # application order within one update (eta after int_ior/ext_ior)
 
 
+def values_version(scene) -> int:
+    """How many `update` calls changed the scene's parameter values so far (through any
+    `traverse` of it): equal counts mean equal values."""
+    return getattr(scene, "_param_values_version", 0)
+
+
 class SceneParameters(Mapping):
     """Mapping from Mitsuba-style keys to scene values; see the module docstring.
 
@@ -215,6 +221,8 @@ class SceneParameters(Mapping):
         changed.sort(key=lambda pv: pv[0].order)
         for p, value in changed:
             p.set(value.copy())
+        if changed:  # every traverse of the scene shares the count (see values_version)
+            self._scene._param_values_version = values_version(self._scene) + 1
         self._refresh_packed([p for p, _ in changed])
         return {p.key for p, _ in changed}
 

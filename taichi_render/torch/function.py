@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..ad.params import traverse
+from ..ad.params import traverse, values_version
 from ..backend import ensure_init, torch_device
 from ..render import renderer as R
 
@@ -35,6 +35,7 @@ class _RenderFunction(torch.autograd.Function):
     def forward(ctx, info: dict, *values):
         params, keys = info["params"], info["keys"]
         _apply_values(params, keys, values)
+        info["values_version"] = values_version(info["scene"])
         image = R.render(info["scene"], params, info["sensor"], info["spp"], info["seed"], info["seed_grad"])
         buf = R.film_buffers(R.get_sensor(info["scene"], info["sensor"]))
         ctx.info = info
@@ -52,7 +53,8 @@ class _RenderFunction(torch.autograd.Function):
         if not any(wanted):
             return (None, *([None] * len(values)))
         params, keys, scene = info["params"], info["keys"], info["scene"]
-        _apply_values(params, keys, values)  # this call's values: another render may have changed them
+        if values_version(scene) != info["values_version"]:
+            _apply_values(params, keys, values)  # this call's values: another render changed them
         sensor = R.get_sensor(scene, info["sensor"])
         buf = R.film_buffers(sensor)
         # the image adjoint is read in place by the adjoint kernel
@@ -70,7 +72,6 @@ class _RenderFunction(torch.autograd.Function):
                 continue
             g = torch.from_numpy(params.grad(key)).reshape(value.shape)
             grads.append(g.to(device=value.device, dtype=value.dtype))
-        data.zero_gradients()
         return (None, *grads)
 
 
