@@ -12,7 +12,7 @@ export ENABLE_TAICHI_HEADER_PRINT ?= 0
 export TI_SKIP_VERSION_CHECK ?= ON
 export NO_MKDOCS_2_WARNING ?= 1
 
-.PHONY: demo test venv sysdeps docs bench clean
+.PHONY: demo test lint venv sysdeps docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -31,8 +31,12 @@ demo: $(STAMP)
 sysdeps:
 	bash .ci/install_system_deps.sh
 
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps lint
 	$(VPY) -m pytest -q tests
+
+# style and lint rules of pyproject.toml (ruff pinned there, so its default rules stay put)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check taichi_render tests benchmarks
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

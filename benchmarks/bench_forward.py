@@ -10,7 +10,6 @@ import json
 import sys
 
 import numpy as np
-
 from common import markdown_table, median_of, median_seconds, mitsuba, worker_results
 
 RES = 256

@@ -18,7 +18,7 @@ def main():
     params = tr.traverse(scene)
     rows = []
     for spp in SPPS:
-        t = median_seconds(lambda: tr.render_forward(scene, params, "red.reflectance.value", spp=spp).to_numpy())
+        t = median_seconds(lambda spp=spp: tr.render_forward(scene, params, "red.reflectance.value", spp=spp).to_numpy())
         rows.append([spp, f"{1000 * t:.1f}"])
     print("Forward-mode gradient image, Cornell box 256x256 (Mitsuba 3 measured 37-53 ms at spp 1 here)")
     print(markdown_table(["spp", "ms"], rows))

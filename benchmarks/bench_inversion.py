@@ -12,7 +12,6 @@ import sys
 import time
 
 import numpy as np
-
 from common import markdown_table, median_of, mitsuba, worker_results
 
 KEY = "red.reflectance.value"

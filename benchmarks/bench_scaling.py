@@ -8,7 +8,6 @@ import pathlib
 import time
 
 import numpy as np
-
 from common import markdown_table, median_seconds
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -47,7 +46,8 @@ def mesh_plugin(spec):
     vertex = np.array([tuple(v) for v in spec["positions"]], dtype=[("x", "f4"), ("y", "f4"), ("z", "f4")])
     face = np.empty(len(spec["faces"]), dtype=[("vertex_indices", "i4", (3,))])
     face["vertex_indices"] = spec["faces"]
-    path = tempfile.NamedTemporaryFile(suffix=".ply", delete=False).name
+    with tempfile.NamedTemporaryFile(suffix=".ply", delete=False) as f:
+        path = f.name
     PlyData([PlyElement.describe(vertex, "vertex"), PlyElement.describe(face, "face")]).write(path)
     return {"type": "ply", "filename": path, "bsdf": {"type": "ref", "id": "white"}}, len(spec["faces"])
 
@@ -64,11 +64,11 @@ def main():
     res_rows, spp_rows, tri_rows = [], [], []
     for res in (64, 128, 256, 512, 1024):
         scene = cbox(res)
-        t = median_seconds(lambda: tr.render(scene, spp=4).to_numpy(), repeats=3)
+        t = median_seconds(lambda scene=scene: tr.render(scene, spp=4).to_numpy(), repeats=3)
         res_rows.append((res, t))
     scene = cbox(256)
     for spp in (1, 4, 16, 64):
-        t = median_seconds(lambda: tr.render(scene, spp=spp).to_numpy(), repeats=3)
+        t = median_seconds(lambda spp=spp: tr.render(scene, spp=spp).to_numpy(), repeats=3)
         spp_rows.append((spp, t))
     for n in (1_000, 10_000, 100_000, 1_000_000):
         plugin, count = mesh_plugin(bumpy_sphere(n))
@@ -76,7 +76,7 @@ def main():
         scene = cbox(128, plugin)
         tr.render(scene, spp=1).to_numpy()
         build = time.perf_counter() - t0
-        t = median_seconds(lambda: tr.render(scene, spp=4).to_numpy(), repeats=3)
+        t = median_seconds(lambda scene=scene: tr.render(scene, spp=4).to_numpy(), repeats=3)
         tri_rows.append((count + 36, t, build))
     print("Scaling (Cornell box, path depth 3)")
     print(markdown_table(["resolution", "ms (spp 4)", "ns / sample"],

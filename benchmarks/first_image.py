@@ -4,7 +4,7 @@ import time
 
 T0 = time.perf_counter()
 
-import taichi_render as tr  # noqa: E402
+import taichi_render as tr
 
 tr.init("cpu")
 scene = tr.load_file(__file__.rsplit("/", 2)[0] + "/scenes/cbox.xml", res=64, spp=4)

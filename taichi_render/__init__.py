@@ -30,12 +30,21 @@ __all__ = [
 ]
 
 # ---- Rendering API (init, render, traverse, ...): added by the lead below this line ----
-from .backend import init  # noqa: E402
-from .io import read_bitmap, tonemap, write_bitmap  # noqa: E402
-from .render.renderer import render  # noqa: E402
-from . import ad  # noqa: E402
-from . import preview  # noqa: E402
-from .ad import SceneParameters, render_forward, traverse  # noqa: E402
+from . import ad, preview
+from .ad import SceneParameters, render_forward, traverse
+from .backend import init
+from .io import read_bitmap, tonemap, write_bitmap
+from .render.renderer import render
 
-__all__ += ["SceneParameters", "ad", "preview", "init", "read_bitmap", "render", "render_forward", "tonemap", "traverse",
-            "write_bitmap"]
+__all__ += [
+    "SceneParameters",
+    "ad",
+    "init",
+    "preview",
+    "read_bitmap",
+    "render",
+    "render_forward",
+    "tonemap",
+    "traverse",
+    "write_bitmap",
+]

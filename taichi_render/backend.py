@@ -44,7 +44,7 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     if arch == "auto" and ctypes.util.find_library("cuda") is None:
         arch = "cpu"  # no CUDA driver: skip Taichi's noisy fallback
     ti_arch = ti.cpu if arch == "cpu" else ti.cuda  # Taichi falls back to CPU without a GPU
-    kwargs = dict(default_fp=ti.f32, default_ip=ti.i32)
+    kwargs = {"default_fp": ti.f32, "default_ip": ti.i32}
     if "TI_LOG_LEVEL" not in os.environ:
         kwargs["log_level"] = ti.WARN
     host_cpu = llvm_host_cpu.tune()  # before any kernel is compiled: see llvm_host_cpu.py

@@ -71,8 +71,8 @@ def invert_red_wall(res: int = 256, iterations: int = 100, spp: int = 1, lr: flo
         if callback is not None and callback(it, image, float(loss[None]), params[KEY]) is False:
             break
     image_final = tr.render(scene, spp=ref_spp, seed=12345).to_numpy()
-    return dict(history=history, frames=frames, truth=truth, image_ref=image_ref,
-                image_init=image_init, image_final=image_final, params=params, scene=scene)
+    return {"history": history, "frames": frames, "truth": truth, "image_ref": image_ref,
+            "image_init": image_init, "image_final": image_final, "params": params, "scene": scene}
 
 
 def save_outputs(result: dict, out: pathlib.Path) -> None:

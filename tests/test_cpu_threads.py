@@ -5,7 +5,6 @@ import subprocess
 import sys
 import threading
 
-
 import taichi_render as tr
 from taichi_render import backend, cpu_threads
 

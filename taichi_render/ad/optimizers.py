@@ -71,7 +71,7 @@ class Optimizer(MutableMapping):
     def set_learning_rate(self, lr) -> None:
         """A float for every key, or {key: lr} for some keys."""
         if isinstance(lr, dict):
-            for key, value in lr.items():
+            for value in lr.values():
                 self._check_lr(value)
             self.lr_per_key = {**getattr(self, "lr_per_key", {}), **lr}
         else:

@@ -90,5 +90,5 @@ def train_predistortion(res: int = 32, iterations: int = 20, spp: int = 4, lr: f
     with torch.no_grad():
         after = [img.numpy().copy() for img in render_all(True, 1000)]
         distorted = [model(t).numpy().copy() for t in textures]
-    return dict(losses=losses, before=before, after=after, distorted=distorted,
-                textures=[t.numpy() for t in textures])
+    return {"losses": losses, "before": before, "after": after, "distorted": distorted,
+            "textures": [t.numpy() for t in textures]}

@@ -7,10 +7,15 @@ that selection probability. Directions point from the reference point towards th
 import taichi as ti
 
 from . import layout as L
-from .intersect import INF, affine_normal, affine_point, triangle_uv, sphere_uv
+from .intersect import INF, affine_normal, affine_point, sphere_uv, triangle_uv
 from .textures import eval_texture
-from .warp import INV_FOUR_PI, PI, square_to_uniform_disk_concentric, square_to_uniform_sphere
-from .warp import square_to_uniform_triangle
+from .warp import (
+    INV_FOUR_PI,
+    PI,
+    square_to_uniform_disk_concentric,
+    square_to_uniform_sphere,
+    square_to_uniform_triangle,
+)
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

@@ -16,7 +16,7 @@ def envmap_cdfs(data: np.ndarray) -> np.ndarray:
     Args:
         data: (H, W, 3) float32 radiance.
     """
-    h, w = data.shape[:2]
+    h = data.shape[0]
     lum = data[..., :3] @ np.array([0.212671, 0.715160, 0.072169])
     theta = (np.arange(h) + 0.5) / h * np.pi
     weights = np.maximum(lum, 0.0) * np.sin(theta)[:, None] + 1e-8

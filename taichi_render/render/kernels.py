@@ -20,7 +20,7 @@ vec3 = ti.math.vec3
 INTEGRATOR_PATH = 0
 INTEGRATOR_DIRECT = 1
 
-__all__ = ["render_kernel", "INTEGRATOR_PATH", "INTEGRATOR_DIRECT", "MODE_PRIMAL", "MODE_ADJOINT", "MODE_FORWARD"]
+__all__ = ["INTEGRATOR_DIRECT", "INTEGRATOR_PATH", "MODE_ADJOINT", "MODE_FORWARD", "MODE_PRIMAL", "render_kernel"]
 
 
 @ti.func
@@ -90,7 +90,6 @@ def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                  mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
                  int_a: ti.i32, int_b: ti.i32, hide_emitters: ti.i32,
                  rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
-    height = accum.shape[0]
     width = accum.shape[1]
     pixel = ti.cast(y * width + x, ti.u32)
     total = vec3(0.0)

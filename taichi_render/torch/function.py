@@ -107,6 +107,6 @@ def render(scene, params=None, spp=None, seed: int = 0, seed_grad=None, malloc_t
     spp, seed = R.check_spp_seed(sensor_obj, spp, seed)
     if seed_grad is None:
         seed_grad = R.derive_seed_grad(seed)
-    info = dict(scene=scene, params=params, keys=keys, spp=spp, seed=seed, seed_grad=int(seed_grad),
-                sensor=sensor, device=device)
+    info = {"scene": scene, "params": params, "keys": keys, "spp": spp, "seed": seed,
+            "seed_grad": int(seed_grad), "sensor": sensor, "device": device}
     return _RenderFunction.apply(info, *values)

@@ -70,7 +70,7 @@ def test_bitmap_texels_marked_alone(scenes_dir):
     key = "textured_plane.bsdf.brdf_0.reflectance.data"
     scene_all = tr.load_file(scenes_dir / "glass_sphere.xml", res=RES)
     params_all = tr.traverse(scene_all)
-    other = [k for k in params_all.keys() if k.endswith(".data") and k != key] + [key]
+    other = [k for k in params_all if k.endswith(".data") and k != key] + [key]
     everything = gradients(scene_all, params_all, other)
     scene = tr.load_file(scenes_dir / "glass_sphere.xml", res=RES)
     params = tr.traverse(scene)

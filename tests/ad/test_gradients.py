@@ -11,7 +11,6 @@ differentiate: they must agree to float precision, whatever the noise. With the 
 """
 
 import numpy as np
-import pytest
 import taichi as ti
 
 import taichi_render as tr

@@ -52,7 +52,7 @@ def test_small_scene_is_one_leaf_and_large_one_splits():
     tri = scene_data(tr.load_dict(tr.cornell_box())).np["tri_p"]
     corners = np.stack([tri[:, 0], tri[:, 0] + tri[:, 1], tri[:, 0] + tri[:, 2]], axis=1)
     walls = np.stack([corners.min(axis=1), corners.max(axis=1)], axis=1)
-    node_box, node_i, order = bvh.build_bvh(walls)
+    _, node_i, _ = bvh.build_bvh(walls)
     assert len(node_i) == 1 and node_i[0, 1] == 36
-    node_box, node_i, order = bvh.build_bvh(random_boxes(2000))
+    _, node_i, _ = bvh.build_bvh(random_boxes(2000))
     assert len(node_i) > 31

@@ -4,7 +4,12 @@ textures beyond its size added at once."""
 import numpy as np
 import taichi as ti
 
-from taichi_render.render.packet_gradients import TABLE_SIZE, add_rgb_gradient, flush_rgb_gradients, new_table
+from taichi_render.render.packet_gradients import (
+    TABLE_SIZE,
+    add_rgb_gradient,
+    flush_rgb_gradients,
+    new_table,
+)
 
 
 class _Grads:

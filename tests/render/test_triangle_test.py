@@ -6,7 +6,12 @@ import warnings
 import numpy as np
 import taichi as ti
 
-from taichi_render.render.intersect import INF, TRI_TO_BARY, intersect_triangle, intersect_triangle_rows
+from taichi_render.render.intersect import (
+    INF,
+    TRI_TO_BARY,
+    intersect_triangle,
+    intersect_triangle_rows,
+)
 from taichi_render.render.scene_data import barycentric_transforms
 
 

@@ -111,7 +111,7 @@ def test_conversions_and_errors(scene):
     assert torch.equal(img, ref)
     assert not img.requires_grad
     with pytest.raises(KeyError, match="nope"):
-        trt.render(scene, params, spp=2, **{"nope": torch.zeros(3)})
+        trt.render(scene, params, spp=2, nope=torch.zeros(3))
     with pytest.raises(TypeError, match=KEY):
         trt.render(scene, params, spp=2, **{KEY: [0.1, 0.2, 0.3]})
     with pytest.raises(ValueError, match=KEY):
