@@ -92,26 +92,6 @@ def intersect_triangle_rows(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
 
 
 @ti.func
-def intersect_triangle(o: vec3, d: vec3, p0: vec3, e1: vec3, e2: vec3):
-    """Moller-Trumbore: returns (t, b1, b2); t = INF on a miss."""
-    pvec = d.cross(e2)
-    det = e1.dot(pvec)
-    t = INF
-    b1 = 0.0
-    b2 = 0.0
-    if det != 0.0:
-        inv_det = 1.0 / det
-        tvec = o - p0
-        b1 = tvec.dot(pvec) * inv_det
-        qvec = tvec.cross(e1)
-        b2 = d.dot(qvec) * inv_det
-        tt = e2.dot(qvec) * inv_det
-        if b1 >= 0.0 and b2 >= 0.0 and b1 + b2 <= 1.0 and tt > 0.0:
-            t = tt
-    return t, b1, b2
-
-
-@ti.func
 def intersect_sphere(o: vec3, d: vec3, c: vec3, r: ti.f32) -> ti.f32:
     """Nearest positive hit distance, or INF (robust form, Ray Tracing Gems ch. 7)."""
     f = o - c

@@ -6,13 +6,29 @@ import warnings
 import numpy as np
 import taichi as ti
 
-from taichi_render.render.intersect import (
-    INF,
-    TRI_TO_BARY,
-    intersect_triangle,
-    intersect_triangle_rows,
-)
+from taichi_render.render.intersect import INF, TRI_TO_BARY, intersect_triangle_rows
 from taichi_render.render.scene_data import barycentric_transforms
+
+
+@ti.func
+def intersect_triangle(o: ti.math.vec3, d: ti.math.vec3, p0: ti.math.vec3, e1: ti.math.vec3,
+                       e2: ti.math.vec3):
+    """Moller-Trumbore, the test the renderer used before: (t, b1, b2); t = INF on a miss."""
+    pvec = d.cross(e2)
+    det = e1.dot(pvec)
+    t = INF
+    b1 = 0.0
+    b2 = 0.0
+    if det != 0.0:
+        inv_det = 1.0 / det
+        tvec = o - p0
+        b1 = tvec.dot(pvec) * inv_det
+        qvec = tvec.cross(e1)
+        b2 = d.dot(qvec) * inv_det
+        tt = e2.dot(qvec) * inv_det
+        if b1 >= 0.0 and b2 >= 0.0 and b1 + b2 <= 1.0 and tt > 0.0:
+            t = tt
+    return t, b1, b2
 
 
 def test_transform_maps_edges_and_normal_to_axes_and_degenerate_to_zero():
