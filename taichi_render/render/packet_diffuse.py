@@ -407,7 +407,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         if replay and any_lane(wanted != 0):
             # adjoint: gradients of rgb textures go to the packet's table (packet_gradients.py)
             for l in range(LANES):
-                if single_pass and valid[l] and wanted[l] != 0 and _lobe_wanted(sc, term_tex[3, l], mode):
+                if single_pass and valid[l] and _lobe_wanted(sc, term_tex[3, l], mode):
                     keep(S, l, depth, term_tex[3, l], -1, vec2(u[l], v[l]), vec3(iax[l], iay[l], iaz[l]), vec3(0.0))
                 if wanted[l] != 0:
                     t_tex = ti.Vector([term_tex[0, l], ti.select(contribute[l], term_tex[1, l], -1),
