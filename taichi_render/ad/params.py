@@ -333,6 +333,11 @@ class SceneParameters(Mapping):
         for key in keys:
             if key not in self._grad_keys:
                 self._grad_keys.append(key)
+        self._note_gradients(keys)
+
+    def _note_gradients(self, keys) -> None:
+        """Tell the renderer that adjoint launches of the scene want these keys' gradients
+        (enable_grad, and the torch bridge for the tensors it differentiates)."""
         from ..render.renderer import note_gradient_keys
 
         note_gradient_keys(self._scene, keys, self._gradient_textures(keys))

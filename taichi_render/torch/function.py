@@ -61,8 +61,7 @@ class _RenderFunction(torch.autograd.Function):
         image_grad = grad_image.detach().to(torch_device(), torch.float32).contiguous()
         buf.restore_weight(ctx.weight)
         data = R.scene_data(scene)
-        needed = [key for key, needs in zip(keys, wanted) if needs]
-        R.note_gradient_keys(scene, needed, params._gradient_textures(needed))
+        params._note_gradients([key for key, needs in zip(keys, wanted) if needs])
         data.zero_gradients()
         R.launch(scene, sensor, info["spp"], info["seed_grad"], "adjoint", image_grad=image_grad)
         grads = []
