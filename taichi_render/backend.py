@@ -51,7 +51,7 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     if host_cpu and "offline_cache_file_path" not in ti_kwargs:
         # kernels optimised for one CPU name are cached apart from those of another
         base = os.environ.get("TI_OFFLINE_CACHE_FILE_PATH") or ti.lang.impl.default_cfg().offline_cache_file_path
-        kwargs["offline_cache_file_path"] = os.path.join(base, f"llvm-{host_cpu}")
+        kwargs["offline_cache_file_path"] = os.path.join(base, llvm_host_cpu.cache_tag())
     kwargs.update(ti_kwargs)
     # Taichi warns when an argument overrides its environment variable; the cache folder above
     # is derived from that variable, so it is hidden from ti.init for the call
@@ -62,6 +62,7 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     finally:
         if hidden is not None:
             os.environ["TI_OFFLINE_CACHE_FILE_PATH"] = hidden
+    llvm_host_cpu.tune_optimiser()  # after ti.init, which gave the code generator its name
     taichi_frontend.install()
     actual = "cuda" if ti.lang.impl.current_cfg().arch == ti.cuda else "cpu"
     if actual == "cpu":

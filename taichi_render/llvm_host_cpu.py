@@ -18,6 +18,26 @@ faster at spp 16 (122 to 102 ms). The environment variable `TR_HOST_CPU=0` leave
 `TR_HOST_CPU=<LLVM CPU name>` asks for that CPU. `backend.init` keeps the offline cache of
 each CPU name in a folder of its own (`<cache>/llvm-<name>`): Taichi's cache key does not
 include it.
+
+Two more rewrites make the code generator use the host the way the packets need it (measured on
+the Cornell box at spp 16: 84 to 66 ms):
+
+- **512-bit vectors.** Every LLVM 15 name of an AVX-512 CPU but Xeon Phi's ("knl") carries the
+  tuning "prefer-256-bit", so the SLP vectoriser rebuilt the packets' 16-wide arithmetic as
+  pairs of 8-wide vectors. Taichi asks for the host's name twice: once in `ti.init`, where the
+  JIT's code generator keeps it (with the host's feature list), and before optimising each
+  kernel, where the optimiser's target machine takes it (with no feature list). After
+  `ti.init`, `tune_optimiser()` makes the name "knl" for the optimiser only: it vectorises
+  16 wide, and the code generator still selects and schedules instructions for
+  "x86-64-v4" with the host's features (84 to 70 ms). Naming the CPU "knl" for both, in
+  stop 5, was 12 % faster and crashed two full test runs of five; see docs/architecture.md.
+  `TR_WIDE_VECTORS=0` keeps the level's name.
+- **Fused multiply-adds.** Taichi's optimiser runs with fast-math target options, but the JIT's
+  code generator uses LLVM's defaults and the IR carries no fast-math flags, so `a * b + c`
+  was a multiply and an add. `fuse_multiply_adds()` makes
+  `llvm::TargetMachine::resetTargetOptions`, which the instruction selector calls for every
+  function, set `UnsafeFPMath`, the option that lets it fuse (70 to 66 ms). The three bytes it
+  changes are checked against the expected instructions first. `TR_FMA=0` leaves it alone.
 """
 
 from __future__ import annotations
@@ -32,6 +52,16 @@ import sys
 import numpy as np
 
 SYMBOL = b"_ZN4llvm3sys14getHostCPUNameEv"  # llvm::sys::getHostCPUName()
+RESET_SYMBOL = b"_ZNK4llvm13TargetMachine18resetTargetOptionsERKNS_8FunctionE"
+# resetTargetOptions of Taichi 1.7's LLVM 15, at byte 0x2a: the value of "unsafe-fp-math" becomes
+# bit 0 of TargetOptions' flags (movzx eax, al; mov ecx, [rbx+0x438]; and ecx, -2; or ecx, eax;
+# mov [rbx+0x438], cx). The patch replaces the movzx by `push 1; pop rax`: the bit is always set.
+RESET_AT = 0x2A
+RESET_EXPECTED = bytes.fromhex("0fb6c0 8b8b38040000 83e1fe 09c1 66898b38040000")
+RESET_PATCH = bytes.fromhex("6a0158")
+# the name the optimiser gets for a level (see the module docstring): the same instruction sets,
+# tuned for 512-bit vectors
+OPTIMISER_NAMES = {"x86-64-v4": "knl"}
 
 LEVELS = (  # (LLVM CPU name, /proc/cpuinfo flags it needs), widest first
     ("x86-64-v4", {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}),
@@ -102,8 +132,12 @@ def _load_base(library: str) -> int | None:
 def _rewrite(address: int, name: bytes) -> None:
     """Make the function at `address` return StringRef(name): movabs rax, data; mov edx, len; ret."""
     buf = ctypes.create_string_buffer(name)
-    _state["name_buffer"] = buf  # the returned pointer must stay valid
+    _state.setdefault("name_buffers", []).append(buf)  # the returned pointers must stay valid
     code = b"\x48\xb8" + struct.pack("<Q", ctypes.addressof(buf)) + b"\xba" + struct.pack("<I", len(name)) + b"\xc3"
+    _write_code(address, code)
+
+
+def _write_code(address: int, code: bytes) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     page = address & ~(mmap.PAGESIZE - 1)
@@ -115,10 +149,10 @@ def _rewrite(address: int, name: bytes) -> None:
 
 
 def tune() -> str | None:
-    """Give LLVM a CPU name for the host when it has none (see the module docstring); with
-    TR_HOST_CPU=0 only read it. Returns the name LLVM now uses for the host, or None where it
-    cannot be read (not Linux x86-64, or the symbol not found). Call before Taichi compiles
-    kernels; calls after the first do nothing."""
+    """Give LLVM a CPU name for the host when it has none, and fused multiply-adds (see the module
+    docstring); with TR_HOST_CPU=0 only read the name. Returns the name LLVM now uses for the
+    host, or None where it cannot be read (not Linux x86-64, or the symbol not found). Call
+    before `ti.init`; calls after the first do nothing."""
     if "name" in _state:
         return _state["name"]
     _state["name"] = None
@@ -147,11 +181,66 @@ def tune() -> str | None:
             _rewrite(base + offset, target.encode())
             name = current()
         _state["name"] = name
+        _state["current"] = current
+        _state["address"] = base + offset
+        if wanted != "0" and os.environ.get("TR_WIDE_VECTORS", "") != "0":
+            _state["optimiser"] = OPTIMISER_NAMES.get(name)
+        if wanted != "0" and os.environ.get("TR_FMA", "") != "0":
+            _state["fma"] = _fuse_multiply_adds(library, base)
     except (OSError, ValueError, ImportError, AttributeError):
         return None
     return _state["name"]
 
 
+def _fuse_multiply_adds(library: str, base: int) -> bool:
+    """Patch resetTargetOptions (see RESET_EXPECTED) when its bytes are the expected ones."""
+    offset = symbol_offset(library, RESET_SYMBOL)
+    if offset is None:
+        return False
+    at = base + offset + RESET_AT
+    found = ctypes.string_at(at, len(RESET_EXPECTED))
+    if found == RESET_PATCH + RESET_EXPECTED[len(RESET_PATCH):]:
+        return True  # patched before (another import of this module)
+    if found != RESET_EXPECTED:
+        return False
+    _write_code(at, RESET_PATCH)
+    return True
+
+
+def tune_optimiser() -> str | None:
+    """After `ti.init`: give the optimiser its name for the host (OPTIMISER_NAMES) while the code
+    generator, created by `ti.init`, keeps the level's. Returns the optimiser's name."""
+    optimiser = _state.get("optimiser")
+    if optimiser and not _state.get("optimiser_tuned"):
+        _rewrite(_state["address"], optimiser.encode())
+        if _state["current"]() != optimiser:
+            raise RuntimeError("llvm_host_cpu: the CPU name was not rewritten")
+        _state["optimiser_tuned"] = True
+    return optimiser or _state.get("name")
+
+
 def host_cpu_name() -> str | None:
-    """The CPU name LLVM uses for the host after `tune()` (None before it, or where unreadable)."""
+    """The CPU name LLVM's code generator uses for the host after `tune()` (None before it, or
+    where unreadable)."""
     return _state.get("name")
+
+
+def optimiser_cpu_name() -> str | None:
+    """The CPU name LLVM's optimiser uses for the host (after `tune_optimiser()`)."""
+    return _state["optimiser"] if _state.get("optimiser_tuned") else _state.get("name")
+
+
+def fused_multiply_adds() -> bool:
+    """Whether the code generator fuses multiplies and adds (`tune()` patched it)."""
+    return bool(_state.get("fma"))
+
+
+def cache_tag() -> str | None:
+    """The name of the offline-cache folder for kernels compiled with these settings."""
+    name = _state.get("name")
+    if not name:
+        return None
+    tag = f"llvm-{name}"
+    if _state.get("optimiser") and _state["optimiser"] != name:
+        tag += f"-opt-{_state['optimiser']}"
+    return tag + ("-fma" if _state.get("fma") else "")

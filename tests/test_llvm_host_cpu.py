@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 from taichi._lib.core import taichi_python
 
 from taichi_render import llvm_host_cpu as H
@@ -26,11 +27,17 @@ def test_symbol_is_found_in_taichis_library():
     assert H.symbol_offset(taichi_python.__file__, b"_ZN4llvm3sys10noSuchNameEv") is None
 
 
-def _llvm_name_in_fresh_process(env_value):
-    env = dict(os.environ, TR_HOST_CPU=env_value)
-    code = "import taichi_render as tr; tr.init(); from taichi_render import llvm_host_cpu as h; print(h.host_cpu_name())"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+def _in_fresh_process(expression, **env_values):
+    env = dict(os.environ, **env_values)
+    code = ("import taichi_render as tr; tr.init(); from taichi_render import llvm_host_cpu as h; "
+            f"import tests.test_llvm_host_cpu as t; print({expression})")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return out.stdout.strip().splitlines()[-1]
+
+
+def _llvm_name_in_fresh_process(env_value):
+    return _in_fresh_process("h.host_cpu_name()", TR_HOST_CPU=env_value)
 
 
 def test_host_gets_its_level_where_llvm_has_no_name():
@@ -48,4 +55,61 @@ def test_offline_cache_is_kept_per_cpu_name():
 
     name = H.host_cpu_name()
     path = ti.lang.impl.current_cfg().offline_cache_file_path
-    assert (name is None) or path == os.path.join(os.environ["TI_OFFLINE_CACHE_FILE_PATH"], f"llvm-{name}")
+    assert (name is None) or path == os.path.join(os.environ["TI_OFFLINE_CACHE_FILE_PATH"], H.cache_tag())
+    if H.optimiser_cpu_name() != name:
+        assert f"-opt-{H.optimiser_cpu_name()}" in H.cache_tag()
+    assert H.cache_tag().endswith("-fma") == H.fused_multiply_adds()
+
+
+def _patchable():
+    """Whether this host's Taichi can be patched: Linux x86-64, its LLVM found (as on CI)."""
+    return sys.platform == "linux" and H.host_cpu_name() is not None
+
+
+def test_optimiser_gets_the_512_bit_name_and_the_code_generator_keeps_the_level():
+    if H.host_cpu_name() not in H.OPTIMISER_NAMES:
+        assert H.optimiser_cpu_name() == H.host_cpu_name()  # nothing to widen on this host
+        return
+    wide = H.OPTIMISER_NAMES[H.host_cpu_name()]
+    assert H.optimiser_cpu_name() == wide
+    assert H._state["current"]() == wide  # what Taichi's optimiser reads from now on
+    assert _in_fresh_process("(h.host_cpu_name(), h.optimiser_cpu_name())") == repr((H.host_cpu_name(), wide))
+    kept = _in_fresh_process("(h.host_cpu_name(), h.optimiser_cpu_name())", TR_WIDE_VECTORS="0")
+    assert kept == repr((H.host_cpu_name(), H.host_cpu_name()))
+
+
+def multiply_add_in_a_kernel():
+    """x * y + z in float32 where fusing changes the result: (1 + 2^-12)^2 - (1 + 2^-11) is 2^-24
+    exactly, and 0 when the product is rounded first."""
+    import taichi as ti
+
+    v = ti.field(ti.f32, shape=4)
+    v.from_numpy(np.array([1 + 2.0**-12, 1 + 2.0**-12, -(1 + 2.0**-11), 0], np.float32))
+
+    @ti.kernel
+    def multiply_add():
+        v[3] = v[0] * v[1] + v[2]
+
+    multiply_add()
+    return float(v[3])
+
+
+def test_code_generator_fuses_multiply_adds():
+    assert H.fused_multiply_adds() == _patchable()
+    if _patchable():
+        assert multiply_add_in_a_kernel() == 2.0**-24
+        assert _in_fresh_process("(h.fused_multiply_adds(), t.multiply_add_in_a_kernel())", TR_FMA="0") \
+            == repr((False, 0.0))
+
+
+def test_fma_patch_changes_only_the_expected_bytes():
+    assert H.RESET_EXPECTED.startswith(bytes.fromhex("0fb6c0"))  # movzx eax, al: replaced
+    assert len(H.RESET_PATCH) == 3
+    if H.fused_multiply_adds():
+        from taichi._lib.core import taichi_python
+
+        library = taichi_python.__file__
+        at = H._load_base(library) + H.symbol_offset(library, H.RESET_SYMBOL) + H.RESET_AT
+        import ctypes
+
+        assert ctypes.string_at(at, len(H.RESET_EXPECTED)) == H.RESET_PATCH + H.RESET_EXPECTED[3:]
