@@ -101,9 +101,9 @@ def _box_hits(sc: ti.template(), node: ti.i32, ox: VF, oy: VF, oz: VF, ix: VF, i
 
 
 @ti.func
-def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
-    """`intersect.intersect_triangle_rows` on every lane: (t, b1, b2), t = INF where the lane
-    misses."""
+def _triangle_plane(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
+    """Where every lane's ray meets triangle tri's plane: (t, b1, b2) in the triangle's
+    barycentric coordinates, t = INF where it does not (parallel, or behind the origin)."""
     p0 = sc.tri_p[tri, 0]
     m0 = sc.tri_p[tri, TRI_TO_BARY]
     m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
@@ -115,8 +115,56 @@ def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy
     t = -(m2.x * sx + m2.y * sy + m2.z * sz) / ti.select(hd != 0.0, hd, 1.0)
     b1 = m0.x * sx + m0.y * sy + m0.z * sz + t * (m0.x * dx + m0.y * dy + m0.z * dz)
     b2 = m1.x * sx + m1.y * sy + m1.z * sz + t * (m1.x * dx + m1.y * dy + m1.z * dz)
-    ok = (hd != 0.0) & (b1 >= 0.0) & (b2 >= 0.0) & (b1 + b2 <= 1.0) & (t > 0.0)
+    return ti.select((hd != 0.0) & (t > 0.0), t, INF), b1, b2
+
+
+@ti.func
+def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
+    """`intersect.intersect_triangle_rows` on every lane: (t, b1, b2), t = INF where the lane
+    misses."""
+    t, b1, b2 = _triangle_plane(sc, tri, ox, oy, oz, dx, dy, dz)
+    ok = (b1 >= 0.0) & (b2 >= 0.0) & (b1 + b2 <= 1.0)
     return ti.select(ok, t, INF), b1, b2
+
+
+@ti.func
+def _pick(code: ti.i32, x: VF, y: VF, z: VF) -> VF:
+    """x, y or z for code 0, 1 or 2 (the same for every lane)."""
+    return ti.select(code == 0, x, ti.select(code == 1, y, z))
+
+
+@ti.func
+def closer_pair_hit(sc: ti.template(), k: ti.i32, code: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF,
+                    best: VF, prim: VI, hb1: VF, hb2: VF, any_hit: ti.template()):
+    """The triangle pair (parallelogram) headed by primitive k, with unit code `code`
+    (quads.py), against every lane: (best, prim, b1, b2) updated where it is hit closer than
+    `best`, prim being k or k + 1 and (b1, b2) that triangle's barycentrics. (Any-hit traces
+    only need prim >= 0: they report k.)"""
+    apex = (code - 1) % 3
+    q1 = (code - 1) // 3 % 3
+    q2 = (code - 1) // 9
+    t, b1, b2 = _triangle_plane(sc, sc.prim[k].y, ox, oy, oz, dx, dy, dz)
+    b0 = 1.0 - b1 - b2
+    w_i = _pick(apex, b0, b1, b2)  # A's weight of the apex: < 0 in B
+    w_j = _pick(apex, b1, b0, b0)
+    w_k = _pick(apex, b2, b2, b1)
+    ok = (w_j >= 0.0) & (w_k >= 0.0) & (w_j <= 1.0) & (w_k <= 1.0)
+    closer = ok & (ti.select(ok, t, INF) < best)
+    in_b = w_i < 0.0
+    new_best = ti.select(closer, t, best)
+    new_prim = prim
+    n1 = hb1
+    n2 = hb2
+    if ti.static(any_hit):
+        new_prim = ti.select(closer, k, prim)
+    else:
+        g_j = w_j + w_i
+        g_k = w_k + w_i
+        g_3 = -w_i
+        new_prim = ti.select(closer, ti.select(in_b, k + 1, k), prim)
+        n1 = ti.select(closer, ti.select(in_b, _pick(q1, g_j, g_k, g_3), b1), hb1)
+        n2 = ti.select(closer, ti.select(in_b, _pick(q2, g_j, g_k, g_3), b2), hb2)
+    return new_best, new_prim, n1, n2
 
 
 @ti.func
@@ -193,7 +241,8 @@ def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: 
     hb2 = VF(0.0)
     stack = ti.Vector([0] * STACK_SIZE, ti.i32)
     sp = 0
-    if sc.scene_i[L.SC_NUM_NODES] > 0 and _box_hits(sc, 0, ox, oy, oz, ix, iy, iz, best):
+    num_nodes = sc.scene_i[L.SC_NUM_NODES]
+    if num_nodes > 0 and _box_hits(sc, 0, ox, oy, oz, ix, iy, iz, best):
         sp = 1
     while sp > 0:
         sp -= 1
@@ -201,7 +250,12 @@ def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: 
         info = sc.node_i[node]
         if info.y > 0:
             for k in range(info.x, info.x + info.y):
-                best, prim, hb1, hb2 = closer_hit(sc, k, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2)
+                code = sc.node_i[num_nodes + k].x
+                if code == 0:
+                    best, prim, hb1, hb2 = closer_hit(sc, k, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2)
+                elif code > 0:
+                    best, prim, hb1, hb2 = closer_pair_hit(sc, k, code, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2,
+                                                           any_hit)
             if ti.static(any_hit):
                 if not any_lane((prim < 0) & (tmax >= 0.0)):
                     break

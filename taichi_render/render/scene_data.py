@@ -14,6 +14,7 @@ import taichi as ti
 from . import layout as L
 from .bvh import build_bvh
 from .derivative_data import DerivativeData
+from .quads import expand_units, pair_codes, unit_boxes
 from .view import SCENE_ARRAYS
 
 _WRAP = {"repeat": L.WRAP_REPEAT, "mirror": L.WRAP_MIRROR, "clamp": L.WRAP_CLAMP}
@@ -285,7 +286,15 @@ class SceneData(DerivativeData):
             else np.zeros((0, 2, 3), np.float32)
         )
         prim_arr = np.array(prims, np.int32).reshape(-1, 2)
-        node_box, node_i, order = build_bvh(boxes)
+        # triangle pairs forming parallelograms are tested as one unit by packets (quads.py)
+        codes = pair_codes(prim_arr, corners, tri[:, 3], tri_p[:, 3:6]) if len(tri) else np.zeros(len(prim_arr),
+                                                                                                   np.int32)
+        units, first = unit_boxes(boxes, codes)
+        node_box, node_i, unit_order = build_bvh(units)
+        order, node_i = expand_units(unit_order, first, codes, node_i)
+        num_nodes = len(node_i) if len(order) else 0
+        if len(order):  # rows num_nodes + k: the unit code of primitive k (BVH order)
+            node_i = np.concatenate([node_i, np.stack([codes[order], np.zeros(len(order), np.int32)], axis=1)])
         prim_arr = prim_arr[order] if len(order) else np.zeros((1, 2), np.int32)
 
         self.np.update(
@@ -313,7 +322,7 @@ class SceneData(DerivativeData):
             scene_i[L.SC_WIDTH:] = emitter_prims
         scene_i[L.SC_NUM_EMITTERS] = len(self._em)
         scene_i[L.SC_ENV_EMITTER] = env_index
-        scene_i[L.SC_NUM_NODES] = len(node_i) if len(order) else 0
+        scene_i[L.SC_NUM_NODES] = num_nodes
         scene_i[L.SC_GRAD_TEXTURES] = -1
         em_i = self.np["em_i"]
         scene_i[L.SC_TRIANGLE_EMITTERS] = int(len(self._em) > 0 and all(
