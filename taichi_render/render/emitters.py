@@ -48,7 +48,10 @@ def sample_cdf(sc: ti.template(), offset: ti.i32, n: ti.i32, u: ti.f32):
             hi = mid
         else:
             lo = mid + 1
-    prev = 0.0 if lo == 0 else sc.dist[offset + lo - 1]
+    # (`a if c else b` would read both sides in a Taichi function: dist[offset - 1] for lo = 0)
+    prev = 0.0
+    if lo > 0:
+        prev = sc.dist[offset + lo - 1]
     width = sc.dist[offset + lo] - prev
     frac = (u - prev) / width if width > 0.0 else 0.5
     return lo, ti.math.clamp(frac, 0.0, 0.99999994)
@@ -56,7 +59,9 @@ def sample_cdf(sc: ti.template(), offset: ti.i32, n: ti.i32, u: ti.f32):
 
 @ti.func
 def cdf_mass(sc: ti.template(), offset: ti.i32, k: ti.i32) -> ti.f32:
-    prev = 0.0 if k == 0 else sc.dist[offset + k - 1]
+    prev = 0.0
+    if k > 0:
+        prev = sc.dist[offset + k - 1]
     return sc.dist[offset + k] - prev
 
 

@@ -53,8 +53,11 @@ class _Table:
         return self.ints[-1], self.floats[-1]
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The tables; an empty one gets a row of -1 / 0, since kernels need at least one row.
+        That row is not counted (len stays 0): a scene without emitters once counted one
+        emitter of type -1, whose sampling read the CDF array at negative indices."""
         if not self.ints:
-            self.add()  # kernels need at least one row
+            return np.full((1, self.iw), -1, np.int32), np.zeros((1, self.fw), np.float32)
         return np.stack(self.ints), np.stack(self.floats)
 
     def __len__(self):

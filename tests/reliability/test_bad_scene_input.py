@@ -18,6 +18,8 @@ import pytest
 
 import taichi_render as tr
 from taichi_render.core.errors import PluginNotFoundError, SceneError
+from taichi_render.render import layout as L
+from taichi_render.render.renderer import scene_data
 
 T = tr.ScalarTransform4f
 HEADER = '<scene version="3.0.0">'
@@ -364,6 +366,9 @@ def test_scene_without_emitter_renders_black():
     del d["light"]["emitter"]
     scene = tr.load_dict(d)
     assert scene.emitters() == []
+    # no emitter is sampled: the emitter table's placeholder row is not an emitter (it was
+    # counted once, and sampling it read the CDF array at index -1: a rare segmentation fault)
+    assert scene_data(scene).np["scene_i"][L.SC_NUM_EMITTERS] == 0
     image = tr.render(scene, spp=2).to_numpy()
     assert image.shape == (16, 16, 3) and not image.any()
 
