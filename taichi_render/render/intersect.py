@@ -92,6 +92,49 @@ def intersect_triangle_rows(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
 
 
 @ti.func
+def _pick3(code: ti.i32, x: ti.f32, y: ti.f32, z: ti.f32) -> ti.f32:
+    r = z
+    if code == 0:
+        r = x
+    elif code == 1:
+        r = y
+    return r
+
+
+@ti.func
+def intersect_pair_rows(sc: ti.template(), k: ti.i32, code: ti.i32, o: vec3, d: vec3):
+    """Ray against the triangle pair (parallelogram) headed by primitive k, unit code `code`
+    (quads.py): one plane test in the first triangle's barycentrics. Returns (t, prim, b1, b2):
+    prim k or k + 1, whichever triangle was hit, with its own barycentrics; t = INF and prim -1
+    on a miss."""
+    tri = sc.prim[k].y
+    s = o - sc.tri_p[tri, 0]
+    m0 = sc.tri_p[tri, TRI_TO_BARY]
+    m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
+    m2 = sc.tri_p[tri, TRI_TO_BARY + 2]
+    hd = m2.dot(d)
+    tt = -m2.dot(s) / hd if hd != 0.0 else -1.0
+    b1 = m0.dot(s) + tt * m0.dot(d)
+    b2 = m1.dot(s) + tt * m1.dot(d)
+    b0 = 1.0 - b1 - b2
+    apex = (code - 1) % 3
+    w_i = _pick3(apex, b0, b1, b2)  # the first triangle's weight of the apex: < 0 in the second
+    w_j = _pick3(apex, b1, b0, b0)
+    w_k = _pick3(apex, b2, b2, b1)
+    t = INF
+    prim = -1
+    if w_j >= 0.0 and w_k >= 0.0 and w_j <= 1.0 and w_k <= 1.0 and tt > 0.0:
+        t = tt
+        prim = k
+        if w_i < 0.0:
+            prim = k + 1
+            g_j, g_k, g_3 = w_j + w_i, w_k + w_i, -w_i
+            b1 = _pick3((code - 1) // 3 % 3, g_j, g_k, g_3)
+            b2 = _pick3((code - 1) // 9, g_j, g_k, g_3)
+    return t, prim, b1, b2
+
+
+@ti.func
 def intersect_sphere(o: vec3, d: vec3, c: vec3, r: ti.f32) -> ti.f32:
     """Nearest positive hit distance, or INF (robust form, Ray Tracing Gems ch. 7)."""
     f = o - c
@@ -172,7 +215,8 @@ def trace(sc: ti.template(), o: vec3, d: vec3, tmax: ti.f32, any_hit: ti.templat
     inv_d = _safe_inverse(d)
     stack = ti.Vector([0] * STACK_SIZE, ti.i32)
     sp = 0
-    if sc.scene_i[L.SC_NUM_NODES] > 0 and _box_entry(o, inv_d, sc.node_box[0, 0], sc.node_box[0, 1], tmax) < INF:
+    num_nodes = sc.scene_i[L.SC_NUM_NODES]
+    if num_nodes > 0 and _box_entry(o, inv_d, sc.node_box[0, 0], sc.node_box[0, 1], tmax) < INF:
         stack[0] = 0
         sp = 1
     while sp > 0:
@@ -181,10 +225,16 @@ def trace(sc: ti.template(), o: vec3, d: vec3, tmax: ti.f32, any_hit: ti.templat
         info = sc.node_i[node]
         if info.y > 0:
             for k in range(info.x, info.x + info.y):
-                t, b1, b2 = intersect_prim(sc, k, o, d)
+                code = sc.node_i[num_nodes + k].x  # quads.py: 0 alone, > 0 a pair's head, -1 its tail
+                t, p, b1, b2 = INF, -1, 0.0, 0.0
+                if code == 0:
+                    t, b1, b2 = intersect_prim(sc, k, o, d)
+                    p = k
+                elif code > 0:
+                    t, p, b1, b2 = intersect_pair_rows(sc, k, code, o, d)
                 if t < hit.t:
                     hit.t = t
-                    hit.prim = k
+                    hit.prim = p
                     hit.b1 = b1
                     hit.b2 = b2
             if ti.static(any_hit):

@@ -87,8 +87,8 @@ def test_cornell_box_is_eighteen_parallelograms():
 def test_packet_hits_on_pairs_report_the_triangle_and_its_barycentrics(tmp_path):
     # an OBJ of quads in every corner order (the loader triangulates each as a fan) and of
     # explicit triangle pairs with B's vertices permuted: rays aimed at random points of each
-    # parallelogram get the triangle and barycentrics of the one-ray traversal, which tests
-    # triangles one by one
+    # parallelogram get, from both traversals (packets and one ray per thread), the same
+    # triangle and barycentrics, and those barycentrics of that triangle are the hit point
     rng = np.random.default_rng(4)
     lines, faces, v = [], [], 0
     quads = []
@@ -132,6 +132,13 @@ def test_packet_hits_on_pairs_report_the_triangle_and_its_barycentrics(tmp_path)
     same = r[:, 1] == r[:, 5]
     assert same.mean() > 0.999
     np.testing.assert_allclose(r[same][:, [0, 2, 3]], r[same][:, [4, 6, 7]], rtol=1e-4, atol=1e-4)
+    tri_p = data.np["tri_p"].astype(np.float64)
+    for cols in ([0, 1, 2, 3], [4, 5, 6, 7]):  # packet, then one-ray results
+        t, p, b1, b2 = r[:, cols[0]], r[:, cols[1]].astype(int), r[:, cols[2]], r[:, cols[3]]
+        tri = data.np["prim"][p, 1]
+        on_triangle = tri_p[tri, 0] + b1[:, None] * tri_p[tri, 1] + b2[:, None] * tri_p[tri, 2]
+        np.testing.assert_allclose(on_triangle, origins + t[:, None] * dirs, atol=2e-4)
+        assert np.all(b1 >= -1e-4) and np.all(b2 >= -1e-4) and np.all(b1 + b2 <= 1 + 1e-4)
     heads = data.np["node_i"][n_nodes:, 0] > 0
     in_second = np.isin(r[:, 1].astype(int), np.flatnonzero(heads) + 1)
     assert 0.3 < in_second.mean() < 0.7  # both halves of the pairs were hit
