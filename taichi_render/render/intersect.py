@@ -8,6 +8,7 @@ import taichi as ti
 
 from . import layout as L
 from .frame import frame_from_normal
+from .quads import pair_weights, second_barycentrics
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -77,14 +78,7 @@ def intersect_triangle_rows(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
     t = -h(o) / h(d), at barycentrics M (o - p0) + t M d. Half the arithmetic of Moller-Trumbore
     (which ray packets test most), the same hits up to rounding. Returns (t, b1, b2); t = INF on a
     miss."""
-    s = o - sc.tri_p[tri, 0]
-    m0 = sc.tri_p[tri, TRI_TO_BARY]
-    m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
-    m2 = sc.tri_p[tri, TRI_TO_BARY + 2]
-    hd = m2.dot(d)
-    tt = -m2.dot(s) / hd if hd != 0.0 else -1.0
-    b1 = m0.dot(s) + tt * m0.dot(d)
-    b2 = m1.dot(s) + tt * m1.dot(d)
+    tt, b1, b2 = _triangle_plane(sc, tri, o, d)
     t = INF
     if b1 >= 0.0 and b2 >= 0.0 and b1 + b2 <= 1.0 and tt > 0.0:
         t = tt
@@ -92,13 +86,16 @@ def intersect_triangle_rows(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
 
 
 @ti.func
-def _pick3(code: ti.i32, x: ti.f32, y: ti.f32, z: ti.f32) -> ti.f32:
-    r = z
-    if code == 0:
-        r = x
-    elif code == 1:
-        r = y
-    return r
+def _triangle_plane(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
+    """Where the ray meets triangle tri's plane: (t, b1, b2) in its barycentric coordinates;
+    t = -1 when the ray is parallel to it."""
+    s = o - sc.tri_p[tri, 0]
+    m0 = sc.tri_p[tri, TRI_TO_BARY]
+    m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
+    m2 = sc.tri_p[tri, TRI_TO_BARY + 2]
+    hd = m2.dot(d)
+    tt = -m2.dot(s) / hd if hd != 0.0 else -1.0
+    return tt, m0.dot(s) + tt * m0.dot(d), m1.dot(s) + tt * m1.dot(d)
 
 
 @ti.func
@@ -107,20 +104,8 @@ def intersect_pair_rows(sc: ti.template(), k: ti.i32, code: ti.i32, o: vec3, d: 
     (quads.py): one plane test in the first triangle's barycentrics. Returns (t, prim, b1, b2):
     prim k or k + 1, whichever triangle was hit, with its own barycentrics; t = INF and prim -1
     on a miss."""
-    tri = sc.prim[k].y
-    s = o - sc.tri_p[tri, 0]
-    m0 = sc.tri_p[tri, TRI_TO_BARY]
-    m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
-    m2 = sc.tri_p[tri, TRI_TO_BARY + 2]
-    hd = m2.dot(d)
-    tt = -m2.dot(s) / hd if hd != 0.0 else -1.0
-    b1 = m0.dot(s) + tt * m0.dot(d)
-    b2 = m1.dot(s) + tt * m1.dot(d)
-    b0 = 1.0 - b1 - b2
-    apex = (code - 1) % 3
-    w_i = _pick3(apex, b0, b1, b2)  # the first triangle's weight of the apex: < 0 in the second
-    w_j = _pick3(apex, b1, b0, b0)
-    w_k = _pick3(apex, b2, b2, b1)
+    tt, b1, b2 = _triangle_plane(sc, sc.prim[k].y, o, d)
+    w_i, w_j, w_k = pair_weights(code, b1, b2)
     t = INF
     prim = -1
     if w_j >= 0.0 and w_k >= 0.0 and w_j <= 1.0 and w_k <= 1.0 and tt > 0.0:
@@ -128,9 +113,7 @@ def intersect_pair_rows(sc: ti.template(), k: ti.i32, code: ti.i32, o: vec3, d: 
         prim = k
         if w_i < 0.0:
             prim = k + 1
-            g_j, g_k, g_3 = w_j + w_i, w_k + w_i, -w_i
-            b1 = _pick3((code - 1) // 3 % 3, g_j, g_k, g_3)
-            b2 = _pick3((code - 1) // 9, g_j, g_k, g_3)
+            b1, b2 = second_barycentrics(code, w_i, w_j, w_k)
     return t, prim, b1, b2
 
 

@@ -16,6 +16,7 @@ import taichi as ti
 
 from . import layout as L
 from .intersect import TRI_TO_BARY
+from .quads import pair_weights, second_barycentrics
 
 LANES = 16
 VF = ti.types.vector(LANES, ti.f32)
@@ -128,26 +129,14 @@ def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy
 
 
 @ti.func
-def _pick(code: ti.i32, x: VF, y: VF, z: VF) -> VF:
-    """x, y or z for code 0, 1 or 2 (the same for every lane)."""
-    return ti.select(code == 0, x, ti.select(code == 1, y, z))
-
-
-@ti.func
 def closer_pair_hit(sc: ti.template(), k: ti.i32, code: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF,
                     best: VF, prim: VI, hb1: VF, hb2: VF, any_hit: ti.template()):
     """The triangle pair (parallelogram) headed by primitive k, with unit code `code`
     (quads.py), against every lane: (best, prim, b1, b2) updated where it is hit closer than
     `best`, prim being k or k + 1 and (b1, b2) that triangle's barycentrics. (Any-hit traces
     only need prim >= 0: they report k.)"""
-    apex = (code - 1) % 3
-    q1 = (code - 1) // 3 % 3
-    q2 = (code - 1) // 9
     t, b1, b2 = _triangle_plane(sc, sc.prim[k].y, ox, oy, oz, dx, dy, dz)
-    b0 = 1.0 - b1 - b2
-    w_i = _pick(apex, b0, b1, b2)  # A's weight of the apex: < 0 in B
-    w_j = _pick(apex, b1, b0, b0)
-    w_k = _pick(apex, b2, b2, b1)
+    w_i, w_j, w_k = pair_weights(code, b1, b2)
     ok = (w_j >= 0.0) & (w_k >= 0.0) & (w_j <= 1.0) & (w_k <= 1.0)
     closer = ok & (ti.select(ok, t, INF) < best)
     in_b = w_i < 0.0
@@ -158,12 +147,10 @@ def closer_pair_hit(sc: ti.template(), k: ti.i32, code: ti.i32, ox: VF, oy: VF, 
     if ti.static(any_hit):
         new_prim = ti.select(closer, k, prim)
     else:
-        g_j = w_j + w_i
-        g_k = w_k + w_i
-        g_3 = -w_i
+        s1, s2 = second_barycentrics(code, w_i, w_j, w_k)
         new_prim = ti.select(closer, ti.select(in_b, k + 1, k), prim)
-        n1 = ti.select(closer, ti.select(in_b, _pick(q1, g_j, g_k, g_3), b1), hb1)
-        n2 = ti.select(closer, ti.select(in_b, _pick(q2, g_j, g_k, g_3), b2), hb2)
+        n1 = ti.select(closer, ti.select(in_b, s1, b1), hb1)
+        n2 = ti.select(closer, ti.select(in_b, s2, b2), hb2)
     return new_best, new_prim, n1, n2
 
 

@@ -21,15 +21,39 @@ alone, -1 for the second triangle of a pair (skipped), and for a head
 and third vertices are.
 """
 
-from __future__ import annotations
-
 import numpy as np
+import taichi as ti
 
 from . import layout as L
 
 SINGLE = 0
 TAIL = -1
 RELATIVE_TOLERANCE = 1e-6  # of the fourth corner, relative to the coordinates' magnitude
+
+
+@ti.func
+def _pick(code: ti.i32, x: ti.template(), y: ti.template(), z: ti.template()):
+    """x, y or z for code 0, 1 or 2 (scalars, or lane vectors sharing the code)."""
+    return ti.select(code == 0, x, ti.select(code == 1, y, z))
+
+
+@ti.func
+def pair_weights(code: ti.i32, b1: ti.template(), b2: ti.template()):
+    """The head triangle's weights (w_i, w_j, w_k) of a point with its barycentrics (b1, b2), for
+    the pair with unit `code`: the point is in the parallelogram when w_j, w_k are in [0, 1],
+    and in the second triangle when w_i < 0. Scalars or lane vectors."""
+    apex = (code - 1) % 3
+    b0 = 1.0 - b1 - b2
+    return _pick(apex, b0, b1, b2), _pick(apex, b1, b0, b0), _pick(apex, b2, b2, b1)
+
+
+@ti.func
+def second_barycentrics(code: ti.i32, w_i: ti.template(), w_j: ti.template(), w_k: ti.template()):
+    """The second triangle's own barycentrics of a point with head weights (w_i, w_j, w_k)."""
+    g_j = w_j + w_i
+    g_k = w_k + w_i
+    g_3 = -w_i
+    return _pick((code - 1) // 3 % 3, g_j, g_k, g_3), _pick((code - 1) // 9, g_j, g_k, g_3)
 
 
 def pair_codes(prims: np.ndarray, corners: np.ndarray, tri_shape: np.ndarray, transforms: np.ndarray) -> np.ndarray:
