@@ -8,10 +8,11 @@ import taichi as ti
 
 from . import layout as L
 from .frame import frame_from_normal
-from .quads import pair_weights, second_barycentrics
+from .quads import pair_hit
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
+ivec2 = ti.math.ivec2
 mat3 = ti.math.mat3
 
 INF = 3.0e38
@@ -99,21 +100,27 @@ def _triangle_plane(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
 
 
 @ti.func
-def intersect_pair_rows(sc: ti.template(), k: ti.i32, code: ti.i32, o: vec3, d: vec3):
-    """Ray against the triangle pair (parallelogram) headed by primitive k, unit code `code`
-    (quads.py): one plane test in the first triangle's barycentrics. Returns (t, prim, b1, b2):
-    prim k or k + 1, whichever triangle was hit, with its own barycentrics; t = INF and prim -1
-    on a miss."""
-    tt, b1, b2 = _triangle_plane(sc, sc.prim[k].y, o, d)
-    w_i, w_j, w_k = pair_weights(code, b1, b2)
+def intersect_pair_rows(sc: ti.template(), k: ti.i32, unit: ivec2, o: vec3, d: vec3):
+    """Ray against the triangle pair (parallelogram) headed by primitive k, with `node_i` unit
+    row `unit` = (code, pair_p row) (quads.py): one plane test in the parallelogram's frame.
+    Returns (t, prim, b1, b2): prim k or k + 1, whichever triangle was hit, with its own
+    barycentrics; t = INF and prim -1 on a miss."""
+    s = o - sc.pair_p[unit.y, 0]
+    mh = sc.pair_p[unit.y, 3]
+    hd = mh.dot(d)
     t = INF
     prim = -1
-    if w_j >= 0.0 and w_k >= 0.0 and w_j <= 1.0 and w_k <= 1.0 and tt > 0.0:
-        t = tt
-        prim = k
-        if w_i < 0.0:
-            prim = k + 1
-            b1, b2 = second_barycentrics(code, w_i, w_j, w_k)
+    b1 = 0.0
+    b2 = 0.0
+    if hd != 0.0:
+        tt = -mh.dot(s) / hd
+        p = s + tt * d
+        w_j = sc.pair_p[unit.y, 1].dot(p)
+        w_k = sc.pair_p[unit.y, 2].dot(p)
+        if w_j >= 0.0 and w_k >= 0.0 and w_j <= 1.0 and w_k <= 1.0 and tt > 0.0:
+            t = tt
+            second, b1, b2 = pair_hit(unit.x, w_j, w_k)
+            prim = k + second
     return t, prim, b1, b2
 
 
@@ -208,13 +215,13 @@ def trace(sc: ti.template(), o: vec3, d: vec3, tmax: ti.f32, any_hit: ti.templat
         info = sc.node_i[node]
         if info.y > 0:
             for k in range(info.x, info.x + info.y):
-                code = sc.node_i[num_nodes + k].x  # quads.py: 0 alone, > 0 a pair's head, -1 its tail
+                unit = sc.node_i[num_nodes + k]  # quads.py: code 0 alone, > 0 a pair's head, -1 its tail
                 t, p, b1, b2 = INF, -1, 0.0, 0.0
-                if code == 0:
+                if unit.x == 0:
                     t, b1, b2 = intersect_prim(sc, k, o, d)
                     p = k
-                elif code > 0:
-                    t, p, b1, b2 = intersect_pair_rows(sc, k, code, o, d)
+                elif unit.x > 0:
+                    t, p, b1, b2 = intersect_pair_rows(sc, k, unit, o, d)
                 if t < hit.t:
                     hit.t = t
                     hit.prim = p

@@ -123,7 +123,7 @@ def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
 
 @ti.kernel
 def render_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1,
+    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
     shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
     texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
     grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_area: F_1,
@@ -141,7 +141,7 @@ def render_kernel(
     """
     for y, x in ti.ndrange(accum.shape[0], accum.shape[1]):
         render_pixel(
-            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, shape_i, shape_f, bsdf_i,
+            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                       bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
             accum, weight, image_grad, y, x, integrator, mode, seed, spp, sample_offset, int_a, int_b,

@@ -16,7 +16,7 @@ import taichi as ti
 
 from . import layout as L
 from .intersect import TRI_TO_BARY
-from .quads import pair_weights, second_barycentrics
+from .quads import pair_hit
 
 LANES = 16
 VF = ti.types.vector(LANES, ti.f32)
@@ -129,29 +129,56 @@ def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy
 
 
 @ti.func
-def closer_pair_hit(sc: ti.template(), k: ti.i32, code: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF,
-                    best: VF, prim: VI, hb1: VF, hb2: VF, any_hit: ti.template()):
-    """The triangle pair (parallelogram) headed by primitive k, with unit code `code`
-    (quads.py), against every lane: (best, prim, b1, b2) updated where it is hit closer than
-    `best`, prim being k or k + 1 and (b1, b2) that triangle's barycentrics. (Any-hit traces
-    only need prim >= 0: they report k.)"""
-    t, b1, b2 = _triangle_plane(sc, sc.prim[k].y, ox, oy, oz, dx, dy, dz)
-    w_i, w_j, w_k = pair_weights(code, b1, b2)
-    ok = (w_j >= 0.0) & (w_k >= 0.0) & (w_j <= 1.0) & (w_k <= 1.0)
-    closer = ok & (ti.select(ok, t, INF) < best)
-    in_b = w_i < 0.0
-    new_best = ti.select(closer, t, best)
-    new_prim = prim
-    n1 = hb1
-    n2 = hb2
-    if ti.static(any_hit):
-        new_prim = ti.select(closer, k, prim)
-    else:
-        s1, s2 = second_barycentrics(code, w_i, w_j, w_k)
-        new_prim = ti.select(closer, ti.select(in_b, k + 1, k), prim)
-        n1 = ti.select(closer, ti.select(in_b, s1, b1), hb1)
-        n2 = ti.select(closer, ti.select(in_b, s2, b2), hb2)
-    return new_best, new_prim, n1, n2
+def _pair_plane(sc: ti.template(), q: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
+    """Where every lane's ray meets the plane of pair q (`pair_p` row, quads.py): (t, w_j, w_k),
+    the parallelogram weights of the hit point; t = -1 where the ray is parallel to it."""
+    a = sc.pair_p[q, 0]
+    mj = sc.pair_p[q, 1]
+    mk = sc.pair_p[q, 2]
+    mh = sc.pair_p[q, 3]
+    sx = ox - a.x
+    sy = oy - a.y
+    sz = oz - a.z
+    hd = mh.x * dx + mh.y * dy + mh.z * dz
+    t = ti.select(hd != 0.0, -(mh.x * sx + mh.y * sy + mh.z * sz) / ti.select(hd != 0.0, hd, 1.0), -1.0)
+    u = mj.x * sx + mj.y * sy + mj.z * sz + t * (mj.x * dx + mj.y * dy + mj.z * dz)
+    v = mk.x * sx + mk.y * sy + mk.z * sz + t * (mk.x * dx + mk.y * dy + mk.z * dz)
+    return t, u, v
+
+
+@ti.func
+def closer_pair_hit(sc: ti.template(), k: ti.i32, q: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF,
+                    best: VF, prim: VI, hu: VF, hv: VF, any_hit: ti.template()):
+    """The triangle pair (parallelogram) headed by primitive k, `pair_p` row q, against every
+    lane: (best, prim, w_j, w_k) updated where it is hit closer than `best`, with prim = k and
+    the hit's parallelogram weights (`resolve_pairs` turns them into a triangle and its
+    barycentrics after the traversal; any-hit traces skip the weights).
+
+    Written for latency: the inside test is one comparison of min(w_j, w_k, 1 - w_j, 1 - w_k)
+    (chained mask comparisons wait on one another), and `best` only waits on a minimum."""
+    t, u, v = _pair_plane(sc, q, ox, oy, oz, dx, dy, dz)
+    slack = lane_min(lane_min(u, v), 1.0 - lane_max(u, v))
+    t_in = ti.select((slack >= 0.0) & (t > 0.0), t, INF)
+    closer = t_in < best
+    new_u = hu
+    new_v = hv
+    if ti.static(not any_hit):
+        new_u = ti.select(closer, u, hu)
+        new_v = ti.select(closer, v, hv)
+    return lane_min(t_in, best), ti.select(closer, k, prim), new_u, new_v
+
+
+@ti.func
+def resolve_pairs(sc: ti.template(), prim: VI, hb1: VF, hb2: VF):
+    """(prim, b1, b2) of a closest-hit traversal with every pair hit (prim a pair's head, the
+    weights its parallelogram weights) turned into the triangle hit and its barycentrics."""
+    num_nodes = sc.scene_i[L.SC_NUM_NODES]
+    code = VI(0)
+    for l in ti.static(range(LANES)):
+        code[l] = sc.node_i[num_nodes + ti.max(prim[l], 0)].x
+    paired = (prim >= 0) & (code > 0)
+    second, b1, b2 = pair_hit(code, hb1, hb2)
+    return ti.select(paired, prim + second, prim), ti.select(paired, b1, hb1), ti.select(paired, b2, hb2)
 
 
 @ti.func
@@ -237,12 +264,12 @@ def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: 
         info = sc.node_i[node]
         if info.y > 0:
             for k in range(info.x, info.x + info.y):
-                code = sc.node_i[num_nodes + k].x
-                if code == 0:
+                unit = sc.node_i[num_nodes + k]  # (code, pair_p row), quads.py
+                if unit.x == 0:
                     best, prim, hb1, hb2 = closer_hit(sc, k, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2)
-                elif code > 0:
-                    best, prim, hb1, hb2 = closer_pair_hit(sc, k, code, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2,
-                                                           any_hit)
+                elif unit.x > 0:
+                    best, prim, hb1, hb2 = closer_pair_hit(sc, k, unit.y, ox, oy, oz, dx, dy, dz, best, prim, hb1,
+                                                           hb2, any_hit)
             if ti.static(any_hit):
                 if not any_lane((prim < 0) & (tmax >= 0.0)):
                     break
@@ -257,4 +284,7 @@ def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: 
             if hit_l and sp < STACK_SIZE:
                 stack[sp] = left
                 sp += 1
+    if ti.static(not any_hit):
+        if any_lane(prim >= 0):
+            prim, hb1, hb2 = resolve_pairs(sc, prim, hb1, hb2)
     return best, prim, hb1, hb2

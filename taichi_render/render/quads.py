@@ -1,8 +1,8 @@
 """Triangle pairs that form a parallelogram, tested by the packet traversal as one primitive.
 
 A rectangle is two triangles, a cube twelve, an OBJ quad two: the Cornell box's 36 triangles
-are 18 parallelograms. The packet traversal tests a pair with one ray-plane test in the first
-triangle's barycentric coordinates (packet_trace.py), then reports the triangle that was hit,
+are 18 parallelograms. The traversals test a pair with one ray-plane test in the
+parallelogram's frame (packet_trace.py, intersect.py), then report the triangle that was hit,
 with its own barycentrics, so that every caller still sees triangles. The BVH is built over
 units (a pair, or any other primitive alone), and a pair's triangles sit next to each other in
 the BVH's primitive order, the first one the "head".
@@ -15,16 +15,24 @@ weights (w_i, w_j, w_k) lies in the parallelogram when w_j and w_k are in [0, 1]
 when w_i >= 0, otherwise in B, whose weights for (a_j, a_k, p3) are
 (w_j + w_i, w_k + w_i, -w_i).
 
-Encoding (`node_i` rows after the nodes, one per primitive, column 0): 0 for a primitive tested
+Encoding (`node_i` rows after the nodes, one per primitive): column 0 is 0 for a primitive tested
 alone, -1 for the second triangle of a pair (skipped), and for a head
 1 + apex + 3 * q1 + 9 * q2, where q1, q2 (0: a_j, 1: a_k, 2: p3) say which corners B's second
-and third vertices are.
+and third vertices are; column 1 is a head's row in `pair_p`.
+
+`pair_p` (Q, 4) holds each pair's parallelogram frame: the apex a_i, then the rows that map
+x - a_i to (w_j, w_k, h), h the height above the plane (the barycentric transform of the
+triangle (a_i, a_j, a_k), scene_data.barycentric_transforms). A traversal tests a pair with
+these rows alone: the ray meets the plane at t = -h(o - a_i) / h(d), inside the parallelogram
+when w_j and w_k of the hit point are in [0, 1]. It keeps (w_j, w_k) of its closest hit and maps
+them to a triangle and its barycentrics once, after the traversal (`pair_hit`).
 """
 
 import numpy as np
 import taichi as ti
 
 from . import layout as L
+from .triangle_transforms import barycentric_transforms
 
 SINGLE = 0
 TAIL = -1
@@ -38,22 +46,32 @@ def _pick(code: ti.i32, x: ti.template(), y: ti.template(), z: ti.template()):
 
 
 @ti.func
-def pair_weights(code: ti.i32, b1: ti.template(), b2: ti.template()):
-    """The head triangle's weights (w_i, w_j, w_k) of a point with its barycentrics (b1, b2), for
-    the pair with unit `code`: the point is in the parallelogram when w_j, w_k are in [0, 1],
-    and in the second triangle when w_i < 0. Scalars or lane vectors."""
-    apex = (code - 1) % 3
-    b0 = 1.0 - b1 - b2
-    return _pick(apex, b0, b1, b2), _pick(apex, b1, b0, b0), _pick(apex, b2, b2, b1)
+def first_barycentrics(code: ti.template(), w_i: ti.template(), w_j: ti.template(), w_k: ti.template()):
+    """The head triangle's own barycentrics (b1, b2) of a point with head weights
+    (w_i, w_j, w_k). `code`: an int, or lane vectors of codes with vectors of weights."""
+    apex = (code - 1) % 3  # (j, k) = (1, 2), (0, 2) or (0, 1)
+    return _pick(apex, w_j, w_i, w_k), _pick(apex, w_k, w_k, w_i)
 
 
 @ti.func
-def second_barycentrics(code: ti.i32, w_i: ti.template(), w_j: ti.template(), w_k: ti.template()):
+def second_barycentrics(code: ti.template(), w_i: ti.template(), w_j: ti.template(), w_k: ti.template()):
     """The second triangle's own barycentrics of a point with head weights (w_i, w_j, w_k)."""
     g_j = w_j + w_i
     g_k = w_k + w_i
     g_3 = -w_i
     return _pick((code - 1) // 3 % 3, g_j, g_k, g_3), _pick((code - 1) // 9, g_j, g_k, g_3)
+
+
+@ti.func
+def pair_hit(code: ti.template(), w_j: ti.template(), w_k: ti.template()):
+    """Which triangle of a pair a point with parallelogram weights (w_j, w_k) lies in, and its
+    barycentrics there: (second, b1, b2), second 1 for the tail triangle. Scalars, or lane
+    vectors (codes per lane)."""
+    w_i = 1.0 - w_j - w_k
+    a1, a2 = first_barycentrics(code, w_i, w_j, w_k)
+    s1, s2 = second_barycentrics(code, w_i, w_j, w_k)
+    second = w_i < 0.0
+    return ti.select(second, 1, 0), ti.select(second, s1, a1), ti.select(second, s2, a2)
 
 
 def pair_codes(prims: np.ndarray, corners: np.ndarray, tri_shape: np.ndarray, transforms: np.ndarray) -> np.ndarray:
@@ -103,6 +121,31 @@ def pair_codes(prims: np.ndarray, corners: np.ndarray, tri_shape: np.ndarray, tr
     codes[:-1][take] = head_code[take]
     codes[1:][take] = TAIL
     return codes
+
+
+def pair_frames(codes: np.ndarray, triangles: np.ndarray, corners: np.ndarray):
+    """Parallelogram frames of the pairs, in primitive order.
+
+    Args:
+        codes: (P,) int32 unit codes in BVH primitive order.
+        triangles: (P,) triangle index of each primitive (ignored where codes <= 0).
+        corners: (T, 3, 3) float32 triangle corners.
+    Returns:
+        pair_p (max(Q, 1), 4, 3) float32 (apex, then the rows of `barycentric_transforms` of
+        (a_i, a_j, a_k)), and rows (P,) int32: each head's row in pair_p, 0 elsewhere.
+    """
+    heads = np.flatnonzero(codes > 0)
+    rows = np.zeros(len(codes), np.int32)
+    rows[heads] = np.arange(len(heads))
+    pair_p = np.zeros((max(len(heads), 1), 4, 3), np.float32)
+    if len(heads):
+        apex = (codes[heads] - 1) % 3
+        others = np.array([[1, 2], [0, 2], [0, 1]])[apex]
+        order = np.concatenate([apex[:, None], others], axis=1)
+        framed = np.take_along_axis(corners[triangles[heads]], order[:, :, None], axis=1)
+        pair_p[:, 0] = framed[:, 0]
+        pair_p[:, 1:] = barycentric_transforms(framed)
+    return pair_p, rows
 
 
 def unit_boxes(boxes: np.ndarray, codes: np.ndarray):

@@ -14,7 +14,8 @@ import taichi as ti
 from . import layout as L
 from .bvh import build_bvh
 from .derivative_data import DerivativeData
-from .quads import expand_units, pair_codes, unit_boxes
+from .quads import expand_units, pair_codes, pair_frames, unit_boxes
+from .triangle_transforms import barycentric_transforms
 from .view import SCENE_ARRAYS
 
 _WRAP = {"repeat": L.WRAP_REPEAT, "mirror": L.WRAP_MIRROR, "clamp": L.WRAP_CLAMP}
@@ -296,9 +297,11 @@ class SceneData(DerivativeData):
         node_box, node_i, unit_order = build_bvh(units)
         order, node_i = expand_units(unit_order, first, codes, node_i)
         num_nodes = len(node_i) if len(order) else 0
-        if len(order):  # rows num_nodes + k: the unit code of primitive k (BVH order)
-            node_i = np.concatenate([node_i, np.stack([codes[order], np.zeros(len(order), np.int32)], axis=1)])
         prim_arr = prim_arr[order] if len(order) else np.zeros((1, 2), np.int32)
+        pair_p = np.zeros((1, 4, 3), np.float32)
+        if len(order):  # rows num_nodes + k: the unit code of primitive k (BVH order), its pair_p row
+            pair_p, pair_rows = pair_frames(codes[order], prim_arr[:, 1], corners)
+            node_i = np.concatenate([node_i, np.stack([codes[order], pair_rows], axis=1)])
 
         self.np.update(
             tri_p=tri_p,
@@ -308,6 +311,7 @@ class SceneData(DerivativeData):
             prim=prim_arr,
             node_box=node_box,
             node_i=node_i,
+            pair_p=pair_p,
         )
         self.vertex_positions = P
         self.np["shape_i"], self.np["shape_f"] = self._shape.arrays()
@@ -429,23 +433,3 @@ def _element_shape(data: np.ndarray, dtype) -> tuple:
 def _new_ndarray(data: np.ndarray, dtype):
     shape = _element_shape(data, dtype)
     return ti.ndarray(dtype, shape)
-
-
-def barycentric_transforms(corners: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) float32 rows that map x - p0 to (b1, b2, h) for triangles (T, 3, 3) of corners:
-    the inverse of the matrix whose columns are e1, e2 and e1 x e2 (intersect.TRI_TO_BARY).
-    Degenerate triangles, and those too thin for a float32 inverse, get zero rows, which no ray
-    hits."""
-    c = corners.astype(np.float64)
-    e1, e2 = c[:, 1] - c[:, 0], c[:, 2] - c[:, 0]
-    n = np.cross(e1, e2)
-    frame = np.stack([e1, e2, n], axis=2)  # columns
-    ok = np.einsum("ij,ij->i", n, n) > 0.0
-    rows = np.zeros_like(frame)
-    if ok.any():
-        rows[ok] = np.linalg.inv(frame[ok])
-    with np.errstate(over="ignore"):  # so thin that float32 cannot hold the inverse
-        rows = rows.astype(np.float32)
-    rows[~np.isfinite(rows).all(axis=(1, 2))] = 0.0
-    return rows
-

@@ -31,7 +31,8 @@ SCENE_ARRAYS = (
     ("vtx_uv", V2_1),  # (V,): texture coordinates
     ("prim", IV2_1),  # (P,): BVH leaf order: (PRIM_* type, triangle or shape index)
     ("node_box", V3_2),  # (N, 2): node bounds min, max
-    ("node_i", IV2_1),  # (N + P,): leaf (first prim, count > 0) or inner (right child, 0); then unit codes (quads.py)
+    ("node_i", IV2_1),  # (N + P,): leaf (first prim, count > 0) or inner (right child, 0); then (unit code, pair_p row) (quads.py)
+    ("pair_p", V3_2),  # (Q, 4): triangle pairs' parallelogram frames: apex, rows to (w_j, w_k, h) (quads.py)
     ("shape_i", I_2),
     ("shape_f", F_2),
     ("bsdf_i", I_2),

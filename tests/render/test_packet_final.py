@@ -56,11 +56,11 @@ def _final_and_closest(sc: ti.template(), k: ti.i32, ro: ti.template(), rd: ti.t
 
 @ti.kernel
 def _trace_final_and_closest(tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2,
-                             node_i: IV2_1, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2,
+                             node_i: IV2_1, pair_p: V3_2, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2,
                              tex_f: F_2, tex_rgb: V3_1, texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1,
                              cam: F_1, ro: V3_1, rd: V3_1, out: ti.types.ndarray(dtype=ti.f32, ndim=2)):
     for k in range(ro.shape[0] // LANES):
-        _final_and_closest(SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, shape_i, shape_f, bsdf_i,
+        _final_and_closest(SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                                      bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
                            k, ro, rd, out)
 

@@ -10,7 +10,14 @@ import taichi_render as tr
 from taichi_render.backend import megakernel_compile
 from taichi_render.render import layout as L
 from taichi_render.render.packet_trace import LANES
-from taichi_render.render.quads import SINGLE, TAIL, expand_units, pair_codes, unit_boxes
+from taichi_render.render.quads import (
+    SINGLE,
+    TAIL,
+    expand_units,
+    pair_codes,
+    pair_frames,
+    unit_boxes,
+)
 from taichi_render.render.renderer import scene_data
 from taichi_render.render.scene_data import barycentric_transforms
 
@@ -47,6 +54,37 @@ def test_every_corner_order_of_a_square_pairs_with_a_code_that_maps_barycentrics
                     np.testing.assert_allclose([g[q1], g[q2]], wb[1:], atol=1e-9)
                 else:
                     assert np.all(w >= -1e-12)
+
+
+def test_pair_frames_map_the_parallelogram_to_the_unit_square():
+    # for every corner order of the square's halves, the frame's rows send the apex to (0, 0),
+    # the two shared corners to (1, 0) and (0, 1), the fourth corner to (1, 1), and measure the
+    # height above the plane; heads get their row, other primitives 0
+    rng = np.random.default_rng(2)
+    rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    square = (SQUARE.astype(np.float64) * [2.0, 0.5, 0.0]) @ rotation.T + [3.0, -1.0, 2.0]
+    corners, codes = [], []
+    for rot in range(3):
+        for b_idx in itertools.permutations([2, 3, 0]):
+            pair = np.array([square[np.roll([0, 1, 2], rot)], square[list(b_idx)]], np.float32)
+            corners.extend(pair)
+            codes.extend(_codes_of(pair))
+    corners, codes = np.array(corners), np.array(codes, np.int32)
+    pair_p, rows = pair_frames(codes, np.arange(len(codes)), corners)
+    heads = np.flatnonzero(codes > 0)
+    assert len(heads) == 18 and len(pair_p) == 18
+    assert list(rows[heads]) == list(range(18)) and np.all(rows[codes <= 0] == 0)
+    normal = rotation[:, 2]
+    for row, head in zip(pair_p.astype(np.float64), heads):
+        origin, m = row[0], row[1:]
+        apex = (codes[head] - 1) % 3
+        assert np.allclose(origin, corners[head, apex])
+        mapped = {tuple(np.round(m @ (c - origin), 5)[:2]) for c in square}
+        assert mapped == {(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)}
+        height = m[2] @ (origin + normal - origin)
+        assert abs(abs(height) - 1.0) < 1e-5
+    empty_p, empty_rows = pair_frames(np.zeros(3, np.int32), np.arange(3), corners[:3])
+    assert empty_p.shape == (1, 4, 3) and np.all(empty_rows == 0)
 
 
 def test_only_exact_parallelograms_of_one_mesh_pair():
@@ -146,3 +184,32 @@ def test_packet_hits_on_pairs_report_the_triangle_and_its_barycentrics(tmp_path)
         _trace_both(*data.arrays(), ro, rd, tm, out, True)
     r = out.to_numpy()
     assert np.all(r[:, 1] >= 0) and np.all(r[:, 5] >= 0)  # any hit: found by both
+
+
+def test_rays_parallel_to_a_pair_miss_it_in_both_traversals():
+    # a unit square in the plane z = 0 (one pair): rays whose direction lies in that plane,
+    # from above, below and on it, hit nothing; rays through it still hit
+    square = {"type": "rectangle", "to_world": tr.ScalarTransform4f.translate([0.0, 0.0, 0.0])}
+    data = scene_data(tr.load_dict({"type": "scene", "square": square}))
+    n_nodes = data.np["scene_i"][L.SC_NUM_NODES]
+    assert (data.np["node_i"][n_nodes:, 0] > 0).sum() == 1
+    rng = np.random.default_rng(7)
+    n = 8 * LANES
+    angle = rng.uniform(0, 2 * np.pi, n)
+    dirs = np.stack([np.cos(angle), np.sin(angle), np.zeros(n)], axis=1)
+    origins = np.stack([rng.uniform(-3, 3, n), rng.uniform(-3, 3, n), rng.choice([-0.5, 0.0, 0.5], n)], axis=1)
+    through = np.arange(n) % 4 == 0  # a quarter of the rays cross the square instead
+    dirs[through] = [0.0, 0.0, -1.0]
+    origins[through] = np.c_[rng.uniform(-0.9, 0.9, (through.sum(), 2)), np.full(through.sum(), 2.0)]
+    ro, rd, tm = ti.ndarray(ti.math.vec3, n), ti.ndarray(ti.math.vec3, n), ti.ndarray(ti.f32, n)
+    ro.from_numpy(origins.astype(np.float32))
+    rd.from_numpy(dirs.astype(np.float32))
+    tm.from_numpy(np.full(n, 1e30, np.float32))
+    out = ti.ndarray(ti.f32, (n, 8))
+    for any_hit in (False, True):
+        with megakernel_compile():
+            _trace_both(*data.arrays(), ro, rd, tm, out, any_hit)
+        r = out.to_numpy()
+        assert np.all(r[~through][:, [1, 5]] == -1), any_hit
+        assert np.all(r[through][:, [1, 5]] >= 0), any_hit
+        np.testing.assert_allclose(r[through][:, [0, 4]], 2.0, rtol=1e-6)

@@ -93,7 +93,7 @@ def _bsdf_one(sc: ti.template(), b: ti.i32, wi: vec3, mode: ti.i32, u: ti.templa
 @ti.kernel
 def bsdf_kernel(
     tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2,
-    node_i: IV2_1, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2,
+    node_i: IV2_1, pair_p: V3_2, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2,
     tex_rgb: V3_1, texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
     b: ti.i32, wi: vec3, mode: ti.i32, u: F_2, wo: V3_1, pdf: F_1, spdf: F_1, flags: I_1, eta: F_1,
     weight: V3_1,
@@ -102,7 +102,7 @@ def bsdf_kernel(
     the given wo."""
     for i in range(wo.shape[0]):
         _bsdf_one(
-            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, shape_i, shape_f, bsdf_i,
+            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                       bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             b, wi, mode, u, wo, pdf, spdf, flags, eta, weight, i,
         )
@@ -138,7 +138,7 @@ def _emitter_one(sc: ti.template(), ref_p: vec3, mode: ti.i32, u: ti.template(),
 @ti.kernel
 def emitter_kernel(
     tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2,
-    node_i: IV2_1, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2,
+    node_i: IV2_1, pair_p: V3_2, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2,
     tex_rgb: V3_1, texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
     ref_p: vec3, mode: ti.i32, u: F_2, d: V3_1, spdf: F_1, pdf: F_1, flags: I_1, cos_hit: F_1,
 ):
@@ -147,7 +147,7 @@ def emitter_kernel(
     ray hits (1 when it escapes)."""
     for i in range(d.shape[0]):
         _emitter_one(
-            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, shape_i, shape_f, bsdf_i,
+            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                       bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ref_p, mode, u, d, spdf, pdf, flags, cos_hit, i,
         )
