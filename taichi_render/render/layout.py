@@ -18,7 +18,12 @@ SI_TRI_COUNT = 4
 SI_HAS_NORMALS = 5
 SI_HAS_UV = 6
 SI_FLIP_NORMALS = 7
-SI_WIDTH = 8
+# diffuse leaves of the shape's BSDF (scene_data packs them from bsdf_i): front and back sides
+# (the same row unless `twosided`), -1 when either is not `diffuse`; 1 for `twosided`
+SI_DIFFUSE_FRONT = 8
+SI_DIFFUSE_BACK = 9
+SI_TWOSIDED = 10
+SI_WIDTH = 11
 
 SF_CENTER = 0  # 3 floats (sphere)
 SF_RADIUS = 3

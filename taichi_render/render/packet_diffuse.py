@@ -71,6 +71,14 @@ def _spawn(px: VF, py: VF, pz: VF, nx: VF, ny: VF, nz: VF, dx: VF, dy: VF, dz: V
 
 
 @ti.func
+def _lane_max_i(x: VI) -> ti.i32:
+    m = x[0]
+    for l in ti.static(range(1, LANES)):
+        m = ti.max(m, x[l])
+    return m
+
+
+@ti.func
 def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti.template(), keys: ti.template(),
                    t: VF, prim: VI,
                    hb1: VF, hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
@@ -83,83 +91,67 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
         if shape_grads:
             simple = 0
     # ---- per lane: what the ray hit ----
+    # the primitives the packet hit, one at a time (a packet's rays mostly hit few of them): each
+    # one's lookups once, handed to the lanes that hit it by selects
     hit = VI(0)
-    env_miss = VI(0)
-    T = new_triangle_lanes()
+    env_miss = ti.select(alive & (prim < 0) & (sc.scene_i[L.SC_ENV_EMITTER] >= 0), 1, 0)
+    p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z = (VF(0.0), VF(0.0), VF(0.0), VF(0.0), VF(0.0), VF(0.0), VF(0.0),
+                                                   VF(0.0), VF(0.0))
     flip_n = VF(1.0)
     emitter = VI(-1)
     front_bsdf = VI(0)
     back_bsdf = VI(0)
     twosided = VI(0)
     nsx, nsy, nsz = VF(0.0), VF(0.0), VF(0.0)  # interpolated vertex normal (0: none)
-    u = VF(0.0)
-    v = VF(0.0)
-    # the lookups of a primitive are done once for a run of lanes that hit it (a packet's rays
-    # mostly hit few primitives); per lane: the interpolated normal and uv
-    cur_prim = -1
-    c_ok = 0
-    c_tri = 0
-    c_vtx = ti.Vector([0, 0, 0])
-    c_front = 0
-    c_back = 0
-    c_two = 0
-    c_flip = 1.0
-    c_emitter = -1
-    c_normals = 0
-    c_uv = 0
-    c_T = ti.Vector.zero(ti.f32, 9)
-    for l in range(LANES):
-        if simple and alive[l]:
-            if prim[l] >= 0:
-                if prim[l] != cur_prim:
-                    cur_prim = prim[l]
-                    ref = sc.prim[cur_prim]
-                    c_ok = ref.x == L.PRIM_TRIANGLE
-                    if c_ok:
-                        c_tri = ref.y
-                        vi = sc.tri_v[c_tri]
-                        s = vi.w
-                        c_vtx = ti.Vector([vi.x, vi.y, vi.z])
-                        b = sc.shape_i[s, L.SI_BSDF]
-                        c_front = b
-                        c_back = b
-                        c_two = 0
-                        if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_TWOSIDED:
-                            c_front = sc.bsdf_i[b, L.BI_CHILD0]
-                            c_back = sc.bsdf_i[b, L.BI_CHILD1]
-                            c_two = 1
-                        c_ok = (sc.bsdf_i[c_front, L.BI_TYPE] == L.BSDF_DIFFUSE
-                                and sc.bsdf_i[c_back, L.BI_TYPE] == L.BSDF_DIFFUSE)
-                        for k in ti.static(range(3)):
-                            p = sc.tri_p[c_tri, k]
-                            c_T[3 * k], c_T[3 * k + 1], c_T[3 * k + 2] = p.x, p.y, p.z
-                        c_flip = -1.0 if sc.shape_i[s, L.SI_FLIP_NORMALS] else 1.0
-                        c_emitter = sc.shape_i[s, L.SI_EMITTER]
-                        c_normals = sc.shape_i[s, L.SI_HAS_NORMALS]
-                        c_uv = sc.shape_i[s, L.SI_HAS_UV]
-                if not c_ok:
-                    simple = 0
-                else:
-                    hit[l] = 1
-                    front_bsdf[l] = c_front
-                    back_bsdf[l] = c_back
-                    twosided[l] = c_two
-                    for k in ti.static(range(9)):
-                        T[k, l] = c_T[k]
-                    flip_n[l] = c_flip
-                    emitter[l] = c_emitter
-                    b0 = 1.0 - hb1[l] - hb2[l]
-                    if c_normals:
-                        ns = b0 * sc.vtx_n[c_vtx.x] + hb1[l] * sc.vtx_n[c_vtx.y] + hb2[l] * sc.vtx_n[c_vtx.z]
-                        nsx[l], nsy[l], nsz[l] = ns.x, ns.y, ns.z
-                    u[l] = hb1[l]
-                    v[l] = hb2[l]
-                    if c_uv:
-                        uv = b0 * sc.vtx_uv[c_vtx.x] + hb1[l] * sc.vtx_uv[c_vtx.y] + hb2[l] * sc.vtx_uv[c_vtx.z]
-                        u[l] = uv.x
-                        v[l] = uv.y
-            elif sc.scene_i[L.SC_ENV_EMITTER] >= 0:
-                env_miss[l] = 1
+    b0 = 1.0 - hb1 - hb2
+    u = hb1
+    v = hb2
+    todo = alive & (prim >= 0)
+    while simple and any_lane(todo):
+        p = _lane_max_i(ti.select(todo, prim, -1))
+        on = todo & (prim == p)
+        todo = todo & (prim != p)
+        ref = sc.prim[p]
+        if ref.x != L.PRIM_TRIANGLE:
+            simple = 0
+        else:
+            tri = ref.y
+            vi = sc.tri_v[tri]
+            s = vi.w
+            front = sc.shape_i[s, L.SI_DIFFUSE_FRONT]  # -1 unless the BSDF's sides are diffuse
+            if front < 0:
+                simple = 0
+            else:
+                hit = ti.select(on, 1, hit)
+                front_bsdf = ti.select(on, front, front_bsdf)
+                back_bsdf = ti.select(on, sc.shape_i[s, L.SI_DIFFUSE_BACK], back_bsdf)
+                twosided = ti.select(on, sc.shape_i[s, L.SI_TWOSIDED], twosided)
+                c0 = sc.tri_p[tri, 0]
+                c1 = sc.tri_p[tri, 1]
+                c2 = sc.tri_p[tri, 2]
+                p0x, p0y, p0z = ti.select(on, c0.x, p0x), ti.select(on, c0.y, p0y), ti.select(on, c0.z, p0z)
+                e1x, e1y, e1z = ti.select(on, c1.x, e1x), ti.select(on, c1.y, e1y), ti.select(on, c1.z, e1z)
+                e2x, e2y, e2z = ti.select(on, c2.x, e2x), ti.select(on, c2.y, e2y), ti.select(on, c2.z, e2z)
+                flip_n = ti.select(on, -1.0 if sc.shape_i[s, L.SI_FLIP_NORMALS] else 1.0, flip_n)
+                emitter = ti.select(on, sc.shape_i[s, L.SI_EMITTER], emitter)
+                if sc.shape_i[s, L.SI_HAS_NORMALS]:
+                    n0 = sc.vtx_n[vi.x]
+                    n1 = sc.vtx_n[vi.y]
+                    n2 = sc.vtx_n[vi.z]
+                    nsx = ti.select(on, b0 * n0.x + hb1 * n1.x + hb2 * n2.x, nsx)
+                    nsy = ti.select(on, b0 * n0.y + hb1 * n1.y + hb2 * n2.y, nsy)
+                    nsz = ti.select(on, b0 * n0.z + hb1 * n1.z + hb2 * n2.z, nsz)
+                if sc.shape_i[s, L.SI_HAS_UV]:
+                    t0 = sc.vtx_uv[vi.x]
+                    t1 = sc.vtx_uv[vi.y]
+                    t2 = sc.vtx_uv[vi.z]
+                    u = ti.select(on, b0 * t0.x + hb1 * t1.x + hb2 * t2.x, u)
+                    v = ti.select(on, b0 * t0.y + hb1 * t1.y + hb2 * t2.y, v)
+    T = new_triangle_lanes()
+    for l in ti.static(range(LANES)):
+        T[0, l], T[1, l], T[2, l] = p0x[l], p0y[l], p0z[l]
+        T[3, l], T[4, l], T[5, l] = e1x[l], e1y[l], e1z[l]
+        T[6, l], T[7, l], T[8, l] = e2x[l], e2y[l], e2z[l]
     if simple:
         # rays that escaped to the environment emitter end here, with the per-lane code (its
         # emission and MIS weight); the SIMD vertex then reads their updated rows and leaves
@@ -284,15 +276,30 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         e_delta = VI(0)
         e_factor = VF(0.0)
         triangle_emitters = sc.scene_i[L.SC_TRIANGLE_EMITTERS] != 0
-        for l in range(LANES):
-            if scatters[l]:
-                uv = vec2(u[l], v[l])
-                tex0 = sc.bsdf_i[leaf[l], L.BI_TEX0]
-                albedo = eval_texture(sc, tex0, uv)
-                ax[l], ay[l], az[l] = albedo.x, albedo.y, albedo.z
-                term_tex[2, l] = tex0
-                term_tex[3, l] = tex0
-                if not triangle_emitters:
+        # reflectances: once per diffuse BSDF the packet's lanes sit on (an rgb value goes to
+        # its lanes by selects; other textures are evaluated per lane)
+        albedo_tex = VI(-1)
+        todo = scatters
+        while any_lane(todo):
+            b = _lane_max_i(ti.select(todo, leaf, -1))
+            on = todo & (leaf == b)
+            todo = todo & (leaf != b)
+            tex0 = sc.bsdf_i[b, L.BI_TEX0]
+            albedo_tex = ti.select(on, tex0, albedo_tex)
+            if sc.tex_i[tex0, L.TI_TYPE] == L.TEX_RGB:
+                c = sc.tex_rgb[tex0]
+                ax, ay, az = ti.select(on, c.x, ax), ti.select(on, c.y, ay), ti.select(on, c.z, az)
+            else:
+                for l in range(LANES):
+                    if on[l]:
+                        albedo = eval_texture(sc, tex0, vec2(u[l], v[l]))
+                        ax[l], ay[l], az[l] = albedo.x, albedo.y, albedo.z
+        for l in ti.static(range(LANES)):
+            term_tex[2, l] = albedo_tex[l]
+            term_tex[3, l] = albedo_tex[l]
+        if not triangle_emitters:
+            for l in range(LANES):
+                if scatters[l]:
                     key = keys[l]
                     es = sample_emitter(
                         sc, vec3(px[l], py[l], pz[l]),

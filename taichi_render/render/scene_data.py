@@ -316,6 +316,7 @@ class SceneData(DerivativeData):
         self.vertex_positions = P
         self.np["shape_i"], self.np["shape_f"] = self._shape.arrays()
         self.np["bsdf_i"], self.np["bsdf_f"] = self._bsdf.arrays()
+        _pack_diffuse_leaves(self.np["shape_i"], self.np["bsdf_i"], len(self._shape))
         self.np["tex_i"], self.np["tex_f"] = self._tex.arrays()
         self.np["tex_rgb"] = np.stack(self._tex_rgb) if self._tex_rgb else np.zeros((1, 3), np.float32)
         self.np["texels"] = np.concatenate(self._texels) if self._texels else np.zeros((1, 3), np.float32)
@@ -428,6 +429,20 @@ def _vector_width(dtype) -> int:
 def _element_shape(data: np.ndarray, dtype) -> tuple:
     width = _vector_width(dtype)
     return tuple(data.shape[:-1]) if width else tuple(data.shape)
+
+
+def _pack_diffuse_leaves(shape_i: np.ndarray, bsdf_i: np.ndarray, count: int) -> None:
+    """Fill the SI_DIFFUSE_FRONT / SI_DIFFUSE_BACK / SI_TWOSIDED columns of the first `count`
+    rows of shape_i (S, SI_WIDTH) int32 from bsdf_i (B, BI_WIDTH) int32, in place: a packet
+    vertex reads a shape's diffuse leaves in one step instead of walking the BSDF rows."""
+    for row in shape_i[:count]:
+        b = row[L.SI_BSDF]
+        two = bsdf_i[b, L.BI_TYPE] == L.BSDF_TWOSIDED
+        front, back = (bsdf_i[b, L.BI_CHILD0], bsdf_i[b, L.BI_CHILD1]) if two else (b, b)
+        diffuse = bsdf_i[front, L.BI_TYPE] == L.BSDF_DIFFUSE and bsdf_i[back, L.BI_TYPE] == L.BSDF_DIFFUSE
+        row[L.SI_DIFFUSE_FRONT] = front if diffuse else -1
+        row[L.SI_DIFFUSE_BACK] = back if diffuse else -1
+        row[L.SI_TWOSIDED] = int(two)
 
 
 def _new_ndarray(data: np.ndarray, dtype):
