@@ -263,13 +263,15 @@ def trace_packet(sc: ti.template(), ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: 
         node = stack[sp]
         info = sc.node_i[node]
         if info.y > 0:
-            for k in range(info.x, info.x + info.y):
-                unit = sc.node_i[num_nodes + k]  # (code, pair_p row), quads.py
-                if unit.x == 0:
-                    best, prim, hb1, hb2 = closer_hit(sc, k, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2)
-                elif unit.x > 0:
-                    best, prim, hb1, hb2 = closer_pair_hit(sc, k, unit.y, ox, oy, oz, dx, dy, dz, best, prim, hb1,
-                                                           hb2, any_hit)
+            # a leaf's lone primitives, then its triangle pairs (pair_p rows q0 to q1; quads.py)
+            q0 = sc.node_i[num_nodes + info.x].y
+            q1 = sc.node_i[num_nodes + info.x + info.y].y
+            pairs_start = info.x + info.y - 2 * (q1 - q0)
+            for k in range(info.x, pairs_start):
+                best, prim, hb1, hb2 = closer_hit(sc, k, ox, oy, oz, dx, dy, dz, best, prim, hb1, hb2)
+            for q in range(q0, q1):
+                best, prim, hb1, hb2 = closer_pair_hit(sc, pairs_start + 2 * (q - q0), q, ox, oy, oz, dx, dy, dz,
+                                                       best, prim, hb1, hb2, any_hit)
             if ti.static(any_hit):
                 if not any_lane((prim < 0) & (tmax >= 0.0)):
                     break

@@ -18,7 +18,9 @@ when w_i >= 0, otherwise in B, whose weights for (a_j, a_k, p3) are
 Encoding (`node_i` rows after the nodes, one per primitive): column 0 is 0 for a primitive tested
 alone, -1 for the second triangle of a pair (skipped), and for a head
 1 + apex + 3 * q1 + 9 * q2, where q1, q2 (0: a_j, 1: a_k, 2: p3) say which corners B's second
-and third vertices are; column 1 is a head's row in `pair_p`.
+and third vertices are; column 1 counts the pairs headed before the primitive, which is a head's
+row in `pair_p`. A last row (0, Q) closes the table: a leaf's pairs are the pair_p rows
+[column 1 at its first primitive, column 1 after its last), after its lone primitives.
 
 `pair_p` (Q, 4) holds each pair's parallelogram frame: the apex a_i, then the rows that map
 x - a_i to (w_j, w_k, h), h the height above the plane (the barycentric transform of the
@@ -132,11 +134,11 @@ def pair_frames(codes: np.ndarray, triangles: np.ndarray, corners: np.ndarray):
         corners: (T, 3, 3) float32 triangle corners.
     Returns:
         pair_p (max(Q, 1), 4, 3) float32 (apex, then the rows of `barycentric_transforms` of
-        (a_i, a_j, a_k)), and rows (P,) int32: each head's row in pair_p, 0 elsewhere.
+        (a_i, a_j, a_k)), and rows (P + 1,) int32: how many pairs are headed before each
+        primitive (a head's own row in pair_p), then Q.
     """
     heads = np.flatnonzero(codes > 0)
-    rows = np.zeros(len(codes), np.int32)
-    rows[heads] = np.arange(len(heads))
+    rows = np.r_[0, np.cumsum(codes > 0)].astype(np.int32)  # pairs headed before each primitive
     pair_p = np.zeros((max(len(heads), 1), 4, 3), np.float32)
     if len(heads):
         apex = (codes[heads] - 1) % 3
@@ -161,12 +163,18 @@ def unit_boxes(boxes: np.ndarray, codes: np.ndarray):
 
 def expand_units(unit_order: np.ndarray, first: np.ndarray, codes: np.ndarray, node_i: np.ndarray):
     """Primitive order and leaf ranges from a BVH built over units: returns (order (P,), node_i
-    with leaves counted in primitives). A pair's two triangles stay next to each other."""
+    with leaves counted in primitives). A pair's two triangles stay next to each other, and each
+    leaf holds its lone primitives first, then its pairs (the packet traversal loops over
+    them separately)."""
+    unit_order = np.asarray(unit_order).copy()
+    leaves = node_i[:, 1] > 0
+    for start, count in node_i[leaves]:  # each leaf: its lone primitives first, then its pairs
+        ids = unit_order[start : start + count]
+        unit_order[start : start + count] = ids[np.argsort(codes[first[ids]] > 0, kind="stable")]
     sizes = np.where(codes[first] > 0, 2, 1)[unit_order]
     offsets = np.r_[0, np.cumsum(sizes)]
     order = np.repeat(first[unit_order], sizes) + (np.arange(sizes.sum()) - np.repeat(offsets[:-1], sizes))
     node_i = node_i.copy()
-    leaves = node_i[:, 1] > 0
     start, count = node_i[leaves, 0], node_i[leaves, 1]
     node_i[leaves, 0] = offsets[start]
     node_i[leaves, 1] = offsets[start + count] - offsets[start]

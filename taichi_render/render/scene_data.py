@@ -299,9 +299,9 @@ class SceneData(DerivativeData):
         num_nodes = len(node_i) if len(order) else 0
         prim_arr = prim_arr[order] if len(order) else np.zeros((1, 2), np.int32)
         pair_p = np.zeros((1, 4, 3), np.float32)
-        if len(order):  # rows num_nodes + k: the unit code of primitive k (BVH order), its pair_p row
+        if len(order):  # rows num_nodes + k: (unit code, pairs headed before k), then (0, Q); quads.py
             pair_p, pair_rows = pair_frames(codes[order], prim_arr[:, 1], corners)
-            node_i = np.concatenate([node_i, np.stack([codes[order], pair_rows], axis=1)])
+            node_i = np.concatenate([node_i, np.stack([np.r_[codes[order], 0], pair_rows], axis=1)])
 
         self.np.update(
             tri_p=tri_p,

@@ -7,6 +7,7 @@ import taichi as ti
 
 import taichi_render as tr
 from taichi_render.backend import megakernel_compile
+from taichi_render.render import layout as L
 from taichi_render.render.intersect import INF, trace
 from taichi_render.render.packet_trace import LANES, VF, trace_packet
 from taichi_render.render.renderer import scene_data
@@ -233,14 +234,18 @@ def _trace_both(tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_
         )
 
 
-def cubes_scene(count=60, seed=5):
-    """The Cornell box with `count` small cubes in it: a BVH several levels deep."""
+def cubes_scene(count=60, seed=5, spheres=0):
+    """The Cornell box with `count` small cubes (and `spheres` small spheres) in it: a BVH
+    several levels deep."""
     rng = np.random.default_rng(seed)
     d = tr.cornell_box()
     for k in range(count):
         m = np.diag([*rng.uniform(0.02, 0.12, 3), 1.0])
         m[:3, 3] = rng.uniform(-0.8, 0.8, 3)
         d[f"cube_{k}"] = {"type": "cube", "to_world": tr.ScalarTransform4f(m), "bsdf": {"type": "ref", "id": "white"}}
+    for k in range(spheres):
+        d[f"sphere_{k}"] = {"type": "sphere", "center": rng.uniform(-0.8, 0.8, 3).tolist(),
+                            "radius": float(rng.uniform(0.02, 0.1)), "bsdf": {"type": "ref", "id": "white"}}
     return tr.load_dict(d)
 
 
@@ -264,15 +269,25 @@ def brute_force_t(data, origins, dirs, tmax):
     return best
 
 
-@pytest.mark.parametrize("scene_file", ["cbox.xml", "glass_sphere.xml", "cubes"])
+@pytest.mark.parametrize("scene_file", ["cbox.xml", "glass_sphere.xml", "cubes", "cubes_and_spheres"])
 def test_trace_packet_matches_scalar_traversal(scenes_dir, scene_file):
     # triangles (cbox: one BVH leaf; 60 cubes in the box: many levels), analytic spheres and
-    # disks (glass_sphere); random rays from inside the scene bounds and from outside; inactive
-    # lanes (tmax < 0) find nothing; triangle scenes against brute force
-    scene = cubes_scene() if scene_file == "cubes" else tr.load_file(scenes_dir / scene_file, res=8)
+    # disks (glass_sphere; cubes and spheres: leaves that hold lone primitives and triangle
+    # pairs); random rays from inside the scene bounds and from outside; inactive lanes
+    # (tmax < 0) find nothing; triangle scenes against brute force
+    if scene_file.startswith("cubes"):
+        scene = cubes_scene(spheres=40 if scene_file == "cubes_and_spheres" else 0)
+    else:
+        scene = tr.load_file(scenes_dir / scene_file, res=8)
     data = scene_data(scene)
-    if scene_file == "cubes":
-        assert len(data.np["node_i"]) > 15
+    if scene_file.startswith("cubes"):
+        n_nodes = data.np["scene_i"][L.SC_NUM_NODES]
+        assert n_nodes > 15
+        if scene_file == "cubes_and_spheres":
+            codes = data.np["node_i"][n_nodes:, 0]
+            mixed = [(codes[a : a + c] == 0).any() and (codes[a : a + c] > 0).any()
+                     for a, c in data.np["node_i"][:n_nodes] if c > 0]
+            assert sum(mixed) >= 3
     rng = np.random.default_rng(0)
     n = 64 * LANES
     lo, hi = data.np["node_box"][0, 0], data.np["node_box"][0, 1]
@@ -302,7 +317,7 @@ def test_trace_packet_matches_scalar_traversal(scenes_dir, scene_file):
             same = r[active, 1] == r[active, 5]
             np.testing.assert_allclose(r[active][same][:, [0, 2, 3]], r[active][same][:, [4, 6, 7]],
                                        rtol=1e-5, atol=1e-5)
-            if scene_file != "glass_sphere.xml":
+            if scene_file in ("cbox.xml", "cubes"):
                 expected = brute_force_t(data, origins[active], dirs[active], tmax[active])
                 found = np.where(r[active, 1] >= 0, r[active, 0], INF)
                 assert np.mean(np.isclose(found, expected, rtol=1e-4, atol=1e-5)) > 0.999

@@ -73,7 +73,8 @@ def test_pair_frames_map_the_parallelogram_to_the_unit_square():
     pair_p, rows = pair_frames(codes, np.arange(len(codes)), corners)
     heads = np.flatnonzero(codes > 0)
     assert len(heads) == 18 and len(pair_p) == 18
-    assert list(rows[heads]) == list(range(18)) and np.all(rows[codes <= 0] == 0)
+    assert len(rows) == len(codes) + 1 and rows[-1] == 18 and list(rows[heads]) == list(range(18))
+    assert np.array_equal(np.diff(rows), codes > 0)  # pairs headed before each primitive
     normal = rotation[:, 2]
     for row, head in zip(pair_p.astype(np.float64), heads):
         origin, m = row[0], row[1:]
@@ -84,7 +85,7 @@ def test_pair_frames_map_the_parallelogram_to_the_unit_square():
         height = m[2] @ (origin + normal - origin)
         assert abs(abs(height) - 1.0) < 1e-5
     empty_p, empty_rows = pair_frames(np.zeros(3, np.int32), np.arange(3), corners[:3])
-    assert empty_p.shape == (1, 4, 3) and np.all(empty_rows == 0)
+    assert empty_p.shape == (1, 4, 3) and np.array_equal(empty_rows, [0, 0, 0, 0])
 
 
 def test_only_exact_parallelograms_of_one_mesh_pair():
@@ -111,13 +112,18 @@ def test_units_expand_into_leaves_that_keep_pairs_together():
     order, expanded = expand_units(np.array([3, 2, 1, 0]), first, codes, node_i)
     assert list(order) == [5, 3, 4, 2, 0, 1]
     assert expanded.tolist() == [[2, 0], [0, 3], [3, 3]]
+    # each leaf lists its lone primitives before its pairs, whatever the BVH's order
+    order, expanded = expand_units(np.array([2, 3, 0, 1]), first, codes, node_i)
+    assert list(order) == [5, 3, 4, 2, 0, 1]
+    assert expanded.tolist() == [[2, 0], [0, 3], [3, 3]]
 
 
 def test_cornell_box_is_eighteen_parallelograms():
     data = scene_data(tr.load_dict(tr.cornell_box()))
     n_nodes = data.np["scene_i"][L.SC_NUM_NODES]
     codes = data.np["node_i"][n_nodes:, 0]
-    assert len(codes) == len(data.np["prim"]) == 36
+    assert len(codes) == len(data.np["prim"]) + 1 == 37 and codes[-1] == 0  # a closing row
+    codes = codes[:-1]
     assert (codes > 0).sum() == 18 and (codes == TAIL).sum() == 18
     assert np.all(codes[np.flatnonzero(codes > 0) + 1] == TAIL)  # each head's tail follows it
 
