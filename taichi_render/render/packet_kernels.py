@@ -186,8 +186,8 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                                replay, single_pass, mode)
             depth += 1
         if not replay:
-            for l in range(LANES):
-                P.set_lane3(S, l, P.TOTAL, P.lane3(S, l, P.GATHERED))
+            gx, gy, gz = P.row3(S, P.GATHERED)
+            P.set_row3(S, P.TOTAL, gx, gy, gz)
         if ti.static(mode != MODE_PRIMAL):
             if single_pass:
                 apply_kept(sc, ad, S, G, depth, mode)
@@ -196,12 +196,28 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
     # film
     if ti.static(mode != MODE_ADJOINT):
         _, smp, ys, xs, exists = packet_pixels(first, n, spp, width, height)
-        for l in range(LANES):
-            if exists[l]:
-                y, x = ys[l], xs[l]
-                value = P.lane3(S, l, P.DTOTAL) if ti.static(mode == MODE_FORWARD) else P.lane3(S, l, P.TOTAL)
-                splat(accum, weight, y, x, vec2(S[P.POS, l], S[P.POS + 1, l]), value, rfilter, filter_radius,
-                      filter_stddev, overwrite and smp[l] == 0)
+        row = P.DTOTAL if ti.static(mode == MODE_FORWARD) else P.TOTAL
+        one_pixel = (exists != 0) & (ys == ys[0]) & (xs == xs[0])
+        if rfilter == L.RFILTER_BOX and not any_lane(~one_pixel):
+            # every lane is a sample of one pixel (spp >= LANES): their sum is added once
+            # (splat's box filter, NaN samples dropped)
+            vx, vy, vz = P.row3(S, row)
+            valid = (vx == vx) & (vy == vy) & (vz == vz)  # noqa: PLR0124 (false for NaN)
+            total = vec3(ti.select(valid, vx, 0.0).sum(), ti.select(valid, vy, 0.0).sum(),
+                         ti.select(valid, vz, 0.0).sum())
+            count = ti.cast(ti.select(valid, 1, 0).sum(), ti.f32)
+            y, x = ys[0], xs[0]
+            if overwrite and smp[0] == 0:
+                accum[y, x] = total
+                weight[y, x] = count
+            else:
+                accum[y, x] = accum[y, x] + total
+                weight[y, x] = weight[y, x] + count
+        else:
+            for l in range(LANES):
+                if exists[l]:
+                    splat(accum, weight, ys[l], xs[l], vec2(S[P.POS, l], S[P.POS + 1, l]), P.lane3(S, l, row),
+                          rfilter, filter_radius, filter_stddev, overwrite and smp[l] == 0)
 
 
 @ti.kernel

@@ -93,6 +93,23 @@ def test_box_filtered_film_is_overwritten_by_the_next_render(monkeypatch, scenes
     assert_same_image(tr.render(scene, spp=3, seed=2).to_numpy(), b)
 
 
+def test_packets_of_one_pixel_add_their_sum_to_the_film(monkeypatch, scenes_dir):
+    # spp 16 and 48: every packet holds samples of one pixel, whose sum goes to the box-filtered
+    # film at once (the first packet of a pixel replaces the buffers' contents, later ones add)
+    from taichi_render.render.renderer import film_buffers
+
+    scene = tr.load_file(scenes_dir / "cbox.xml", res=12)
+    for spp in (16, 48):
+        a, b = render_both(monkeypatch, scene, spp=spp, seed=4)
+        assert a.mean() > 0.0
+        assert_same_image(a, b)
+        weights = film_buffers(scene.sensors()[0]).weight.to_numpy()
+        assert np.array_equal(weights, np.full((12, 12), float(spp), np.float32))
+    tr.render(scene, spp=16, seed=9)
+    again = tr.render(scene, spp=48, seed=4).to_numpy()
+    assert np.array_equal(again, b)
+
+
 def test_packet_gradients_equal_per_ray_gradients(monkeypatch, scenes_dir):
     scene = tr.load_file(scenes_dir / "cbox.xml", res=24)
     params = tr.traverse(scene)
