@@ -57,29 +57,28 @@ def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y
     b1 = 1.0 - t
     b2 = t * s_y
     tu, tv = b1, b2
-    # the triangles (corners and their uvs) once, then each lane's copied (a few statements:
-    # unrolled selects over triangles and lanes made the kernel take minutes to compile)
+    # each lane's triangle by selects over the few triangles (rows of j >= n are read clamped
+    # and selected by no lane); the lanes stay in SIMD registers
     has_uv = sc.shape_i[shape, L.SI_HAS_UV]
-    tris = ti.Matrix.zero(ti.f32, FEW_TRIANGLES, 15)  # p0, e1, e2, then the corners' uv
-    for j in range(n):
+    rows = [VF(0.0) for _ in range(9)]
+    for j in ti.static(range(FEW_TRIANGLES)):
+        tri = ti.min(first + ti.max(ti.min(j, n - 1), 0), sc.tri_p.shape[0] - 1)
+        on = k == ti.select(j < n, j, -1)
         for v in ti.static(range(3)):
-            p = sc.tri_p[first + j, v]
+            p = sc.tri_p[tri, v]
             for c in ti.static(range(3)):
-                tris[j, 3 * v + c] = p[c]
-        if has_uv:
-            vi = sc.tri_v[first + j]
-            for v in ti.static(range(3)):
-                uv = sc.vtx_uv[vi[v]]
-                tris[j, 9 + 2 * v] = uv.x
-                tris[j, 10 + 2 * v] = uv.y
-    for l in range(LANES):
-        j = k[l]
-        for r in ti.static(range(9)):
-            T[r, l] = tris[j, r]
-        if has_uv:
-            b0 = 1.0 - b1[l] - b2[l]
-            tu[l] = b0 * tris[j, 9] + b1[l] * tris[j, 11] + b2[l] * tris[j, 13]
-            tv[l] = b0 * tris[j, 10] + b1[l] * tris[j, 12] + b2[l] * tris[j, 14]
+                rows[3 * v + c] = ti.select(on, p[c], rows[3 * v + c])
+    if has_uv:
+        for j in ti.static(range(FEW_TRIANGLES)):
+            vi = sc.tri_v[ti.min(first + ti.max(ti.min(j, n - 1), 0), sc.tri_v.shape[0] - 1)]
+            t0, t1, t2 = sc.vtx_uv[vi.x], sc.vtx_uv[vi.y], sc.vtx_uv[vi.z]
+            b0 = 1.0 - b1 - b2
+            on = k == ti.select(j < n, j, -1)
+            tu = ti.select(on, b0 * t0.x + b1 * t1.x + b2 * t2.x, tu)
+            tv = ti.select(on, b0 * t0.y + b1 * t1.y + b2 * t2.y, tv)
+    for r in ti.static(range(9)):
+        for l in ti.static(range(LANES)):
+            T[r, l] = rows[r][l]
     tex = sc.em_i[0, L.EI_TEX]
     rx, ry, rz = VF(0.0), VF(0.0), VF(0.0)
     if sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:

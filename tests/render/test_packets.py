@@ -198,6 +198,31 @@ def test_packets_with_one_textured_rectangle_light_equal_per_ray(monkeypatch):
         np.testing.assert_allclose(g1, g0, rtol=2e-3, atol=2e-4 * np.abs(g0).max())
 
 
+@pytest.mark.parametrize("triangles", [3, 4, 5])
+def test_packets_with_a_light_of_unequal_triangles_equal_per_ray(monkeypatch, tmp_path, triangles):
+    # a light of 3 or 4 triangles of different areas (each lane picks one by the area CDF and
+    # gets its corners and uvs by selects), and of 5 (one emitter of more triangles: per lane)
+    angles = np.sort(np.random.default_rng(triangles).uniform(0.0, 2.0 * np.pi, triangles))
+    lines = ["v 0 0 0", "vt 0.5 0.5"]
+    for k, a in enumerate(angles):
+        lines += [f"v {0.3 * np.cos(a):.5f} {0.3 * np.sin(a):.5f} 0", f"vt {k / triangles:.4f} 1"]
+    lines += [f"f 1/1 {k + 2}/{k + 2} {(k + 1) % triangles + 2}/{(k + 1) % triangles + 2}" for k in range(triangles)]
+    (tmp_path / "light.obj").write_text("\n".join(lines) + "\n")
+    d = tr.cornell_box()
+    d["sensor"]["film"].update(width=16, height=16)
+    d["light"] = {
+        "type": "obj", "filename": str(tmp_path / "light.obj"),
+        "to_world": tr.ScalarTransform4f().translate([0.0, 0.99, 0.0]).rotate([1, 0, 0], 90),
+        "bsdf": {"type": "ref", "id": "white"},
+        "emitter": {"type": "area", "radiance": {"type": "bitmap",
+                                                  "data": np.random.default_rng(3).uniform(5.0, 40.0, (4, 4, 3))}},
+    }
+    scene = tr.load_dict(d)
+    a, b = render_both(monkeypatch, scene, spp=6, seed=5)
+    assert a.mean() > 0.0
+    assert_same_image(a, b)
+
+
 def test_packet_vertex_gradients_use_the_per_lane_path(monkeypatch, scenes_dir):
     # vertex-position terms are computed by the per-lane code inside packets
     scene = tr.load_file(scenes_dir / "cbox_rectangles.xml", res=16)
