@@ -15,7 +15,7 @@ SI_BSDF = 1
 SI_EMITTER = 2  # -1: none
 SI_TRI_OFFSET = 3
 SI_TRI_COUNT = 4
-SI_HAS_NORMALS = 5
+SI_HAS_NORMALS = 5  # NORMALS_*: 0 none (face normals), else vertex normals
 SI_HAS_UV = 6
 SI_FLIP_NORMALS = 7
 # diffuse leaves of the shape's BSDF (scene_data packs them from bsdf_i): front and back sides
@@ -24,6 +24,10 @@ SI_DIFFUSE_FRONT = 8
 SI_DIFFUSE_BACK = 9
 SI_TWOSIDED = 10
 SI_WIDTH = 11
+
+NORMALS_NONE = 0
+NORMALS_VERTEX = 1
+NORMALS_FLAT = 2  # vertex normals that equal every triangle's face normal (rectangle, cube)
 
 SF_CENTER = 0  # 3 floats (sphere)
 SF_RADIUS = 3

@@ -134,7 +134,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
                 e2x, e2y, e2z = ti.select(on, c2.x, e2x), ti.select(on, c2.y, e2y), ti.select(on, c2.z, e2z)
                 flip_n = ti.select(on, -1.0 if sc.shape_i[s, L.SI_FLIP_NORMALS] else 1.0, flip_n)
                 emitter = ti.select(on, sc.shape_i[s, L.SI_EMITTER], emitter)
-                if sc.shape_i[s, L.SI_HAS_NORMALS]:
+                if sc.shape_i[s, L.SI_HAS_NORMALS] == L.NORMALS_VERTEX:  # flat ones: the face normal
                     n0 = sc.vtx_n[vi.x]
                     n1 = sc.vtx_n[vi.y]
                     n2 = sc.vtx_n[vi.z]

@@ -145,7 +145,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
         # vertex-position derivatives: diffuse surfaces of triangle meshes (the normal's
         # part only without shading normals)
         shape_terms = si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
-        receiver_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == 0
+        receiver_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
         # ---- emitter sampling and BSDF sampling ----
         bs = sample(
             sc, b, tex0, tex1, wi,

@@ -199,7 +199,7 @@ class SceneData(DerivativeData):
             si, sf = self._shape.add()
             si[L.SI_BSDF] = self.bsdf_index(shape.bsdf)
             si[L.SI_FLIP_NORMALS] = int(bool(getattr(shape, "flip_normals", False)))
-            si[L.SI_HAS_NORMALS] = 0
+            si[L.SI_HAS_NORMALS] = L.NORMALS_NONE
             si[L.SI_HAS_UV] = 0
             si[L.SI_TRI_OFFSET] = tri_count
             si[L.SI_TRI_COUNT] = 0
@@ -239,7 +239,7 @@ class SceneData(DerivativeData):
                 has_n = n is not None and len(n) == len(p) and not face_normals
                 uv = getattr(shape, "vertex_texcoords", None)
                 has_uv = uv is not None and len(uv) == len(p)
-                si[L.SI_HAS_NORMALS] = int(has_n)
+                si[L.SI_HAS_NORMALS] = _normals_kind(p, f, n) if has_n else L.NORMALS_NONE
                 si[L.SI_HAS_UV] = int(has_uv)
                 si[L.SI_TRI_COUNT] = len(f)
                 self.vertex_ranges[id(shape)] = (vtx_count, len(p))
@@ -429,6 +429,21 @@ def _vector_width(dtype) -> int:
 def _element_shape(data: np.ndarray, dtype) -> tuple:
     width = _vector_width(dtype)
     return tuple(data.shape[:-1]) if width else tuple(data.shape)
+
+
+def _normals_kind(positions: np.ndarray, faces: np.ndarray, normals) -> int:
+    """NORMALS_FLAT when the vertex normals (N, 3) of every corner of the non-degenerate faces
+    (F, 3) equal their face's unit normal within 1e-6 (a rectangle, a cube), else
+    NORMALS_VERTEX. Packets then shade those meshes with the face normal instead of
+    interpolating three equal normals per lane."""
+    c = positions[faces].astype(np.float64)
+    face_n = np.cross(c[:, 1] - c[:, 0], c[:, 2] - c[:, 0])
+    length = np.linalg.norm(face_n, axis=1)
+    live = length > 0.0
+    face_n = face_n[live] / length[live, None]
+    corner_n = np.asarray(normals, np.float64).reshape(-1, 3)[faces[live]]
+    flat = np.abs(corner_n - face_n[:, None, :]).max(initial=0.0) <= 1e-6
+    return L.NORMALS_FLAT if flat else L.NORMALS_VERTEX
 
 
 def _pack_diffuse_leaves(shape_i: np.ndarray, bsdf_i: np.ndarray, count: int) -> None:

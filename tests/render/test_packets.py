@@ -223,6 +223,26 @@ def test_packets_with_a_light_of_unequal_triangles_equal_per_ray(monkeypatch, tm
     assert_same_image(a, b)
 
 
+def test_packets_on_a_smooth_mesh_equal_per_ray(monkeypatch, tmp_path):
+    # interpolated vertex normals on the SIMD path: an octahedron from a file without normals
+    # (smooth normals, unlike the flat ones of rectangles and cubes) fills much of the view
+    lines = ["v 1 0 0", "v -1 0 0", "v 0 1 0", "v 0 -1 0", "v 0 0 1", "v 0 0 -1"]
+    lines += ["f 1 3 5", "f 3 2 5", "f 2 4 5", "f 4 1 5", "f 3 1 6", "f 2 3 6", "f 4 2 6", "f 1 4 6"]
+    (tmp_path / "octahedron.obj").write_text("\n".join(lines) + "\n")
+    d = tr.cornell_box()
+    d["sensor"]["film"].update(width=16, height=16)
+    d["gem"] = {"type": "obj", "filename": str(tmp_path / "octahedron.obj"),
+                "to_world": tr.ScalarTransform4f().translate([0.0, 0.0, 0.3]).scale(0.45),
+                "bsdf": {"type": "ref", "id": "white"}}
+    scene = tr.load_dict(d)
+    data = scene_data(scene)
+    gem = next(k for k, shape in enumerate(data.shapes) if shape.id == "gem")
+    assert data.np["shape_i"][gem, L.SI_HAS_NORMALS] == L.NORMALS_VERTEX
+    a, b = render_both(monkeypatch, scene, spp=6, seed=8)
+    assert a.mean() > 0.0
+    assert_same_image(a, b)
+
+
 def test_packet_vertex_gradients_use_the_per_lane_path(monkeypatch, scenes_dir):
     # vertex-position terms are computed by the per-lane code inside packets
     scene = tr.load_file(scenes_dir / "cbox_rectangles.xml", res=16)
