@@ -107,8 +107,8 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
     u = hb1
     v = hb2
     todo = alive & (prim >= 0)
-    while simple and any_lane(todo):
-        p = _lane_max_i(ti.select(todo, prim, -1))
+    p = _lane_max_i(ti.select(todo, prim, -1))  # the next primitive; -1: none left
+    while simple and p >= 0:
         on = todo & (prim == p)
         todo = todo & (prim != p)
         ref = sc.prim[p]
@@ -147,6 +147,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
                     t2 = sc.vtx_uv[vi.z]
                     u = ti.select(on, b0 * t0.x + hb1 * t1.x + hb2 * t2.x, u)
                     v = ti.select(on, b0 * t0.y + hb1 * t1.y + hb2 * t2.y, v)
+        p = _lane_max_i(ti.select(todo, prim, -1))
     T = new_triangle_lanes()
     for l in ti.static(range(LANES)):
         T[0, l], T[1, l], T[2, l] = p0x[l], p0y[l], p0z[l]
@@ -280,8 +281,8 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         # its lanes by selects; other textures are evaluated per lane)
         albedo_tex = VI(-1)
         todo = scatters
-        while any_lane(todo):
-            b = _lane_max_i(ti.select(todo, leaf, -1))
+        b = _lane_max_i(ti.select(todo, leaf, -1))  # the next BSDF; -1: none left
+        while b >= 0:
             on = todo & (leaf == b)
             todo = todo & (leaf != b)
             tex0 = sc.bsdf_i[b, L.BI_TEX0]
@@ -294,6 +295,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                     if on[l]:
                         albedo = eval_texture(sc, tex0, vec2(u[l], v[l]))
                         ax[l], ay[l], az[l] = albedo.x, albedo.y, albedo.z
+            b = _lane_max_i(ti.select(todo, leaf, -1))
         for l in ti.static(range(LANES)):
             term_tex[2, l] = albedo_tex[l]
             term_tex[3, l] = albedo_tex[l]
