@@ -166,11 +166,14 @@ def expand_units(unit_order: np.ndarray, first: np.ndarray, codes: np.ndarray, n
     with leaves counted in primitives). A pair's two triangles stay next to each other, and each
     leaf holds its lone primitives first, then its pairs (the packet traversal loops over
     them separately)."""
-    unit_order = np.asarray(unit_order).copy()
+    unit_order = np.asarray(unit_order)
     leaves = node_i[:, 1] > 0
-    for start, count in node_i[leaves]:  # each leaf: its lone primitives first, then its pairs
-        ids = unit_order[start : start + count]
-        unit_order[start : start + count] = ids[np.argsort(codes[first[ids]] > 0, kind="stable")]
+    # each leaf: its lone primitives first, then its pairs (leaves tile the unit order, so a
+    # stable sort by (leaf, is a pair) moves units within their leaf only)
+    leaf_start, leaf_count = node_i[leaves, 0], node_i[leaves, 1]
+    by_start = np.argsort(leaf_start, kind="stable")
+    leaf_of = np.repeat(leaf_start[by_start], leaf_count[by_start])
+    unit_order = unit_order[np.lexsort((codes[first[unit_order]] > 0, leaf_of))]
     sizes = np.where(codes[first] > 0, 2, 1)[unit_order]
     offsets = np.r_[0, np.cumsum(sizes)]
     order = np.repeat(first[unit_order], sizes) + (np.arange(sizes.sum()) - np.repeat(offsets[:-1], sizes))
