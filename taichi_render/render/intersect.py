@@ -79,24 +79,18 @@ def intersect_triangle_rows(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
     t = -h(o) / h(d), at barycentrics M (o - p0) + t M d. Half the arithmetic of Moller-Trumbore
     (which ray packets test most), the same hits up to rounding. Returns (t, b1, b2); t = INF on a
     miss."""
-    tt, b1, b2 = _triangle_plane(sc, tri, o, d)
-    t = INF
-    if b1 >= 0.0 and b2 >= 0.0 and b1 + b2 <= 1.0 and tt > 0.0:
-        t = tt
-    return t, b1, b2
-
-
-@ti.func
-def _triangle_plane(sc: ti.template(), tri: ti.i32, o: vec3, d: vec3):
-    """Where the ray meets triangle tri's plane: (t, b1, b2) in its barycentric coordinates;
-    t = -1 when the ray is parallel to it."""
     s = o - sc.tri_p[tri, 0]
     m0 = sc.tri_p[tri, TRI_TO_BARY]
     m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
     m2 = sc.tri_p[tri, TRI_TO_BARY + 2]
     hd = m2.dot(d)
     tt = -m2.dot(s) / hd if hd != 0.0 else -1.0
-    return tt, m0.dot(s) + tt * m0.dot(d), m1.dot(s) + tt * m1.dot(d)
+    b1 = m0.dot(s) + tt * m0.dot(d)
+    b2 = m1.dot(s) + tt * m1.dot(d)
+    t = INF
+    if b1 >= 0.0 and b2 >= 0.0 and b1 + b2 <= 1.0 and tt > 0.0:
+        t = tt
+    return t, b1, b2
 
 
 @ti.func

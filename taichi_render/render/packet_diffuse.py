@@ -71,14 +71,6 @@ def _spawn(px: VF, py: VF, pz: VF, nx: VF, ny: VF, nz: VF, dx: VF, dy: VF, dz: V
 
 
 @ti.func
-def _lane_max_i(x: VI) -> ti.i32:
-    m = x[0]
-    for l in ti.static(range(1, LANES)):
-        m = ti.max(m, x[l])
-    return m
-
-
-@ti.func
 def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti.template(), keys: ti.template(),
                    t: VF, prim: VI,
                    hb1: VF, hb2: VF, depth: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
@@ -107,7 +99,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
     u = hb1
     v = hb2
     todo = alive & (prim >= 0)
-    p = _lane_max_i(ti.select(todo, prim, -1))  # the next primitive; -1: none left
+    p = ti.select(todo, prim, -1).max()  # the next primitive; -1: none left
     while simple and p >= 0:
         on = todo & (prim == p)
         todo = todo & (prim != p)
@@ -147,7 +139,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
                     t2 = sc.vtx_uv[vi.z]
                     u = ti.select(on, b0 * t0.x + hb1 * t1.x + hb2 * t2.x, u)
                     v = ti.select(on, b0 * t0.y + hb1 * t1.y + hb2 * t2.y, v)
-        p = _lane_max_i(ti.select(todo, prim, -1))
+        p = ti.select(todo, prim, -1).max()
     T = new_triangle_lanes()
     for l in ti.static(range(LANES)):
         T[0, l], T[1, l], T[2, l] = p0x[l], p0y[l], p0z[l]
@@ -281,7 +273,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         # its lanes by selects; other textures are evaluated per lane)
         albedo_tex = VI(-1)
         todo = scatters
-        b = _lane_max_i(ti.select(todo, leaf, -1))  # the next BSDF; -1: none left
+        b = ti.select(todo, leaf, -1).max()  # the next BSDF; -1: none left
         while b >= 0:
             on = todo & (leaf == b)
             todo = todo & (leaf != b)
@@ -295,7 +287,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                     if on[l]:
                         albedo = eval_texture(sc, tex0, vec2(u[l], v[l]))
                         ax[l], ay[l], az[l] = albedo.x, albedo.y, albedo.z
-            b = _lane_max_i(ti.select(todo, leaf, -1))
+            b = ti.select(todo, leaf, -1).max()
         for l in ti.static(range(LANES)):
             term_tex[2, l] = albedo_tex[l]
             term_tex[3, l] = albedo_tex[l]

@@ -60,6 +60,7 @@ def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y
     # each lane's triangle by selects over the few triangles (rows of j >= n are read clamped
     # and selected by no lane); the lanes stay in SIMD registers
     has_uv = sc.shape_i[shape, L.SI_HAS_UV]
+    b0 = 1.0 - b1 - b2
     rows = [VF(0.0) for _ in range(9)]
     for j in ti.static(range(FEW_TRIANGLES)):
         tri = ti.min(first + ti.max(ti.min(j, n - 1), 0), sc.tri_p.shape[0] - 1)
@@ -68,12 +69,9 @@ def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y
             p = sc.tri_p[tri, v]
             for c in ti.static(range(3)):
                 rows[3 * v + c] = ti.select(on, p[c], rows[3 * v + c])
-    if has_uv:
-        for j in ti.static(range(FEW_TRIANGLES)):
-            vi = sc.tri_v[ti.min(first + ti.max(ti.min(j, n - 1), 0), sc.tri_v.shape[0] - 1)]
+        if has_uv:
+            vi = sc.tri_v[tri]
             t0, t1, t2 = sc.vtx_uv[vi.x], sc.vtx_uv[vi.y], sc.vtx_uv[vi.z]
-            b0 = 1.0 - b1 - b2
-            on = k == ti.select(j < n, j, -1)
             tu = ti.select(on, b0 * t0.x + b1 * t1.x + b2 * t2.x, tu)
             tv = ti.select(on, b0 * t0.y + b1 * t1.y + b2 * t2.y, tv)
     for r in ti.static(range(9)):

@@ -104,9 +104,9 @@ def _box_hits(sc: ti.template(), node: ti.i32, ox: VF, oy: VF, oz: VF, ix: VF, i
 
 
 @ti.func
-def _triangle_plane(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
-    """Where every lane's ray meets triangle tri's plane: (t, b1, b2) in the triangle's
-    barycentric coordinates, t = INF where it does not (parallel, or behind the origin)."""
+def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
+    """`intersect.intersect_triangle_rows` on every lane: (t, b1, b2), t = INF where the lane
+    misses."""
     p0 = sc.tri_p[tri, 0]
     m0 = sc.tri_p[tri, TRI_TO_BARY]
     m1 = sc.tri_p[tri, TRI_TO_BARY + 1]
@@ -118,15 +118,7 @@ def _triangle_plane(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: 
     t = -(m2.x * sx + m2.y * sy + m2.z * sz) / ti.select(hd != 0.0, hd, 1.0)
     b1 = m0.x * sx + m0.y * sy + m0.z * sz + t * (m0.x * dx + m0.y * dy + m0.z * dz)
     b2 = m1.x * sx + m1.y * sy + m1.z * sz + t * (m1.x * dx + m1.y * dy + m1.z * dz)
-    return ti.select((hd != 0.0) & (t > 0.0), t, INF), b1, b2
-
-
-@ti.func
-def _triangle(sc: ti.template(), tri: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy: VF, dz: VF):
-    """`intersect.intersect_triangle_rows` on every lane: (t, b1, b2), t = INF where the lane
-    misses."""
-    t, b1, b2 = _triangle_plane(sc, tri, ox, oy, oz, dx, dy, dz)
-    ok = (b1 >= 0.0) & (b2 >= 0.0) & (b1 + b2 <= 1.0)
+    ok = (hd != 0.0) & (b1 >= 0.0) & (b2 >= 0.0) & (b1 + b2 <= 1.0) & (t > 0.0)
     return ti.select(ok, t, INF), b1, b2
 
 
