@@ -7,8 +7,9 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCENES = ROOT / "scenes"
-# Mitsuba 3 reference renders: ../shared/reference beside the clone (TR_REFERENCE_DIR overrides)
-REFERENCE = pathlib.Path(os.environ.get("TR_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+# Mitsuba 3 reference renders, kept in the repository (tests/reference/README.md says what they
+# are); TR_REFERENCE_DIR points the tests at another copy
+REFERENCE = pathlib.Path(os.environ.get("TR_REFERENCE_DIR", ROOT / "tests" / "reference"))
 
 os.environ.setdefault("TI_OFFLINE_CACHE_FILE_PATH", str(ROOT / ".cache" / "taichi"))
 os.environ.setdefault("TI_LOG_LEVEL", "warn")

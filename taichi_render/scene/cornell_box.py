@@ -1,6 +1,6 @@
 """`cornell_box()`: the Cornell box of the reference images, as a Mitsuba 3 scene dict.
 
-Identical to ``../shared/reference/cbox/cbox_scene.md`` ("Full scene dict"): Mitsuba 3.9.1's
+Identical to ``tests/reference/cbox/cbox_scene.md`` ("Full scene dict"): Mitsuba 3.9.1's
 ``mi.cornell_box()`` with a box reconstruction filter, a 256x256 film, ``path`` with max_depth 3
 and 64 samples per pixel. Transforms are `ScalarTransform4f` built from the exact float32
 matrices Mitsuba produced. Each call returns a fresh dict, so callers may edit it::

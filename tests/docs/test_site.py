@@ -19,8 +19,9 @@ TUTORIALS = ROOT / "tutorials"
 
 pytestmark = pytest.mark.slow
 
-# Public names of ../shared/API.md that the API reference page must document: each needs an
+# Public names of docs/api_contract.md that the API reference page must document: each needs an
 # object heading (mkdocstrings) whose id ends with ".<name>", e.g. "taichi_render.ad.losses.mse".
+# (tests/test_public_api.py checks, without building the site, that the contract's names exist.)
 API_NAMES = [
     "init",
     "load_file",
@@ -106,6 +107,7 @@ def test_build_strict_succeeds(site):
         "porting",
         "performance",
         "api",
+        "api_contract",
         "architecture",
     ):
         assert (site / page / "index.html").is_file(), f"no page for docs/{page}.md"

@@ -1,7 +1,7 @@
 """Static checks of the scene files in scenes/ (no rendering): well-formed Mitsuba 3 XML, the ids
 that scripts rely on, referenced files present, and Cornell box geometry equal to the reference
-(shared/reference/cbox/cbox_scene.md, whose numbers are repeated below so that the test stands
-alone; a further test compares them with that file when it is present)."""
+(tests/reference/cbox/cbox_scene.md, whose numbers are repeated below so that each check reads
+plainly; a further test compares them with that file)."""
 
 import importlib.util
 import json
@@ -14,7 +14,7 @@ from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENES = ROOT / "scenes"
-REFERENCE_MD = ROOT.parent / "shared" / "reference" / "cbox" / "cbox_scene.md"
+REFERENCE_MD = ROOT / "tests" / "reference" / "cbox" / "cbox_scene.md"
 
 # ---- reference Cornell box (mi.cornell_box(), Mitsuba 3.9.1) ----
 
@@ -280,7 +280,6 @@ def test_cbox_sensor_identical_in_both_versions():
         assert etree.tostring(a.find(tag)) == etree.tostring(b.find(tag))
 
 
-@pytest.mark.skipif(not REFERENCE_MD.is_file(), reason="shared reference not present")
 def test_expected_values_match_reference_md():
     text = REFERENCE_MD.read_text()
     shapes = json.loads(

@@ -10,7 +10,7 @@ from taichi_render.sensors.perspective import fov_to_x
 
 T = tr.ScalarTransform4f
 
-# From ../shared/reference/cbox/cbox_scene.md ("Camera / film"), computed by Mitsuba 3.9.1.
+# From tests/reference/cbox/cbox_scene.md ("Camera / film"), computed by Mitsuba 3.9.1.
 CBOX_TO_WORLD = [
     [-1.0, 0.0, 0.0, 0.0],
     [0.0, 0.9999999, 0.0, 0.0],

@@ -12,10 +12,7 @@ import taichi_render as tr
 from taichi_render.shapes.mesh import Mesh, smooth_vertex_normals
 
 T = tr.ScalarTransform4f
-CBOX = pathlib.Path(__file__).resolve().parents[3] / "shared" / "reference" / "cbox"
-needs_cbox = pytest.mark.skipif(
-    not (CBOX / "cbox_scene.md").is_file(), reason="shared reference not present"
-)
+CBOX = pathlib.Path(__file__).resolve().parents[1] / "reference" / "cbox"
 
 
 def _cbox_shapes():
@@ -50,7 +47,6 @@ def test_rectangle_is_mitsubas_layout():
     assert r.flip_normals is False and r.face_normals is False and r.emitter is None
 
 
-@needs_cbox
 @pytest.mark.parametrize("name", ["light", "floor", "ceiling", "back", "green-wall", "red-wall"])
 def test_rectangle_cbox_world_geometry(name):
     ref = _cbox_shapes()[name]
@@ -92,7 +88,6 @@ def test_cube_is_mitsubas_layout():
     assert c.surface_area() == pytest.approx(24.0)
 
 
-@needs_cbox
 @pytest.mark.parametrize("name", ["small-box", "large-box"])
 def test_cube_cbox_world_vertices(name):
     ref = _cbox_shapes()[name]

@@ -1,4 +1,4 @@
-"""The Cornell box against Mitsuba 3 references (../shared/reference/cbox)."""
+"""The Cornell box against Mitsuba 3 references (tests/reference/cbox)."""
 
 import numpy as np
 import pytest

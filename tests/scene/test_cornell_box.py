@@ -10,7 +10,7 @@ from taichi_render.core import registry
 from taichi_render.core.transform import ScalarTransform4f
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-CBOX_MD = REPO.parent / "shared" / "reference" / "cbox" / "cbox_scene.md"
+CBOX_MD = REPO / "tests" / "reference" / "cbox" / "cbox_scene.md"
 
 
 def as_json_like(d):
@@ -29,7 +29,6 @@ def reference_dict():
     return json.loads(block)
 
 
-@pytest.mark.skipif(not CBOX_MD.exists(), reason="shared reference files not present")
 def test_matches_reference_full_dict_exactly():
     ours = as_json_like(tr.cornell_box())
     ref = reference_dict()
