@@ -12,7 +12,7 @@ export ENABLE_TAICHI_HEADER_PRINT ?= 0
 export TI_SKIP_VERSION_CHECK ?= ON
 export NO_MKDOCS_2_WARNING ?= 1
 
-.PHONY: demo test lint venv sysdeps docs bench clean
+.PHONY: demo test lint venv sysdeps docs bench clean tutorials
 
 $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -43,6 +43,16 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) benchmarks/run_all.py
+
+# re-execute every tutorial notebook in place at full scale: the outputs the site shows and
+# tests/notebooks checks (one at a time; minutes each with a cold kernel cache)
+TUTORIAL_NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
+tutorials: $(STAMP)
+	cd tutorials && for nb in $(notdir $(TUTORIAL_NOTEBOOKS)); do \
+		echo "tutorials: $$nb"; \
+		TR_TUTORIAL_SCALE=full PYTHONDONTWRITEBYTECODE=1 ../$(VENV)/bin/jupyter nbconvert \
+			--to notebook --execute --inplace "$$nb" || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .cache site build *.egg-info
