@@ -14,6 +14,7 @@ from .frame import reflect, refract
 from .fresnel import fresnel_conductor, fresnel_dielectric
 from .microfacet import ndf, pdf_normal, sample_normal, smith_g1
 from .textures import eval_texture
+from .view import MATERIALS
 from .warp import INV_PI, square_to_cosine_hemisphere, square_to_cosine_hemisphere_pdf
 
 vec2 = ti.math.vec2
@@ -101,24 +102,25 @@ def eval_pdf(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, wo:
         if kind == L.BSDF_DIFFUSE:
             value = tex0 * (INV_PI * wo.z)
             pdf = square_to_cosine_hemisphere_pdf(wo)
-        elif kind == L.BSDF_ROUGHCONDUCTOR:
-            au = sc.bsdf_f[b, L.BF_ALPHA_U]
-            av = sc.bsdf_f[b, L.BF_ALPHA_V]
-            ggx = sc.bsdf_i[b, L.BI_DISTRIBUTION]
-            h = (wi + wo).normalized()
-            d = ndf(h, au, av, ggx)
-            g = smith_g1(wi, h, au, av, ggx) * smith_g1(wo, h, au, av, ggx)
-            f = _conductor_fresnel(sc, b, wi.dot(h))
-            value = f * tex0 * (d * g / (4.0 * wi.z))
-            pdf = pdf_normal(wi, h, au, av, ggx) / (4.0 * wo.dot(h))
-        elif kind == L.BSDF_PLASTIC:
-            eta = sc.bsdf_f[b, L.BF_ETA]
-            f_i, _, _, _ = fresnel_dielectric(wi.z, eta)
-            f_o, _, _, _ = fresnel_dielectric(wo.z, eta)
-            diff = _plastic_diffuse(sc, b, tex0)
-            value = diff * ((1.0 - f_i) * (1.0 - f_o) / (eta * eta) * INV_PI * wo.z)
-            _, pd = _plastic_probs(sc, b, f_i)
-            pdf = pd * square_to_cosine_hemisphere_pdf(wo)
+        elif ti.static(sc.features & MATERIALS):
+            if kind == L.BSDF_ROUGHCONDUCTOR:
+                au = sc.bsdf_f[b, L.BF_ALPHA_U]
+                av = sc.bsdf_f[b, L.BF_ALPHA_V]
+                ggx = sc.bsdf_i[b, L.BI_DISTRIBUTION]
+                h = (wi + wo).normalized()
+                d = ndf(h, au, av, ggx)
+                g = smith_g1(wi, h, au, av, ggx) * smith_g1(wo, h, au, av, ggx)
+                f = _conductor_fresnel(sc, b, wi.dot(h))
+                value = f * tex0 * (d * g / (4.0 * wi.z))
+                pdf = pdf_normal(wi, h, au, av, ggx) / (4.0 * wo.dot(h))
+            elif kind == L.BSDF_PLASTIC:
+                eta = sc.bsdf_f[b, L.BF_ETA]
+                f_i, _, _, _ = fresnel_dielectric(wi.z, eta)
+                f_o, _, _, _ = fresnel_dielectric(wo.z, eta)
+                diff = _plastic_diffuse(sc, b, tex0)
+                value = diff * ((1.0 - f_i) * (1.0 - f_o) / (eta * eta) * INV_PI * wo.z)
+                _, pd = _plastic_probs(sc, b, f_i)
+                pdf = pd * square_to_cosine_hemisphere_pdf(wo)
     return value, pdf
 
 
@@ -135,59 +137,60 @@ def sample(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, s1: t
         if wi.z > 0.0:
             bs.wo = square_to_cosine_hemisphere(s2)
             bs.valid = 1
-    elif kind == L.BSDF_DIELECTRIC:
-        eta = sc.bsdf_f[b, L.BF_ETA]
-        r_i, cos_t, eta_it, eta_ti = fresnel_dielectric(wi.z, eta)
-        bs.delta = 1
-        bs.valid = 1
-        if s1 <= r_i:
-            bs.wo = reflect(wi)
-            bs.pdf = r_i
-            bs.weight = tex0
-        else:
-            bs.wo = refract(wi, cos_t, eta_ti)
-            bs.pdf = 1.0 - r_i
-            bs.eta = eta_it
-            # radiance is scaled by the solid angle compression across the interface
-            bs.weight = tex1 * (eta_ti * eta_ti)
-    elif kind == L.BSDF_THINDIELECTRIC:
-        eta = sc.bsdf_f[b, L.BF_ETA]
-        r, _, _, _ = fresnel_dielectric(ti.abs(wi.z), eta)
-        if r < 1.0:
-            r += (1.0 - r) * (1.0 - r) * r / (1.0 - r * r)  # inter-reflections inside the slab
-        bs.delta = 1
-        bs.valid = 1
-        if s1 <= r:
-            bs.wo = reflect(wi)
-            bs.pdf = r
-            bs.weight = tex0
-        else:
-            bs.wo = -wi
-            bs.pdf = 1.0 - r
-            bs.weight = tex1
-    elif kind == L.BSDF_CONDUCTOR:
-        if wi.z > 0.0:
-            bs.wo = reflect(wi)
-            bs.pdf = 1.0
+    elif ti.static(sc.features & MATERIALS):
+        if kind == L.BSDF_DIELECTRIC:
+            eta = sc.bsdf_f[b, L.BF_ETA]
+            r_i, cos_t, eta_it, eta_ti = fresnel_dielectric(wi.z, eta)
             bs.delta = 1
             bs.valid = 1
-            bs.weight = tex0 * _conductor_fresnel(sc, b, wi.z)
-    elif kind == L.BSDF_ROUGHCONDUCTOR:
-        if wi.z > 0.0:
-            m = sample_normal(wi, s2, sc.bsdf_f[b, L.BF_ALPHA_U], sc.bsdf_f[b, L.BF_ALPHA_V],
-                              sc.bsdf_i[b, L.BI_DISTRIBUTION])
-            bs.wo = 2.0 * wi.dot(m) * m - wi
-            bs.valid = ti.i32(bs.wo.z > 0.0)
-    elif kind == L.BSDF_PLASTIC:
-        if wi.z > 0.0:
-            f_i, _, _, _ = fresnel_dielectric(wi.z, sc.bsdf_f[b, L.BF_ETA])
-            ps, _ = _plastic_probs(sc, b, f_i)
-            bs.valid = 1
-            if s1 < ps:
+            if s1 <= r_i:
                 bs.wo = reflect(wi)
-                bs.pdf = ps
-                bs.delta = 1
-                bs.weight = tex1 * (f_i / ps)
+                bs.pdf = r_i
+                bs.weight = tex0
             else:
-                bs.wo = square_to_cosine_hemisphere(s2)
+                bs.wo = refract(wi, cos_t, eta_ti)
+                bs.pdf = 1.0 - r_i
+                bs.eta = eta_it
+                # radiance is scaled by the solid angle compression across the interface
+                bs.weight = tex1 * (eta_ti * eta_ti)
+        elif kind == L.BSDF_THINDIELECTRIC:
+            eta = sc.bsdf_f[b, L.BF_ETA]
+            r, _, _, _ = fresnel_dielectric(ti.abs(wi.z), eta)
+            if r < 1.0:
+                r += (1.0 - r) * (1.0 - r) * r / (1.0 - r * r)  # inter-reflections inside the slab
+            bs.delta = 1
+            bs.valid = 1
+            if s1 <= r:
+                bs.wo = reflect(wi)
+                bs.pdf = r
+                bs.weight = tex0
+            else:
+                bs.wo = -wi
+                bs.pdf = 1.0 - r
+                bs.weight = tex1
+        elif kind == L.BSDF_CONDUCTOR:
+            if wi.z > 0.0:
+                bs.wo = reflect(wi)
+                bs.pdf = 1.0
+                bs.delta = 1
+                bs.valid = 1
+                bs.weight = tex0 * _conductor_fresnel(sc, b, wi.z)
+        elif kind == L.BSDF_ROUGHCONDUCTOR:
+            if wi.z > 0.0:
+                m = sample_normal(wi, s2, sc.bsdf_f[b, L.BF_ALPHA_U], sc.bsdf_f[b, L.BF_ALPHA_V],
+                                  sc.bsdf_i[b, L.BI_DISTRIBUTION])
+                bs.wo = 2.0 * wi.dot(m) * m - wi
+                bs.valid = ti.i32(bs.wo.z > 0.0)
+        elif kind == L.BSDF_PLASTIC:
+            if wi.z > 0.0:
+                f_i, _, _, _ = fresnel_dielectric(wi.z, sc.bsdf_f[b, L.BF_ETA])
+                ps, _ = _plastic_probs(sc, b, f_i)
+                bs.valid = 1
+                if s1 < ps:
+                    bs.wo = reflect(wi)
+                    bs.pdf = ps
+                    bs.delta = 1
+                    bs.weight = tex1 * (f_i / ps)
+                else:
+                    bs.wo = square_to_cosine_hemisphere(s2)
     return bs

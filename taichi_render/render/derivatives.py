@@ -11,6 +11,7 @@ import taichi as ti
 
 from . import layout as L
 from .textures import apply_to_uv, bitmap_footprint
+from .view import MATERIALS, TEXTURES
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -52,19 +53,22 @@ def lobe_dlog(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, delta: ti.i3
     kind = sc.bsdf_i[b, L.BI_TYPE]
     a0 = vec3(0.0)
     a1 = vec3(0.0)
-    if kind == L.BSDF_PLASTIC:
-        if delta:
-            a1 = safe_inverse(tex1)
-        elif sc.bsdf_i[b, L.BI_NONLINEAR]:
-            a0 = safe_inverse(tex0 * (1.0 - tex0 * sc.bsdf_f[b, L.BF_FDR_INT]))
-        else:
+    if ti.static(sc.features & MATERIALS):
+        if kind == L.BSDF_PLASTIC:
+            if delta:
+                a1 = safe_inverse(tex1)
+            elif sc.bsdf_i[b, L.BI_NONLINEAR]:
+                a0 = safe_inverse(tex0 * (1.0 - tex0 * sc.bsdf_f[b, L.BF_FDR_INT]))
+            else:
+                a0 = safe_inverse(tex0)
+        elif kind == L.BSDF_DIELECTRIC or kind == L.BSDF_THINDIELECTRIC:
+            if reflected:
+                a0 = safe_inverse(tex0)
+            else:
+                a1 = safe_inverse(tex1)
+        else:  # diffuse, conductor, roughconductor: linear in their first slot
             a0 = safe_inverse(tex0)
-    elif kind == L.BSDF_DIELECTRIC or kind == L.BSDF_THINDIELECTRIC:
-        if reflected:
-            a0 = safe_inverse(tex0)
-        else:
-            a1 = safe_inverse(tex1)
-    else:  # diffuse, conductor, roughconductor: linear in their first slot
+    else:
         a0 = safe_inverse(tex0)
     return a0, a1
 
@@ -74,10 +78,11 @@ def unit_correction(sc: ti.template(), b: ti.i32, tex0: vec3) -> vec3:
     """d value / d tex0 = (value at tex0 = 1) * this: 1 for lobes linear in tex0; for the
     nonlinear plastic, diff = t / (1 - t fdr) has derivative 1 / (1 - t fdr)^2."""
     c = vec3(1.0)
-    if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_PLASTIC and sc.bsdf_i[b, L.BI_NONLINEAR]:
-        fdr = sc.bsdf_f[b, L.BF_FDR_INT]
-        q = 1.0 - tex0 * fdr
-        c = (1.0 - fdr) / (q * q)
+    if ti.static(sc.features & MATERIALS):
+        if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_PLASTIC and sc.bsdf_i[b, L.BI_NONLINEAR]:
+            fdr = sc.bsdf_f[b, L.BF_FDR_INT]
+            q = 1.0 - tex0 * fdr
+            c = (1.0 - fdr) / (q * q)
     return c
 
 
@@ -104,20 +109,22 @@ def apply_texture_derivative(sc: ti.template(), ad: ti.template(), tex: ti.i32, 
     if kind == -1:
         pass
     elif kind == L.TEX_BITMAP:
-        idx, wt = bitmap_footprint(sc, tex, apply_to_uv(sc, tex, uv))
-        for k in ti.static(range(4)):
-            if wt[k] != 0.0:
-                if ti.static(mode == MODE_ADJOINT):
-                    ti.atomic_add(ad.grad_texels[idx[k]], wt[k] * delta * g)
-                else:
-                    out += wt[k] * g * ad.tan_texels[idx[k]]
+        if ti.static(sc.features & TEXTURES):
+            idx, wt = bitmap_footprint(sc, tex, apply_to_uv(sc, tex, uv))
+            for k in ti.static(range(4)):
+                if wt[k] != 0.0:
+                    if ti.static(mode == MODE_ADJOINT):
+                        ti.atomic_add(ad.grad_texels[idx[k]], wt[k] * delta * g)
+                    else:
+                        out += wt[k] * g * ad.tan_texels[idx[k]]
     else:
         row = tex
-        if kind == L.TEX_CHECKERBOARD:
-            t = apply_to_uv(sc, tex, uv)
-            mx = (t.x - ti.floor(t.x)) > 0.5
-            my = (t.y - ti.floor(t.y)) > 0.5
-            row = sc.tex_i[tex, L.TI_CHILD0] if mx == my else sc.tex_i[tex, L.TI_CHILD1]
+        if ti.static(sc.features & TEXTURES):
+            if kind == L.TEX_CHECKERBOARD:
+                t = apply_to_uv(sc, tex, uv)
+                mx = (t.x - ti.floor(t.x)) > 0.5
+                my = (t.y - ti.floor(t.y)) > 0.5
+                row = sc.tex_i[tex, L.TI_CHILD0] if mx == my else sc.tex_i[tex, L.TI_CHILD1]
         if ti.static(mode == MODE_ADJOINT):
             if gradient_wanted(sc, row):  # a checkerboard's colour may be wanted alone
                 ti.atomic_add(ad.grad_rgb[row], delta * g)

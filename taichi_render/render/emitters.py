@@ -9,6 +9,7 @@ import taichi as ti
 from . import layout as L
 from .intersect import INF, affine_normal, affine_point, sphere_uv, triangle_uv
 from .textures import eval_texture
+from .view import ANALYTIC_SHAPES, EMITTERS
 from .warp import (
     INV_FOUR_PI,
     PI,
@@ -109,11 +110,12 @@ def environment_lookup(sc: ti.template(), d: vec3):
     tex = -1
     uv = vec2(0.0)
     scale = 1.0
-    if e >= 0:
-        tex = sc.em_i[e, L.EI_TEX]
-        if sc.em_i[e, L.EI_TYPE] == L.EMITTER_ENVMAP:
-            uv = envmap_uv(_rot(sc.em_f, e, L.EF_TO_LOCAL, d))
-            scale = sc.em_f[e, L.EF_SCALE]
+    if ti.static(sc.features & EMITTERS):
+        if e >= 0:
+            tex = sc.em_i[e, L.EI_TEX]
+            if sc.em_i[e, L.EI_TYPE] == L.EMITTER_ENVMAP:
+                uv = envmap_uv(_rot(sc.em_f, e, L.EF_TO_LOCAL, d))
+                scale = sc.em_f[e, L.EF_SCALE]
     return tex, uv, scale
 
 
@@ -121,12 +123,13 @@ def environment_lookup(sc: ti.template(), d: vec3):
 def pdf_environment(sc: ti.template(), d: vec3) -> ti.f32:
     e = sc.scene_i[L.SC_ENV_EMITTER]
     pdf = 0.0
-    if e >= 0:
-        if sc.em_i[e, L.EI_TYPE] == L.EMITTER_CONSTANT:
-            pdf = INV_FOUR_PI
-        else:
-            pdf = envmap_pdf(sc, e, _rot(sc.em_f, e, L.EF_TO_LOCAL, d))
-        pdf /= ti.cast(sc.scene_i[L.SC_NUM_EMITTERS], ti.f32)
+    if ti.static(sc.features & EMITTERS):
+        if e >= 0:
+            if sc.em_i[e, L.EI_TYPE] == L.EMITTER_CONSTANT:
+                pdf = INV_FOUR_PI
+            else:
+                pdf = envmap_pdf(sc, e, _rot(sc.em_f, e, L.EF_TO_LOCAL, d))
+            pdf /= ti.cast(sc.scene_i[L.SC_NUM_EMITTERS], ti.f32)
     return pdf
 
 
@@ -176,20 +179,21 @@ def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
         p = sc.tri_p[tri, 0] + b.x * e1 + b.y * e2
         n = e1.cross(e2).normalized()
         uv = triangle_uv(sc, tri, b.x, b.y, sc.shape_i[shape, L.SI_HAS_UV])
-    elif kind == L.PRIM_SPHERE:
-        local = square_to_uniform_sphere(s)
-        c = vec3(sc.shape_f[shape, L.SF_CENTER], sc.shape_f[shape, L.SF_CENTER + 1], sc.shape_f[shape, L.SF_CENTER + 2])
-        p = c + sc.shape_f[shape, L.SF_RADIUS] * local
-        n = local
-        uv = sphere_uv(local)
-    else:
-        q = square_to_uniform_disk_concentric(s)
-        p = affine_point(sc.shape_f, shape, L.SF_TO_WORLD, vec3(q.x, q.y, 0.0))
-        n = affine_normal(sc.shape_f, shape, L.SF_TO_LOCAL, vec3(0.0, 0.0, 1.0))
-        phi = ti.atan2(q.y, q.x)
-        if phi < 0.0:
-            phi += 2.0 * PI
-        uv = vec2(q.norm(), phi * (0.5 / PI))
+    elif ti.static(sc.features & ANALYTIC_SHAPES):
+        if kind == L.PRIM_SPHERE:
+            local = square_to_uniform_sphere(s)
+            c = vec3(sc.shape_f[shape, L.SF_CENTER], sc.shape_f[shape, L.SF_CENTER + 1], sc.shape_f[shape, L.SF_CENTER + 2])
+            p = c + sc.shape_f[shape, L.SF_RADIUS] * local
+            n = local
+            uv = sphere_uv(local)
+        else:
+            q = square_to_uniform_disk_concentric(s)
+            p = affine_point(sc.shape_f, shape, L.SF_TO_WORLD, vec3(q.x, q.y, 0.0))
+            n = affine_normal(sc.shape_f, shape, L.SF_TO_LOCAL, vec3(0.0, 0.0, 1.0))
+            phi = ti.atan2(q.y, q.x)
+            if phi < 0.0:
+                phi += 2.0 * PI
+            uv = vec2(q.norm(), phi * (0.5 / PI))
     if sc.shape_i[shape, L.SI_FLIP_NORMALS]:
         n = -n
     return p, n, uv, tri, b
@@ -235,41 +239,42 @@ def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) ->
                     es.n = n
                     es.tri = tri
                     es.b = bary
-        elif kind == L.EMITTER_POINT:
-            p = vec3(sc.em_f[e, L.EF_POSITION], sc.em_f[e, L.EF_POSITION + 1], sc.em_f[e, L.EF_POSITION + 2])
-            v = p - ref_p
-            dist2 = v.dot(v)
-            if dist2 > 0.0:
-                es.dist = ti.sqrt(dist2)
-                es.d = v / es.dist
-                es.pdf = sel
-                es.delta = 1
+        elif ti.static(sc.features & EMITTERS):
+            if kind == L.EMITTER_POINT:
+                p = vec3(sc.em_f[e, L.EF_POSITION], sc.em_f[e, L.EF_POSITION + 1], sc.em_f[e, L.EF_POSITION + 2])
+                v = p - ref_p
+                dist2 = v.dot(v)
+                if dist2 > 0.0:
+                    es.dist = ti.sqrt(dist2)
+                    es.d = v / es.dist
+                    es.pdf = sel
+                    es.delta = 1
+                    tex = sc.em_i[e, L.EI_TEX]
+                    factor = 1.0 / (dist2 * sel)
+            elif kind == L.EMITTER_CONSTANT:
+                es.d = square_to_uniform_sphere(s)
+                es.pdf = INV_FOUR_PI * sel
                 tex = sc.em_i[e, L.EI_TEX]
-                factor = 1.0 / (dist2 * sel)
-        elif kind == L.EMITTER_CONSTANT:
-            es.d = square_to_uniform_sphere(s)
-            es.pdf = INV_FOUR_PI * sel
-            tex = sc.em_i[e, L.EI_TEX]
-            factor = 1.0 / es.pdf
-        else:  # envmap
-            w = sc.em_i[e, L.EI_CDF_COUNT]
-            h = sc.em_i[e, L.EI_CDF_ROWS]
-            off = sc.em_i[e, L.EI_CDF_OFFSET]
-            row, fv = sample_cdf(sc, off + h * w, h, s.y)
-            col, fu = sample_cdf(sc, off + row * w, w, s.x)
-            u = (col + fu) / w
-            v = (row + fv) / h
-            phi = 2.0 * PI * u
-            theta = PI * v
-            st = ti.sin(theta)
-            local = vec3(ti.sin(phi) * st, ti.cos(theta), -ti.cos(phi) * st)
-            pdf = envmap_pdf(sc, e, local)
-            if pdf > 0.0:
-                es.d = _rot(sc.em_f, e, L.EF_TO_WORLD, local).normalized()
-                es.pdf = pdf * sel
-                tex = sc.em_i[e, L.EI_TEX]
-                tex_uv = vec2(u, v)
-                factor = sc.em_f[e, L.EF_SCALE] / es.pdf
+                factor = 1.0 / es.pdf
+            else:  # envmap
+                w = sc.em_i[e, L.EI_CDF_COUNT]
+                h = sc.em_i[e, L.EI_CDF_ROWS]
+                off = sc.em_i[e, L.EI_CDF_OFFSET]
+                row, fv = sample_cdf(sc, off + h * w, h, s.y)
+                col, fu = sample_cdf(sc, off + row * w, w, s.x)
+                u = (col + fu) / w
+                v = (row + fv) / h
+                phi = 2.0 * PI * u
+                theta = PI * v
+                st = ti.sin(theta)
+                local = vec3(ti.sin(phi) * st, ti.cos(theta), -ti.cos(phi) * st)
+                pdf = envmap_pdf(sc, e, local)
+                if pdf > 0.0:
+                    es.d = _rot(sc.em_f, e, L.EF_TO_WORLD, local).normalized()
+                    es.pdf = pdf * sel
+                    tex = sc.em_i[e, L.EI_TEX]
+                    tex_uv = vec2(u, v)
+                    factor = sc.em_f[e, L.EF_SCALE] / es.pdf
         if tex >= 0:
             es.weight = eval_texture(sc, tex, tex_uv) * factor
             es.tex = tex

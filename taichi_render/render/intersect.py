@@ -9,6 +9,7 @@ import taichi as ti
 from . import layout as L
 from .frame import frame_from_normal
 from .quads import pair_hit
+from .view import ANALYTIC_SHAPES
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -164,10 +165,11 @@ def intersect_prim(sc: ti.template(), k: ti.i32, o: vec3, d: vec3):
     b2 = 0.0
     if ref.x == L.PRIM_TRIANGLE:
         t, b1, b2 = intersect_triangle_rows(sc, ref.y, o, d)
-    elif ref.x == L.PRIM_SPHERE:
-        t = intersect_sphere(o, d, _row3(sc.shape_f, ref.y, L.SF_CENTER), sc.shape_f[ref.y, L.SF_RADIUS])
-    else:
-        t = intersect_disk(sc, ref.y, o, d)
+    elif ti.static(sc.features & ANALYTIC_SHAPES):
+        if ref.x == L.PRIM_SPHERE:
+            t = intersect_sphere(o, d, _row3(sc.shape_f, ref.y, L.SF_CENTER), sc.shape_f[ref.y, L.SF_RADIUS])
+        else:
+            t = intersect_disk(sc, ref.y, o, d)
     return t, b1, b2
 
 
@@ -302,27 +304,28 @@ def interaction_at(sc: ti.template(), hit: Hit, o: vec3, d: vec3) -> Interaction
                 if ns.norm_sqr() > 0.0:
                     si.sh_n = ns.normalized()
             si.uv = triangle_uv(sc, tri, hit.b1, hit.b2, sc.shape_i[s, L.SI_HAS_UV])
-        elif ref.x == L.PRIM_SPHERE:
-            s = ref.y
-            si.shape = s
-            c = _row3(sc.shape_f, s, L.SF_CENTER)
-            r = sc.shape_f[s, L.SF_RADIUS]
-            local = (si.p - c).normalized()
-            si.p = c + r * local
-            si.n = local
-            si.sh_n = local
-            si.uv = sphere_uv(local)
-        else:
-            s = ref.y
-            si.shape = s
-            lp = affine_point(sc.shape_f, s, L.SF_TO_LOCAL, si.p)
-            si.n = affine_normal(sc.shape_f, s, L.SF_TO_LOCAL, vec3(0.0, 0.0, 1.0))
-            si.sh_n = si.n
-            r = ti.sqrt(lp.x * lp.x + lp.y * lp.y)
-            phi = ti.atan2(lp.y, lp.x)
-            if phi < 0.0:
-                phi += 2.0 * 3.141592653589793
-            si.uv = vec2(r, phi * 0.15915494309189535)
+        elif ti.static(sc.features & ANALYTIC_SHAPES):
+            if ref.x == L.PRIM_SPHERE:
+                s = ref.y
+                si.shape = s
+                c = _row3(sc.shape_f, s, L.SF_CENTER)
+                r = sc.shape_f[s, L.SF_RADIUS]
+                local = (si.p - c).normalized()
+                si.p = c + r * local
+                si.n = local
+                si.sh_n = local
+                si.uv = sphere_uv(local)
+            else:
+                s = ref.y
+                si.shape = s
+                lp = affine_point(sc.shape_f, s, L.SF_TO_LOCAL, si.p)
+                si.n = affine_normal(sc.shape_f, s, L.SF_TO_LOCAL, vec3(0.0, 0.0, 1.0))
+                si.sh_n = si.n
+                r = ti.sqrt(lp.x * lp.x + lp.y * lp.y)
+                phi = ti.atan2(lp.y, lp.x)
+                if phi < 0.0:
+                    phi += 2.0 * 3.141592653589793
+                si.uv = vec2(r, phi * 0.15915494309189535)
         if sc.shape_i[si.shape, L.SI_FLIP_NORMALS]:
             si.n = -si.n
             si.sh_n = -si.sh_n

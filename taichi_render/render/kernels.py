@@ -129,7 +129,7 @@ def render_kernel(
     grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_area: F_1,
     tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_area: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
-    integrator: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
+    features: ti.template(), integrator: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
     int_a: ti.i32, int_b: ti.i32, hide_emitters: ti.i32,
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
 ):
@@ -137,11 +137,12 @@ def render_kernel(
     (normalised afterwards). Forward: the same with derivative samples. Adjoint: read the
     image adjoint `image_grad` (and the primal `weight`) and scatter gradients.
 
-    `int_a`, `int_b`: (max_depth, rr_depth) for `path`, (emitter_samples, bsdf_samples) for `direct`.
+    `features`: the plugin families compiled in (view.py); `int_a`, `int_b`: (max_depth, rr_depth)
+    for `path`, (emitter_samples, bsdf_samples) for `direct`.
     """
     for y, x in ti.ndrange(accum.shape[0], accum.shape[1]):
         render_pixel(
-            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
+            SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                       bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
             accum, weight, image_grad, y, x, integrator, mode, seed, spp, sample_offset, int_a, int_b,

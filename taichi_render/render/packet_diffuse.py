@@ -37,6 +37,7 @@ from .packet_trace import (
     VI,
     any_lane,
     lane_max,
+    lane_max_int,
     lane_min,
     new_triangle_lanes,
     trace_packet,
@@ -44,6 +45,7 @@ from .packet_trace import (
     unit_normal,
 )
 from .textures import eval_texture
+from .view import EMITTERS
 from .warp import INV_PI, PI, quarter_sincos
 
 vec2 = ti.math.vec2
@@ -99,7 +101,7 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
     u = hb1
     v = hb2
     todo = alive & (prim >= 0)
-    p = ti.select(todo, prim, -1).max()  # the next primitive; -1: none left
+    p = lane_max_int(ti.select(todo, prim, -1))  # the next primitive; -1: none left
     while simple and p >= 0:
         on = todo & (prim == p)
         todo = todo & (prim != p)
@@ -139,21 +141,21 @@ def diffuse_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), G: ti
                     t2 = sc.vtx_uv[vi.z]
                     u = ti.select(on, b0 * t0.x + hb1 * t1.x + hb2 * t2.x, u)
                     v = ti.select(on, b0 * t0.y + hb1 * t1.y + hb2 * t2.y, v)
-        p = ti.select(todo, prim, -1).max()
+        p = lane_max_int(ti.select(todo, prim, -1))
     T = new_triangle_lanes()
-    for l in ti.static(range(LANES)):
-        T[0, l], T[1, l], T[2, l] = p0x[l], p0y[l], p0z[l]
-        T[3, l], T[4, l], T[5, l] = e1x[l], e1y[l], e1z[l]
-        T[6, l], T[7, l], T[8, l] = e2x[l], e2y[l], e2z[l]
+    T[0, :], T[1, :], T[2, :] = p0x, p0y, p0z
+    T[3, :], T[4, :], T[5, :] = e1x, e1y, e1z
+    T[6, :], T[7, :], T[8, :] = e2x, e2y, e2z
     if simple:
         # rays that escaped to the environment emitter end here, with the per-lane code (its
         # emission and MIS weight); the SIMD vertex then reads their updated rows and leaves
         # them alone (they hit nothing, so nothing scatters and no term is added)
-        if any_lane(env_miss != 0):
-            for l in range(LANES):
-                if env_miss[l]:
-                    lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], hb1[l], hb2[l], depth, max_depth, rr_depth,
-                                hide_emitters, replay, single_pass, mode)
+        if ti.static(sc.features & EMITTERS):
+            if any_lane(env_miss != 0):
+                for l in range(LANES):
+                    if env_miss[l]:
+                        lane_vertex(sc, ad, S, keys[l], l, t[l], prim[l], hb1[l], hb2[l], depth, max_depth,
+                                    rr_depth, hide_emitters, replay, single_pass, mode)
         hit_mask = hit != 0
         _diffuse_vertex_simd(sc, ad, S, G, keys, alive, hit_mask, T, nsx, nsy, nsz, flip_n, emitter, front_bsdf,
                              back_bsdf, twosided, u, v, hb1, hb2, depth, max_depth, rr_depth, hide_emitters, replay,
@@ -273,7 +275,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         # its lanes by selects; other textures are evaluated per lane)
         albedo_tex = VI(-1)
         todo = scatters
-        b = ti.select(todo, leaf, -1).max()  # the next BSDF; -1: none left
+        b = lane_max_int(ti.select(todo, leaf, -1))  # the next BSDF; -1: none left
         while b >= 0:
             on = todo & (leaf == b)
             todo = todo & (leaf != b)
@@ -287,10 +289,9 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                     if on[l]:
                         albedo = eval_texture(sc, tex0, vec2(u[l], v[l]))
                         ax[l], ay[l], az[l] = albedo.x, albedo.y, albedo.z
-            b = ti.select(todo, leaf, -1).max()
-        for l in ti.static(range(LANES)):
-            term_tex[2, l] = albedo_tex[l]
-            term_tex[3, l] = albedo_tex[l]
+            b = lane_max_int(ti.select(todo, leaf, -1))
+        term_tex[2, :] = albedo_tex
+        term_tex[3, :] = albedo_tex
         if not triangle_emitters:
             for l in range(LANES):
                 if scatters[l]:
@@ -311,8 +312,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         if triangle_emitters:
             edx, edy, edz, e_dist, e_pdf, ewx, ewy, ewz, e_factor, e_tex, e_u, e_v = sample_triangle_emitters(
                 sc, keys, depth, scatters, px, py, pz)
-            for l in ti.static(range(LANES)):
-                term_tex[1, l] = e_tex[l]
+            term_tex[1, :] = e_tex
         # ---- emitter sampling: shadow rays, then evaluation and MIS ----
         wo_e_z = sx * edx + sy * edy + sz * edz
         lit = scatters & (wi_z > 0.0) & (wo_e_z > 0.0) & (e_pdf > 0.0) & (_max3(ewx, ewy, ewz) > 0.0)
@@ -399,9 +399,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         # adjoint: only lanes with a term of a texture whose gradient is wanted (usually few)
         wanted = ti.select(alive, 1, 0)
         if ti.static(mode == MODE_ADJOINT):
-            t0, t1, t2, t3 = VI(-1), VI(-1), VI(-1), VI(-1)
-            for l in ti.static(range(LANES)):
-                t0[l], t1[l], t2[l], t3[l] = term_tex[0, l], term_tex[1, l], term_tex[2, l], term_tex[3, l]
+            t0, t1, t2, t3 = term_tex[0, :], term_tex[1, :], term_tex[2, :], term_tex[3, :]
             wanted = ti.select(alive & (_wanted_lanes(sc, t0) | (contribute & (_wanted_lanes(sc, t1)
                                                                                | _wanted_lanes(sc, t2)))
                                         | (valid & _wanted_lanes(sc, t3))), 1, 0)

@@ -75,8 +75,7 @@ def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y
             tu = ti.select(on, b0 * t0.x + b1 * t1.x + b2 * t2.x, tu)
             tv = ti.select(on, b0 * t0.y + b1 * t1.y + b2 * t2.y, tv)
     for r in ti.static(range(9)):
-        for l in ti.static(range(LANES)):
-            T[r, l] = rows[r][l]
+        T[r, :] = rows[r]
     tex = sc.em_i[0, L.EI_TEX]
     rx, ry, rz = VF(0.0), VF(0.0), VF(0.0)
     if sc.tex_i[tex, L.TI_TYPE] == L.TEX_RGB:

@@ -82,20 +82,17 @@ def packet_pixels(first: ti.i32, n: ti.i32, spp: ti.i32, width: ti.i32, height: 
 
 @ti.func
 def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image_grad: ti.template(),
-                 weight: ti.template(), first: ti.i32, n: ti.i32, width: ti.i32, height: ti.i32, seed: ti.u32,
-                 spp: ti.i32,
+                 weight: ti.template(), pix: VI, smp: VI, ys: VI, xs: VI, live: VI, seed: ti.u32,
                  sample_offset: ti.i32, max_depth: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
                  filter_stddev: ti.f32, mode: ti.template()):
-    """Camera rays of the packet's lanes (camera.camera_ray on all lanes; lanes past the last
-    sample start dead)."""
-    pix, smp, ys, xs, live = packet_pixels(first, n, spp, width, height)
+    """Camera rays of the packet's lanes (camera.camera_ray on all lanes), whose samples are
+    `packet_pixels`' (lanes past the last sample start dead)."""
     pixel = ti.cast(ti.select(live != 0, pix, 0), ti.u32)
     sample = ti.cast(ti.select(live != 0, smp + sample_offset, 0), ti.u32)
     fx = ti.select(live != 0, ti.cast(xs, ti.f32), 0.0)
     fy = ti.select(live != 0, ti.cast(ys, ti.f32), 0.0)
     lane_keys = pcg_lanes(pcg_lanes(rng.pcg(seed) ^ pixel) + sample)  # rng.sample_key
-    for l in ti.static(range(LANES)):
-        keys[l] = lane_keys[l]
+    keys[:] = lane_keys
     pos_x = fx + rand_lanes(lane_keys, rng.DIM_FILM)
     pos_y = fy + rand_lanes(lane_keys, rng.DIM_FILM + 1)
     crop = L.CAM_CROP
@@ -163,10 +160,11 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
     S = P.new_state(mode)
     G = new_table()  # adjoint: rgb texture gradients of the packet (packet_gradients.py)
     keys = VU(0)
+    pix, smp, ys, xs, exists = packet_pixels(first, n, spp, width, height)
     passes = 1 if ti.static(mode == MODE_PRIMAL) else 2 - single_pass
     for pass_index in range(passes):
         replay = pass_index == 1 or single_pass
-        _start_paths(sc, S, keys, image_grad, weight, first, n, width, height, seed, spp, sample_offset, max_depth,
+        _start_paths(sc, S, keys, image_grad, weight, pix, smp, ys, xs, exists, seed, sample_offset, max_depth,
                      rfilter, filter_radius, filter_stddev, mode)
         depth = 0
         while any_lane(P.row(S, P.ALIVE) > 0.5):
@@ -181,9 +179,11 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                 t, prim, b1, b2 = trace_packet(sc, ox, oy, oz, dx, dy, dz, tmax, False)
             handled = diffuse_vertex(sc, ad, S, G, keys, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
                                      replay, single_pass, shape_grads, mode)
-            if not handled:
-                generic_vertex(sc, ad, S, keys, alive, t, prim, b1, b2, depth, max_depth, rr_depth, hide_emitters,
-                               replay, single_pass, mode)
+            # a scene of diffuse triangles and area lights has every primal vertex handled above
+            if ti.static(mode != MODE_PRIMAL or sc.features != 0):
+                if not handled:
+                        generic_vertex(sc, ad, S, keys, alive, t, prim, b1, b2, depth, max_depth, rr_depth,
+                                   hide_emitters, replay, single_pass, mode)
             depth += 1
         if not replay:
             gx, gy, gz = P.row3(S, P.GATHERED)
@@ -195,7 +195,6 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
         flush_rgb_gradients(ad, G)
     # film
     if ti.static(mode != MODE_ADJOINT):
-        _, smp, ys, xs, exists = packet_pixels(first, n, spp, width, height)
         row = P.DTOTAL if ti.static(mode == MODE_FORWARD) else P.TOTAL
         one_pixel = (exists != 0) & (ys == ys[0]) & (xs == xs[0])
         if rfilter == L.RFILTER_BOX and not any_lane(~one_pixel):
@@ -228,13 +227,13 @@ def render_packets_kernel(
     grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_area: F_1,
     tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_area: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
-    mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
+    features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
     max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, shape_grads: ti.i32, single_pass: ti.i32,
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, packets_per_group: ti.i32, overwrite: ti.i32,
 ):
     """The `path` integrator on packets of LANES samples; the arguments of `kernels.render_kernel`
     (the integrator is always `path`; max_depth, rr_depth in place of int_a, int_b), and
-    `shape_grads`: whether derivative modes need vertex-position terms (the SIMD fast path
+    `features`: the plugin families compiled in (view.py), `shape_grads`: whether derivative modes need vertex-position terms (the SIMD fast path
     leaves those to the per-lane code), `single_pass`: derivative modes replay each path in one
     pass (deferred_terms.py; the caller checks that it applies), `overwrite`: a box-filtered
     film's first samples replace the buffers' contents (no clearing pass: kernels.splat).
@@ -248,8 +247,8 @@ def render_packets_kernel(
             packet = group * packets_per_group + k
             if packet < n_packets:
                 packet_paths(
-                    SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
-                              bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+                    SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i,
+                              shape_f, bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
                     ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
                     accum, weight, image_grad, packet, mode, seed, spp, sample_offset, max_depth, rr_depth,
                     hide_emitters, shape_grads, single_pass, rfilter, filter_radius, filter_stddev, overwrite,

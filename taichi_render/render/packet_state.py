@@ -33,8 +33,9 @@ def new_state(mode: int = 0):
 
 @ti.func
 def set_row(S: ti.template(), r: ti.template(), v: ti.template()):
-    for l in ti.static(range(LANES)):
-        S[r, l] = v[l]
+    """Set row r of S to the lane vector v (one slice assignment: a loop of LANES element
+    assignments made the kernel's compilation several times slower)."""
+    S[r, :] = v
 
 
 @ti.func

@@ -17,8 +17,9 @@ import taichi as ti
 from . import layout as L
 from .intersect import TRI_TO_BARY
 from .quads import pair_hit
+from .view import ANALYTIC_SHAPES
 
-LANES = 16
+LANES = 16  # lane_max_int is written for 16
 VF = ti.types.vector(LANES, ti.f32)
 VI = ti.types.vector(LANES, ti.i32)
 VU = ti.types.vector(LANES, ti.u32)
@@ -33,7 +34,18 @@ def any_lane(mask: ti.template()) -> ti.i32:
     (`Matrix.any()` compiles to a chain of branches, which made packet traversal 3x slower; a
     sum of 1s and 0s was sometimes lowered to 16 mask-bit extractions and adds, and made a
     Cornell box render 9 % slower than this maximum, a shuffle-and-max tree.)"""
-    return ti.select(mask, 1, 0).max() > 0
+    return lane_max_int(ti.select(mask, 1, 0)) > 0
+
+
+@ti.func
+def lane_max_int(v: ti.template()) -> ti.i32:
+    """The largest lane of an integer lane vector: halves against halves, the shuffle-and-max
+    tree LLVM builds for a reduction. Four statements: `Matrix.max()` is a chain of LANES - 1
+    assignments, and Taichi's front end lowers a kernel in time quadratic in its statements."""
+    h = ti.max(v[0:8], v[8:16])  # LANES == 16
+    q = ti.max(h[0:4], h[4:8])
+    e = ti.max(q[0:2], q[2:4])
+    return ti.max(e[0], e[1])
 
 
 def new_triangle_lanes():
@@ -43,11 +55,8 @@ def new_triangle_lanes():
 
 @ti.func
 def row(S: ti.template(), r: ti.template()) -> VF:
-    """Row r of a (rows, LANES) matrix as a lane vector."""
-    v = VF(0.0)
-    for l in ti.static(range(LANES)):
-        v[l] = S[r, l]
-    return v
+    """Row r of a (rows, LANES) matrix as a lane vector (a slice: see packet_state.set_row)."""
+    return S[r, :]
 
 
 @ti.func
@@ -224,10 +233,11 @@ def closer_hit(sc: ti.template(), k: ti.i32, ox: VF, oy: VF, oz: VF, dx: VF, dy:
     b2 = VF(0.0)
     if ref.x == L.PRIM_TRIANGLE:
         t, b1, b2 = _triangle(sc, ref.y, ox, oy, oz, dx, dy, dz)
-    elif ref.x == L.PRIM_SPHERE:
-        t = _sphere(sc, ref.y, ox, oy, oz, dx, dy, dz)
-    else:
-        t = _disk(sc, ref.y, ox, oy, oz, dx, dy, dz)
+    elif ti.static(sc.features & ANALYTIC_SHAPES):
+        if ref.x == L.PRIM_SPHERE:
+            t = _sphere(sc, ref.y, ox, oy, oz, dx, dy, dz)
+        else:
+            t = _disk(sc, ref.y, ox, oy, oz, dx, dy, dz)
     closer = t < best
     return (ti.select(closer, t, best), ti.select(closer, k, prim), ti.select(closer, b1, hb1),
             ti.select(closer, b2, hb2))

@@ -249,14 +249,14 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
                 count = min(per_launch, spp - first)
                 render_packets_kernel(
                     *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
-                    _MODES[mode], seed, count, sample_offset + first,
+                    data.features, _MODES[mode], seed, count, sample_offset + first,
                     int_a, int_b, hide, int(shape), int(single), rf, radius, stddev,
                     count // math.gcd(count, LANES), int(overwrite and first == 0),
                 )
         else:
             render_kernel(
                 *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
-                _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
+                data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
                 int_a, int_b, hide, rf, radius, stddev,
             )
     return buf

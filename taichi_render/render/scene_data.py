@@ -12,6 +12,7 @@ import numpy as np
 import taichi as ti
 
 from . import layout as L
+from . import view
 from .bvh import build_bvh
 from .derivative_data import DerivativeData
 from .quads import expand_units, pair_codes, pair_frames, unit_boxes
@@ -338,6 +339,7 @@ class SceneData(DerivativeData):
             for row in em_i))
         self.np["scene_i"] = scene_i
         self.np["cam"] = np.zeros(L.CAM_WIDTH, np.float32)
+        self.features = plugin_features(self.np, len(self._shape), len(self._bsdf), len(self._tex), len(self._em))
 
     def _emitter_prims(self, prim_arr: np.ndarray, any_prims: bool) -> list:
         """Indices into the BVH-ordered `prim` array of the primitives of emitting shapes."""
@@ -412,6 +414,24 @@ class SceneData(DerivativeData):
     def arrays(self) -> tuple:
         """The device arrays in kernel-argument order."""
         return tuple(self.nd[name] for name, _ in SCENE_ARRAYS)
+
+
+def plugin_features(arrays: dict, n_shapes: int, n_bsdfs: int, n_textures: int, n_emitters: int) -> int:
+    """The plugin families (view.py's flags) whose device code a scene's kernels need, from its
+    packed tables (`arrays`: name -> numpy array; the counts exclude placeholder rows)."""
+    shape_i, bsdf_i = arrays["shape_i"][:n_shapes], arrays["bsdf_i"][:n_bsdfs]
+    features = 0
+    if (shape_i[:, L.SI_TYPE] != L.PRIM_TRIANGLE).any():
+        features |= view.ANALYTIC_SHAPES
+    if (arrays["tex_i"][:n_textures, L.TI_TYPE] != L.TEX_RGB).any():
+        features |= view.TEXTURES
+    # the packets' diffuse vertex serves shapes whose sides are diffuse (SI_DIFFUSE_FRONT >= 0)
+    if (~np.isin(bsdf_i[:, L.BI_TYPE], (L.BSDF_DIFFUSE, L.BSDF_TWOSIDED))).any() or \
+            (shape_i[:, L.SI_DIFFUSE_FRONT] < 0).any():
+        features |= view.MATERIALS
+    if (arrays["em_i"][:n_emitters, L.EI_TYPE] != L.EMITTER_AREA).any():
+        features |= view.EMITTERS
+    return features
 
 
 def _texture_mean(tex) -> np.ndarray:

@@ -4,6 +4,7 @@
 import taichi as ti
 
 from . import layout as L
+from .view import TEXTURES
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -19,60 +20,43 @@ def apply_to_uv(sc: ti.template(), tex: ti.i32, uv: vec2) -> vec2:
 
 @ti.func
 def wrap_index(i: ti.i32, size: ti.i32, mode: ti.i32) -> ti.i32:
-    r = i
-    if mode == L.WRAP_CLAMP:
-        r = ti.math.clamp(i, 0, size - 1)
-    elif mode == L.WRAP_MIRROR:
-        period = 2 * size
-        m = i % period
-        if m < 0:
-            m += period
-        r = m if m < size else period - 1 - m
-    else:
-        r = i % size
-        if r < 0:
-            r += size
-    return r
+    """Texel coordinate i wrapped into [0, size) by the wrap mode (repeat, mirror or clamp).
 
-
-@ti.func
-def texel_index(sc: ti.template(), tex: ti.i32, x: ti.i32, y: ti.i32) -> ti.i32:
-    w = sc.tex_i[tex, L.TI_WIDTH]
-    h = sc.tex_i[tex, L.TI_HEIGHT]
-    mode = sc.tex_i[tex, L.TI_WRAP]
-    return sc.tex_i[tex, L.TI_OFFSET] + wrap_index(y, h, mode) * w + wrap_index(x, w, mode)
+    Written as selects, without branches: every bitmap lookup inlines it four times, and a
+    kernel's compile time grows with the square of its statements."""
+    rep = i % size
+    rep = ti.select(rep < 0, rep + size, rep)
+    mir = i % (2 * size)
+    mir = ti.select(mir < 0, mir + 2 * size, mir)
+    mir = ti.select(mir < size, mir, 2 * size - 1 - mir)
+    clamped = ti.math.clamp(i, 0, size - 1)
+    return ti.select(mode == L.WRAP_CLAMP, clamped, ti.select(mode == L.WRAP_MIRROR, mir, rep))
 
 
 @ti.func
 def bitmap_footprint(sc: ti.template(), tex: ti.i32, uv: vec2):
     """The (up to) four texels and bilinear weights a lookup reads: (indices ivec4, weights vec4).
+    A nearest lookup reads texel 0 with weight 1 (the others get weight 0).
 
     Shared by evaluation and by the adjoint, which scatters gradients to the same texels."""
     w = sc.tex_i[tex, L.TI_WIDTH]
     h = sc.tex_i[tex, L.TI_HEIGHT]
-    idx = ti.math.ivec4(0)
-    wt = ti.math.vec4(0.0)
-    if sc.tex_i[tex, L.TI_FILTER] == L.FILTER_NEAREST:
-        x = ti.cast(ti.floor(uv.x * w), ti.i32)
-        y = ti.cast(ti.floor(uv.y * h), ti.i32)
-        idx = ti.math.ivec4(texel_index(sc, tex, x, y))
-        wt = ti.math.vec4(1.0, 0.0, 0.0, 0.0)
-    else:
-        px = uv.x * w - 0.5
-        py = uv.y * h - 0.5
-        x0f = ti.floor(px)
-        y0f = ti.floor(py)
-        fx = px - x0f
-        fy = py - y0f
-        x0 = ti.cast(x0f, ti.i32)
-        y0 = ti.cast(y0f, ti.i32)
-        idx = ti.math.ivec4(
-            texel_index(sc, tex, x0, y0),
-            texel_index(sc, tex, x0 + 1, y0),
-            texel_index(sc, tex, x0, y0 + 1),
-            texel_index(sc, tex, x0 + 1, y0 + 1),
-        )
-        wt = ti.math.vec4((1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy)
+    mode = sc.tex_i[tex, L.TI_WRAP]
+    nearest = sc.tex_i[tex, L.TI_FILTER] == L.FILTER_NEAREST
+    half = ti.select(nearest, 0.0, 0.5)  # bilinear: texel centres at half-integers
+    px = uv.x * w - half
+    py = uv.y * h - half
+    x0f = ti.floor(px)
+    y0f = ti.floor(py)
+    fx = ti.select(nearest, 0.0, px - x0f)
+    fy = ti.select(nearest, 0.0, py - y0f)
+    x0 = ti.cast(x0f, ti.i32)
+    y0 = ti.cast(y0f, ti.i32)
+    xa, xb = wrap_index(x0, w, mode), wrap_index(x0 + 1, w, mode)
+    ya, yb = wrap_index(y0, h, mode) * w, wrap_index(y0 + 1, h, mode) * w
+    base = sc.tex_i[tex, L.TI_OFFSET]
+    idx = ti.math.ivec4(base + ya + xa, base + ya + xb, base + yb + xa, base + yb + xb)
+    wt = ti.math.vec4((1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy)
     return idx, wt
 
 
@@ -83,14 +67,15 @@ def eval_texture(sc: ti.template(), tex: ti.i32, uv: vec2) -> vec3:
     result = vec3(0.0)
     if kind == L.TEX_RGB:
         result = sc.tex_rgb[tex]
-    elif kind == L.TEX_BITMAP:
-        idx, wt = bitmap_footprint(sc, tex, apply_to_uv(sc, tex, uv))
-        for k in ti.static(range(4)):
-            result += wt[k] * sc.texels[idx[k]]
-    else:
-        t = apply_to_uv(sc, tex, uv)
-        mx = (t.x - ti.floor(t.x)) > 0.5
-        my = (t.y - ti.floor(t.y)) > 0.5
-        child = sc.tex_i[tex, L.TI_CHILD0] if mx == my else sc.tex_i[tex, L.TI_CHILD1]
-        result = sc.tex_rgb[child]
+    elif ti.static(sc.features & TEXTURES):
+        if kind == L.TEX_BITMAP:
+            idx, wt = bitmap_footprint(sc, tex, apply_to_uv(sc, tex, uv))
+            for k in ti.static(range(4)):
+                result += wt[k] * sc.texels[idx[k]]
+        else:
+            t = apply_to_uv(sc, tex, uv)
+            mx = (t.x - ti.floor(t.x)) > 0.5
+            my = (t.y - ti.floor(t.y)) > 0.5
+            child = sc.tex_i[tex, L.TI_CHILD0] if mx == my else sc.tex_i[tex, L.TI_CHILD1]
+            result = sc.tex_rgb[child]
     return result

@@ -1,8 +1,15 @@
 """Kernel argument types of the packed scene, and the view object device code reads.
 
 Scene data travel to kernels as ndarray arguments (not fields), so one compiled kernel serves
-every scene: loading a new scene never recompiles. Inside a kernel the arrays are bundled in a
-:class:`SceneView` (a compile-time Python object passed to ``@ti.func`` helpers as a template).
+every scene of the same plugin families: loading a new scene never recompiles. Inside a kernel
+the arrays are bundled in a :class:`SceneView` (a compile-time Python object passed to
+``@ti.func`` helpers as a template).
+
+A kernel is compiled for the plugin families its scene uses (`SceneView.features`, a bitmask of
+the flags below): the device code of the others is left out by `ti.static` branches. Diffuse
+triangles, `rgb` textures and area lights are always in. A Cornell box therefore compiles a
+fraction of the path tracer (Taichi's front end takes time quadratic in a kernel's
+statements), and a scene with a glass sphere and an environment map compiles all of it.
 """
 
 import taichi as ti
@@ -50,9 +57,18 @@ SCENE_ARRAYS = (
 SCENE_ARRAY_NAMES = tuple(name for name, _ in SCENE_ARRAYS)
 
 
-class SceneView:
-    """Compile-time bundle of the scene arrays of one kernel launch (attribute per array)."""
+ANALYTIC_SHAPES = 1  # sphere and disk primitives
+TEXTURES = 2  # bitmap and checkerboard textures
+MATERIALS = 4  # BSDFs other than diffuse (and twosided of diffuse)
+EMITTERS = 8  # point, constant and envmap emitters
+ALL_FEATURES = ANALYTIC_SHAPES | TEXTURES | MATERIALS | EMITTERS
 
-    def __init__(self, *arrays):
+
+class SceneView:
+    """Compile-time bundle of the scene arrays of one kernel launch (attribute per array), and
+    `features`: the plugin families the kernel is compiled for (a bitmask of the flags above)."""
+
+    def __init__(self, features: int, *arrays):
+        self.features = features
         for (name, _), array in zip(SCENE_ARRAYS, arrays):
             setattr(self, name, array)

@@ -11,7 +11,19 @@ from taichi_render.render import layout as L
 from taichi_render.render.packet_final import trace_to_emitters
 from taichi_render.render.packet_trace import LANES, VF, trace_packet
 from taichi_render.render.renderer import scene_data
-from taichi_render.render.view import F_1, F_2, I_1, I_2, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from taichi_render.render.view import (
+    ALL_FEATURES,
+    F_1,
+    F_2,
+    I_1,
+    I_2,
+    IV2_1,
+    IV4_1,
+    V2_1,
+    V3_1,
+    V3_2,
+    SceneView,
+)
 
 
 def emitting_cubes(count):
@@ -60,7 +72,7 @@ def _trace_final_and_closest(tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_
                              tex_f: F_2, tex_rgb: V3_1, texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1,
                              cam: F_1, ro: V3_1, rd: V3_1, out: ti.types.ndarray(dtype=ti.f32, ndim=2)):
     for k in range(ro.shape[0] // LANES):
-        _final_and_closest(SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
+        _final_and_closest(SceneView(ALL_FEATURES, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                                      bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
                            k, ro, rd, out)
 

@@ -44,7 +44,19 @@ from taichi_render.render.bsdf import eval_pdf, sample, slot_textures
 from taichi_render.render.emitters import pdf_area, pdf_environment, sample_emitter
 from taichi_render.render.intersect import INF, interaction_at, trace
 from taichi_render.render.renderer import scene_data
-from taichi_render.render.view import F_1, F_2, I_1, I_2, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from taichi_render.render.view import (
+    ALL_FEATURES,
+    F_1,
+    F_2,
+    I_1,
+    I_2,
+    IV2_1,
+    IV4_1,
+    V2_1,
+    V3_1,
+    V3_2,
+    SceneView,
+)
 
 T = tr.ScalarTransform4f
 vec2 = ti.math.vec2
@@ -102,7 +114,7 @@ def bsdf_kernel(
     the given wo."""
     for i in range(wo.shape[0]):
         _bsdf_one(
-            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
+            SceneView(ALL_FEATURES, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                       bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             b, wi, mode, u, wo, pdf, spdf, flags, eta, weight, i,
         )
@@ -147,7 +159,7 @@ def emitter_kernel(
     ray hits (1 when it escapes)."""
     for i in range(d.shape[0]):
         _emitter_one(
-            SceneView(tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
+            SceneView(ALL_FEATURES, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                       bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ref_p, mode, u, d, spdf, pdf, flags, cos_hit, i,
         )
