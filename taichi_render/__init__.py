@@ -1,18 +1,9 @@
 """taichi_render: a differentiable path tracer in Taichi, compatible with Mitsuba 3 scenes.
 
-Importing the package never calls ``ti.init`` nor allocates Taichi fields.
-
-When torch is not imported yet, importing taichi_render sets ``OMP_WAIT_POLICY=PASSIVE`` (unless
-the variable is set already): torch's OpenMP threads otherwise spin for milliseconds after each
-parallel operation and take the cores from the next render (measured: the path-replay adjoint
-ran 13 % slower right after a torch MSE backward, 3 % with passive waiting).
+Importing the package changes nothing outside it: it never calls ``ti.init``, allocates no
+Taichi fields, sets no environment variable and adds no warning filter. What ``tr.init``
+changes in the process is listed in docs/host_process.md.
 """
-
-import os as _os
-import sys as _sys
-
-if "torch" not in _sys.modules:
-    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .core.errors import PluginNotFoundError, SceneError
 from .core.transform import ScalarTransform4f

@@ -36,7 +36,15 @@ the Cornell box at spp 16: 84 to 66 ms):
   was a multiply and an add. `fuse_multiply_adds()` makes
   `llvm::TargetMachine::resetTargetOptions`, which the instruction selector calls for every
   function, set `UnsafeFPMath`, the option that lets it fuse (70 to 66 ms). The three bytes it
-  changes are checked against the expected instructions first. `TR_FMA=0` leaves it alone.
+  changes are checked against the expected instructions first. `TR_FMA=0` leaves it alone, and
+  so does `ti.init(fast_math=False)`: fusing is what fast math allows, and a user who turns it
+  off gets unfused arithmetic in every kernel, theirs and ours.
+
+Scope. These rewrites act on Taichi's LLVM, so they reach every CPU kernel of the process,
+including the user's own: they are applied only on the CPU backend, only to the Taichi version
+they were checked against (`TAICHI_VERSION`), and each checks its result; one that cannot be
+applied or checked is undone where it was written, and leaves one warning. docs/host_process.md
+lists them with their switches.
 """
 
 from __future__ import annotations
@@ -47,9 +55,11 @@ import os
 import platform
 import struct
 import sys
+import warnings
 
 import numpy as np
 
+TAICHI_VERSION = (1, 7, 4)  # the Taichi (LLVM 15) whose code these rewrites were checked against
 SYMBOL = b"_ZN4llvm3sys14getHostCPUNameEv"  # llvm::sys::getHostCPUName()
 RESET_SYMBOL = b"_ZNK4llvm13TargetMachine18resetTargetOptionsERKNS_8FunctionE"
 # resetTargetOptions of Taichi 1.7's LLVM 15, at byte 0x2a: the value of "unsafe-fp-math" becomes
@@ -128,12 +138,31 @@ def _load_base(library: str) -> int | None:
     return None
 
 
-def _rewrite(address: int, name: bytes) -> None:
-    """Make the function at `address` return StringRef(name): movabs rax, data; mov edx, len; ret."""
+def _rewrite(address: int, name: bytes) -> bytes:
+    """Make the function at `address` return StringRef(name): movabs rax, data; mov edx, len; ret.
+    Returns the bytes it replaced."""
     buf = ctypes.create_string_buffer(name)
     _state.setdefault("name_buffers", []).append(buf)  # the returned pointers must stay valid
     code = b"\x48\xb8" + struct.pack("<Q", ctypes.addressof(buf)) + b"\xba" + struct.pack("<I", len(name)) + b"\xc3"
+    original = ctypes.string_at(address, len(code))
     _write_code(address, code)
+    return original
+
+
+def _warn(what: str) -> None:
+    """One warning per rewrite that could not be applied or checked (it is then not in effect)."""
+    if what not in _state.setdefault("warned", set()):
+        _state["warned"].add(what)
+        warnings.warn(f"taichi_render: {what}; Taichi's LLVM is left as it was for this rewrite "
+                      "(docs/host_process.md)", RuntimeWarning, stacklevel=3)
+
+
+def applicable(arch: str) -> bool:
+    """Whether the rewrites may apply: the CPU backend of the checked Taichi, on Linux x86-64."""
+    import taichi as ti
+
+    return (arch == "cpu" and sys.platform == "linux" and platform.machine() == "x86_64"
+            and tuple(ti.__version__) == TAICHI_VERSION)
 
 
 def _write_code(address: int, code: bytes) -> None:
@@ -147,17 +176,16 @@ def _write_code(address: int, code: bytes) -> None:
     libc.mprotect(page, span, 5)  # read, execute
 
 
-def tune() -> str | None:
-    """Give LLVM a CPU name for the host when it has none, and fused multiply-adds (see the module
-    docstring); with TR_HOST_CPU=0 only read the name. Returns the name LLVM now uses for the
-    host, or None where it cannot be read (not Linux x86-64, or the symbol not found). Call
-    before `ti.init`; calls after the first do nothing."""
+def tune(fast_math: bool = True) -> str | None:
+    """Give LLVM a CPU name for the host when it has none, and fused multiply-adds when
+    `fast_math` (see the module docstring); with TR_HOST_CPU=0 only read the name. Returns the
+    name LLVM now uses for the host, or None where it cannot be read (the symbol not found).
+    Call before `ti.init`, on the CPU backend only (`applicable`); calls after the first do
+    nothing."""
     if "name" in _state:
         return _state["name"]
     _state["name"] = None
     wanted = os.environ.get("TR_HOST_CPU", "")
-    if sys.platform != "linux" or platform.machine() != "x86_64":
-        return None
     try:
         from taichi._lib.core import taichi_python
 
@@ -165,6 +193,7 @@ def tune() -> str | None:
         offset = symbol_offset(library, SYMBOL)
         base = _load_base(library)
         if offset is None or base is None:
+            _warn("llvm::sys::getHostCPUName was not found in Taichi's library")
             return None
         get_name = ctypes.CFUNCTYPE(_StringRef)(base + offset)
 
@@ -177,32 +206,46 @@ def tune() -> str | None:
         if wanted != "0":
             target = wanted or (level_for_flags(_cpu_flags()) if name == "generic" else None)
         if target and target != name:
-            _rewrite(base + offset, target.encode())
+            original = _rewrite(base + offset, target.encode())
+            if current() != target:
+                _write_code(base + offset, original)
+                _warn(f"the host CPU name could not be set to {target!r}")
+            else:
+                _state["rewritten"] = True
             name = current()
         _state["name"] = name
         _state["current"] = current
         _state["address"] = base + offset
         if wanted != "0" and os.environ.get("TR_WIDE_VECTORS", "") != "0":
             _state["optimiser"] = OPTIMISER_NAMES.get(name)
-        if wanted != "0" and os.environ.get("TR_FMA", "") != "0":
+        if wanted != "0" and os.environ.get("TR_FMA", "") != "0" and fast_math:
             _state["fma"] = _fuse_multiply_adds(library, base)
-    except (OSError, ValueError, ImportError, AttributeError):
+    except (OSError, ValueError, ImportError, AttributeError) as exc:
+        _warn(f"Taichi's LLVM could not be inspected ({exc})")
         return None
     return _state["name"]
 
 
 def _fuse_multiply_adds(library: str, base: int) -> bool:
-    """Patch resetTargetOptions (see RESET_EXPECTED) when its bytes are the expected ones."""
+    """Patch resetTargetOptions (see RESET_EXPECTED) when its bytes are the expected ones, and
+    check the bytes written."""
     offset = symbol_offset(library, RESET_SYMBOL)
     if offset is None:
+        _warn("llvm::TargetMachine::resetTargetOptions was not found: no fused multiply-adds")
         return False
     at = base + offset + RESET_AT
+    patched = RESET_PATCH + RESET_EXPECTED[len(RESET_PATCH):]
     found = ctypes.string_at(at, len(RESET_EXPECTED))
-    if found == RESET_PATCH + RESET_EXPECTED[len(RESET_PATCH):]:
+    if found == patched:
         return True  # patched before (another import of this module)
     if found != RESET_EXPECTED:
+        _warn("resetTargetOptions is not the code this patch was checked against: no fused multiply-adds")
         return False
     _write_code(at, RESET_PATCH)
+    if ctypes.string_at(at, len(RESET_EXPECTED)) != patched:
+        _write_code(at, RESET_EXPECTED[:len(RESET_PATCH)])
+        _warn("resetTargetOptions could not be patched: no fused multiply-adds")
+        return False
     return True
 
 
@@ -211,9 +254,12 @@ def tune_optimiser() -> str | None:
     generator, created by `ti.init`, keeps the level's. Returns the optimiser's name."""
     optimiser = _state.get("optimiser")
     if optimiser and not _state.get("optimiser_tuned"):
-        _rewrite(_state["address"], optimiser.encode())
+        original = _rewrite(_state["address"], optimiser.encode())
         if _state["current"]() != optimiser:
-            raise RuntimeError("llvm_host_cpu: the CPU name was not rewritten")
+            _write_code(_state["address"], original)
+            _state["optimiser"] = None
+            _warn(f"the optimiser's CPU name could not be set to {optimiser!r}")
+            return _state.get("name")
         _state["optimiser_tuned"] = True
     return optimiser or _state.get("name")
 
@@ -222,6 +268,12 @@ def host_cpu_name() -> str | None:
     """The CPU name LLVM's code generator uses for the host after `tune()` (None before it, or
     where unreadable)."""
     return _state.get("name")
+
+
+def rewritten_name() -> bool:
+    """Whether `tune()` rewrote the host CPU name LLVM reports (TR_HOST_CPU, or a level for a CPU
+    LLVM cannot name)."""
+    return bool(_state.get("rewritten"))
 
 
 def optimiser_cpu_name() -> str | None:

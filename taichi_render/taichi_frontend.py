@@ -18,6 +18,13 @@ import traceback
 _TAICHI_VERSION = (1, 7, 4)
 
 
+def installed() -> bool:
+    """Whether the hook is installed in this process."""
+    from taichi.lang.ast import ast_transformer_utils as utils
+
+    return bool(getattr(utils.Builder, "_taichi_render_hook", False))
+
+
 def install() -> bool:
     """Install the hook (once); returns whether it is active."""
     import taichi as ti

@@ -38,22 +38,3 @@ def test_frontend_hook_keeps_full_error_excerpts():
     message = str(info.value)
     assert "test_backend.py" in message and "undefined_name" in message
     assert "^^^^" in message  # the caret excerpt under the culprit
-
-
-def test_import_asks_openmp_for_passive_waiting():
-    # torch's spinning OpenMP threads would take the cores from the next render
-    import os
-    import subprocess
-    import sys
-
-    code = "import taichi_render, os; print(os.environ.get('OMP_WAIT_POLICY'))"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"  # the user's choice wins
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "ACTIVE"
-    code = "import torch, taichi_render, os; print(os.environ.get('OMP_WAIT_POLICY'))"
-    env.pop("OMP_WAIT_POLICY")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "None"  # too late once torch is loaded: left alone

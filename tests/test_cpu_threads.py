@@ -5,6 +5,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 import taichi_render as tr
 from taichi_render import backend, cpu_threads
 
@@ -18,9 +20,10 @@ def _run_time_ns(tid: int) -> int:
 
 def test_the_threads_that_render_are_pinned_to_distinct_cpus():
     placed = backend._state.get("pinned_threads", {})
-    if len(CPUS) < 2 or backend.current_arch() != "cpu":
-        assert placed == {}  # nothing to spread threads over
-        return
+    reason = cpu_threads.unsafe_reason(CPUS, len(CPUS), cpu_threads.quota_cpus())
+    if reason or backend.current_arch() != "cpu":
+        assert placed == {}  # nothing to spread threads over, or not safely
+        pytest.skip(f"threads are not pinned here: {reason or 'not the CPU backend'}")
     assert set(placed.values()) == set(CPUS)
     assert threading.get_native_id() not in placed
     assert os.sched_getaffinity(0) == set(CPUS)  # the main thread is left alone
@@ -45,7 +48,7 @@ def test_pin_new_threads_binds_only_new_threads_round_robin():
     try:
         placed = cpu_threads.pin_new_threads(before)
         ids = [w.native_id for w in workers]
-        if len(CPUS) < 2:
+        if cpu_threads.unsafe_reason(CPUS, len(CPUS), cpu_threads.quota_cpus()):
             assert placed == {}
         else:
             assert sorted(placed) == sorted(ids)
@@ -65,4 +68,40 @@ def test_switched_off_by_the_environment():
     assert out.stdout.strip().splitlines()[-1] == "0"
     env["TR_PIN_THREADS"] = "1"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert int(out.stdout.strip().splitlines()[-1]) >= (2 if len(CPUS) >= 2 else 0)
+    safe = cpu_threads.unsafe_reason(CPUS, len(CPUS), cpu_threads.quota_cpus()) is None
+    assert int(out.stdout.strip().splitlines()[-1]) >= (2 if safe else 0)
+
+
+def test_pinning_is_safe_only_with_one_worker_per_cpu_and_no_smaller_quota():
+    assert cpu_threads.unsafe_reason([0, 1], 2, None) is None
+    assert cpu_threads.unsafe_reason([0, 1, 2, 3], 4, 4.0) is None
+    assert "worker threads" in cpu_threads.unsafe_reason([0, 1], 1, None)  # one rank of several
+    assert "worker threads" in cpu_threads.unsafe_reason([0, 1], 4, None)
+    assert "quota" in cpu_threads.unsafe_reason([0, 1], 2, 1.5)  # a container granted 1.5 CPUs
+    assert cpu_threads.unsafe_reason([3], 1, None) == "one CPU"
+
+
+@pytest.mark.parametrize("version, files, expected", [
+    ("v2", {"cpu.max": "150000 100000"}, 1.5),
+    ("v2", {"cpu.max": "max 100000"}, None),
+    ("v1", {"cpu.cfs_quota_us": "300000", "cpu.cfs_period_us": "100000"}, 3.0),
+    ("v1", {"cpu.cfs_quota_us": "-1", "cpu.cfs_period_us": "100000"}, None),
+])
+def test_cpu_quota_is_read_from_the_process_cgroup(tmp_path, monkeypatch, version, files, expected):
+    folder = tmp_path / ("grp" if version == "v2" else "cpu/grp")
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text + "\n")
+    cgroup = tmp_path / "cgroup"
+    cgroup.write_text("0::/grp\n" if version == "v2" else "4:memory:/x\n2:cpu,cpuacct:/grp\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: real_open(cgroup if f == "/proc/self/cgroup" else f, *a, **k))
+    assert cpu_threads.quota_cpus(str(tmp_path)) == expected
+
+
+def test_a_process_with_fewer_workers_than_cpus_is_not_pinned():
+    """Two ranks of one thread each on a 2-core machine would both pin to the first CPU."""
+    code = ("import taichi_render as tr; from taichi_render import backend; tr.init('cpu', cpu_max_num_threads=1); "
+            "print(len(backend._state['pinned_threads']))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0"

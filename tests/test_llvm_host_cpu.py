@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from taichi._lib.core import taichi_python
 
 from taichi_render import llvm_host_cpu as H
@@ -69,7 +70,7 @@ def _patchable():
 def test_optimiser_gets_the_512_bit_name_and_the_code_generator_keeps_the_level():
     if H.host_cpu_name() not in H.OPTIMISER_NAMES:
         assert H.optimiser_cpu_name() == H.host_cpu_name()  # nothing to widen on this host
-        return
+        pytest.skip(f"the host's LLVM name {H.host_cpu_name()!r} has no 512-bit optimiser name")
     wide = H.OPTIMISER_NAMES[H.host_cpu_name()]
     assert H.optimiser_cpu_name() == wide
     assert H._state["current"]() == wide  # what Taichi's optimiser reads from now on
@@ -96,10 +97,48 @@ def multiply_add_in_a_kernel():
 
 def test_code_generator_fuses_multiply_adds():
     assert H.fused_multiply_adds() == _patchable()
-    if _patchable():
-        assert multiply_add_in_a_kernel() == 2.0**-24
-        assert _in_fresh_process("(h.fused_multiply_adds(), t.multiply_add_in_a_kernel())", TR_FMA="0") \
-            == repr((False, 0.0))
+    if not _patchable():
+        pytest.skip("Taichi's LLVM cannot be patched on this host (not Linux x86-64, or not found)")
+    assert multiply_add_in_a_kernel() == 2.0**-24
+    assert _in_fresh_process("(h.fused_multiply_adds(), t.multiply_add_in_a_kernel())", TR_FMA="0") \
+        == repr((False, 0.0))
+
+
+def test_fast_math_off_leaves_every_kernel_unfused():
+    """A user who asks Taichi for fast_math=False gets unfused float32 arithmetic in their own
+    kernels (fusing is what fast math permits); the CPU name is still tuned."""
+    if not _patchable():
+        pytest.skip("Taichi's LLVM cannot be patched on this host (not Linux x86-64, or not found)")
+    code = ("import taichi_render as tr; tr.init('cpu', fast_math=False); from taichi_render import llvm_host_cpu as h; "
+            "import tests.test_llvm_host_cpu as t; print((h.fused_multiply_adds(), t.multiply_add_in_a_kernel()))")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip().splitlines()[-1] == repr((False, 0.0))
+    assert _in_fresh_process("h.fused_multiply_adds()", TI_FAST_MATH="0") == "False"
+
+
+def test_rewrites_apply_only_to_the_cpu_backend_of_the_checked_taichi(monkeypatch):
+    import taichi as ti
+
+    assert H.applicable("cpu") == (sys.platform == "linux" and H.platform.machine() == "x86_64")
+    assert not H.applicable("cuda")
+    monkeypatch.setattr(ti, "__version__", (1, 7, 5))
+    assert not H.applicable("cpu")
+
+
+def test_a_rewrite_that_cannot_be_applied_warns_once_and_changes_nothing(monkeypatch):
+    """The resetTargetOptions patch checks the bytes it replaces: against another library it
+    warns (once) and writes nothing."""
+    monkeypatch.setattr(H, "_state", {})
+    monkeypatch.setattr(H, "RESET_SYMBOL", b"_ZN4llvm3sys10noSuchNameEv")
+    library = taichi_python.__file__
+    with pytest.warns(RuntimeWarning, match="resetTargetOptions was not found"):
+        assert H._fuse_multiply_adds(library, H._load_base(library)) is False
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second failure of the same rewrite says nothing more
+        assert H._fuse_multiply_adds(library, H._load_base(library)) is False
 
 
 def test_fma_patch_changes_only_the_expected_bytes():

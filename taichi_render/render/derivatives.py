@@ -26,6 +26,11 @@ class ADView:
     parallel to the scene's `tex_rgb` and `texels` arrays, to the vertices (`vtx`, global vertex
     index) and to the emitters (`area`: derivative with respect to an emitter's total area)."""
 
+    # Taichi 1.7 warns when a kernel calls a Python callable that is not a Taichi function; a
+    # callable carrying this attribute is exempt (ast_transformer.is_external_func), and False
+    # keeps Taichi from treating it as one. The view is plain data, built at compile time.
+    _is_taichi_function = False
+
     def __init__(self, grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area):
         self.grad_rgb = grad_rgb
         self.grad_texels = grad_texels

@@ -68,6 +68,11 @@ class SceneView:
     """Compile-time bundle of the scene arrays of one kernel launch (attribute per array), and
     `features`: the plugin families the kernel is compiled for (a bitmask of the flags above)."""
 
+    # Taichi 1.7 warns when a kernel calls a Python callable that is not a Taichi function; a
+    # callable carrying this attribute is exempt (ast_transformer.is_external_func), and False
+    # keeps Taichi from treating it as one. The view is plain data, built at compile time.
+    _is_taichi_function = False
+
     def __init__(self, features: int, *arrays):
         self.features = features
         for (name, _), array in zip(SCENE_ARRAYS, arrays):

@@ -1,0 +1,65 @@
+"""The package leaves its host process alone: importing it changes no global state, and what
+`tr.init` changes is listed (docs/host_process.md), reported by `process_effects` and switchable."""
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SWITCHES_OFF = {"TR_HOST_CPU": "0", "TR_WIDE_VECTORS": "0", "TR_FMA": "0", "TR_PIN_THREADS": "0",
+                "TR_FAST_FRONTEND": "0"}
+
+
+def _run(code: str, **env_values) -> str:
+    env = dict(os.environ, **env_values)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_importing_changes_no_environment_variable_and_no_warning_filter():
+    code = (
+        "import os, warnings, logging, taichi, torch\n"
+        "env, filters = dict(os.environ), list(warnings.filters)\n"
+        "loggers = {n: (l.level, list(l.handlers)) for n, l in logging.root.manager.loggerDict.items() "
+        "if isinstance(l, logging.Logger)}\n"
+        "root = (logging.root.level, list(logging.root.handlers))\n"
+        "import taichi_render as tr, taichi_render.torch\n"
+        "after = {n: (l.level, list(l.handlers)) for n, l in logging.root.manager.loggerDict.items() "
+        "if isinstance(l, logging.Logger) and n in loggers}\n"
+        "print((dict(os.environ) == env, warnings.filters == filters, after == loggers, "
+        "(logging.root.level, list(logging.root.handlers)) == root))"
+    )
+    # OMP_WAIT_POLICY unset: the package once set it at import
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == "(True, True, True, True)"
+
+
+def test_init_changes_no_environment_variable_and_no_warning_filter():
+    code = ("import os, warnings, taichi_render as tr\n"
+            "env, filters = dict(os.environ), list(warnings.filters)\n"
+            "tr.init('cpu')\n"
+            "tr.render(tr.load_dict(tr.cornell_box()), spp=1)\n"
+            "print((dict(os.environ) == env, warnings.filters == filters))")
+    assert _run(code) == "(True, True)"
+
+
+def test_every_effect_is_off_with_its_switch():
+    code = "import taichi_render as tr; from taichi_render import backend; tr.init('cpu'); print(backend.process_effects())"
+    effects = eval(_run(code, **SWITCHES_OFF))
+    assert effects == dict.fromkeys(effects, False)
+    assert set(effects) == {"host_cpu_name", "optimiser_cpu_name", "fused_multiply_adds", "pinned_threads",
+                            "frontend_hook"}
+    default = eval(_run(code))
+    assert default["frontend_hook"]  # the others depend on the host (docs/host_process.md)
+
+
+def test_every_switch_the_package_reads_is_documented():
+    read = set()
+    for path in (ROOT / "taichi_render").rglob("*.py"):
+        read |= set(re.findall(r"\b(TR_[A-Z_]+)\b", path.read_text()))
+    page = (ROOT / "docs" / "host_process.md").read_text()
+    assert read >= set(SWITCHES_OFF)
+    assert not [name for name in read if name not in page]
