@@ -6,6 +6,7 @@ that sensor and overwritten by each render of it (as the API promises).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import weakref
@@ -15,6 +16,7 @@ import taichi as ti
 
 from ..backend import ensure_init, megakernel_compile
 from . import layout as L
+from .compile_notice import first_launch
 from .film import develop_kernel, zero
 from .kernels import (
     INTEGRATOR_DIRECT,
@@ -247,18 +249,23 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
             single = single_pass_replay(mode, int_a, shape)
             for first in range(0, spp, per_launch):
                 count = min(per_launch, spp - first)
-                render_packets_kernel(
-                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
-                    data.features, _MODES[mode], seed, count, sample_offset + first,
-                    int_a, int_b, hide, int(shape), int(single), rf, radius, stddev,
-                    count // math.gcd(count, LANES), int(overwrite and first == 0),
-                )
+                # a variant's first launch may compile it: say so (compile_notice.py)
+                notice = (first_launch("render_packets_kernel", data.features, mode) if first == 0
+                          else contextlib.nullcontext())
+                with notice:
+                    render_packets_kernel(
+                        *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight,
+                        grad_in, data.features, _MODES[mode], seed, count, sample_offset + first,
+                        int_a, int_b, hide, int(shape), int(single), rf, radius, stddev,
+                        count // math.gcd(count, LANES), int(overwrite and first == 0),
+                    )
         else:
-            render_kernel(
-                *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
-                data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
-                int_a, int_b, hide, rf, radius, stddev,
-            )
+            with first_launch("render_kernel", data.features, mode, _INTEGRATOR_CODES[kind]):
+                render_kernel(
+                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
+                    data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
+                    int_a, int_b, hide, rf, radius, stddev,
+                )
     return buf
 
 
