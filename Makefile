@@ -12,7 +12,7 @@ export ENABLE_TAICHI_HEADER_PRINT ?= 0
 export TI_SKIP_VERSION_CHECK ?= ON
 export NO_MKDOCS_2_WARNING ?= 1
 
-.PHONY: demo test lint venv sysdeps docs bench clean tutorials
+.PHONY: demo test test-portable lint venv sysdeps docs bench clean tutorials
 
 $(STAMP): pyproject.toml
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -33,6 +33,13 @@ sysdeps:
 
 test: $(STAMP) sysdeps lint
 	$(VPY) -m pytest -q tests
+	$(MAKE) --no-print-directory test-portable
+
+# the tests marked `portable` again, in a process where taichi_render changes nothing it can
+# switch off (docs/host_process.md): no LLVM rewrite, no thread pinning, Taichi's own frontend
+PORTABLE_SWITCHES := TR_HOST_CPU=0 TR_WIDE_VECTORS=0 TR_FMA=0 TR_PIN_THREADS=0 TR_FAST_FRONTEND=0
+test-portable: $(STAMP)
+	$(PORTABLE_SWITCHES) TR_EXPECT_PORTABLE=1 $(VPY) -m pytest -q -m portable tests
 
 # style and lint rules of pyproject.toml (ruff pinned there, so its default rules stay put)
 lint: $(STAMP)

@@ -61,6 +61,14 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m taichi_render", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,9 +83,9 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="the README's main job (see taichi_render/demo.py)")
     d.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     d.add_argument("--arch", choices=["auto", "cpu", "cuda"], default="auto")
-    d.add_argument("--res", type=int, default=256, help="film resolution (default 256)")
-    d.add_argument("--spp", type=int, default=1, help="samples per pixel per iteration (default 1)")
-    d.add_argument("--iterations", type=int, default=100, help="Adam iterations (default 100)")
+    d.add_argument("--res", type=positive_int, default=256, help="film resolution (default 256)")
+    d.add_argument("--spp", type=positive_int, default=1, help="samples per pixel per iteration (default 1)")
+    d.add_argument("--iterations", type=positive_int, default=100, help="Adam iterations (default 100)")
     d.add_argument("--no-window", action="store_true", help="no GGUI window: off-screen preview frames only")
     d.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)

@@ -22,7 +22,14 @@ def taichi_runtime():
     """Initialise taichi_render once; TR_TEST_ARCH picks the arch (default cpu)."""
     import taichi_render as tr
 
-    return tr.init(os.environ.get("TR_TEST_ARCH", "cpu"))
+    runtime = tr.init(os.environ.get("TR_TEST_ARCH", "cpu"))
+    if os.environ.get("TR_EXPECT_PORTABLE") == "1":  # set by `make test-portable`
+        from taichi_render import backend
+
+        effects = backend.process_effects()
+        on = [name for name, active in effects.items() if active]
+        assert not on, f"make test-portable: these process effects are still on: {on}"
+    return runtime
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import taichi_render as tr
+from taichi_render.cli import main
 
 
 def test_cli_render_writes_image(tmp_path, scenes_dir):
@@ -41,3 +43,11 @@ def test_cli_missing_scene_is_an_error(tmp_path):
     )
     assert proc.returncode == 2
     assert "nope.xml" in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--iterations", "--spp", "--res"])
+def test_cli_demo_rejects_counts_below_one(capsys, option):
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", option, "0"])
+    assert exc.value.code == 2
+    assert f"{option}: must be at least 1, got 0" in capsys.readouterr().err

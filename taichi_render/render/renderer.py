@@ -14,7 +14,7 @@ import weakref
 import numpy as np
 import taichi as ti
 
-from ..backend import ensure_init, megakernel_compile
+from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
 from .compile_notice import first_launch
 from .film import develop_kernel, zero
@@ -38,10 +38,21 @@ _MODES = {"primal": MODE_PRIMAL, "adjoint": MODE_ADJOINT, "forward": MODE_FORWAR
 MAX_SAMPLES_PER_LAUNCH = 1 << 30
 
 
-def packets_enabled() -> bool:
-    """Whether `path`/`prb` render with ray packets (packet_kernels.py; the default) rather than
-    one ray per thread (kernels.py). Set the environment variable TR_PACKETS=0 to compare."""
-    return os.environ.get("TR_PACKETS", "1") != "0"
+def packets_enabled(arch: str | None = None) -> bool:
+    """Whether `path`/`prb` render with 16-ray packets (packet_kernels.py) rather than one ray
+    per thread (kernels.py).
+
+    Packets are a CPU design (16 lanes fill one AVX-512 register of one thread); a GPU runs 32
+    threads in lock step already, so one ray per thread is its default. The environment variable
+    TR_PACKETS (1 or 0) overrides the choice on either arch.
+
+    Args:
+        arch: "cpu" or "cuda"; default: the arch `tr.init` chose.
+    """
+    forced = os.environ.get("TR_PACKETS")
+    if forced is not None:
+        return forced != "0"
+    return (arch or current_arch() or "cpu") == "cpu"
 
 
 def single_pass_replay(mode: str, max_depth: int, shape_terms: bool) -> bool:

@@ -11,6 +11,7 @@ differentiate: they must agree to float precision, whatever the noise. With the 
 """
 
 import numpy as np
+import pytest
 import taichi as ti
 
 import taichi_render as tr
@@ -140,6 +141,7 @@ def test_decorrelated_seed_grad_agrees_within_noise():
     assert np.all(np.abs(z) < 4.0), z
 
 
+@pytest.mark.portable
 def test_forward_mode_matches_reverse_mode():
     """sum(d image/d x . t * w) from forward mode equals grad(sum(image * w)) . t."""
     scene = cbox()
@@ -157,6 +159,7 @@ def test_forward_mode_matches_reverse_mode():
     np.testing.assert_allclose(forward, reverse, rtol=2e-3)
 
 
+@pytest.mark.portable
 def test_forward_mode_matches_finite_differences():
     scene = cbox()
     params = tr.traverse(scene)

@@ -16,6 +16,7 @@ def sensor(origin, target, up=(0, 1, 0), fov=30.0, res=16, spp=64):
     }
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("albedo", [1.0, 0.5, 0.2])
 def test_furnace_convex_sphere(scenes_dir, albedo):
     """A convex diffuse sphere in a uniform environment L shows albedo * L; background L."""
@@ -47,6 +48,7 @@ def test_furnace_inside_emitting_enclosure(albedo):
     np.testing.assert_allclose(img.mean(), Le / (1 - albedo), rtol=0.01)
 
 
+@pytest.mark.portable
 @pytest.mark.parametrize("integrator", [{"type": "direct"}, {"type": "path", "max_depth": 2}])
 def test_point_light_over_diffuse_plane(integrator):
     """Radiance of a diffuse plane lit by a point light straight above: a/pi * I cos / h^2."""

@@ -8,6 +8,7 @@ import taichi as ti
 import taichi_render as tr
 from taichi_render.backend import megakernel_compile
 from taichi_render.render import layout as L
+from taichi_render.render import renderer
 from taichi_render.render.intersect import INF, trace
 from taichi_render.render.packet_trace import LANES, VF, trace_packet
 from taichi_render.render.renderer import scene_data
@@ -47,6 +48,18 @@ def gradients_both(monkeypatch, scene, params, keys, spp):
             tr.ad.mse(image, np.zeros(tuple(image.shape) + (3,), np.float32), loss)
         grads[flag] = [params.grad(k).copy() for k in keys]
     return grads
+
+
+def test_packets_are_the_default_driver_on_cpu_only(monkeypatch):
+    """16-ray packets are a CPU design: on CUDA one ray per thread is the default; TR_PACKETS
+    overrides the choice either way."""
+    monkeypatch.delenv("TR_PACKETS", raising=False)
+    assert renderer.packets_enabled("cpu") and not renderer.packets_enabled("cuda")
+    assert renderer.packets_enabled() == (tr.backend.current_arch() == "cpu")
+    monkeypatch.setenv("TR_PACKETS", "1")
+    assert renderer.packets_enabled("cuda")
+    monkeypatch.setenv("TR_PACKETS", "0")
+    assert not renderer.packets_enabled("cpu")
 
 
 def assert_same_image(a, b, rel=1e-4):
@@ -122,6 +135,7 @@ def test_packets_of_one_pixel_add_their_sum_to_the_film(monkeypatch, scenes_dir)
     assert np.array_equal(again, b)
 
 
+@pytest.mark.portable
 def test_packet_gradients_equal_per_ray_gradients(monkeypatch, scenes_dir):
     scene = tr.load_file(scenes_dir / "cbox.xml", res=24)
     params = tr.traverse(scene)

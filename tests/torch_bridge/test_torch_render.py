@@ -40,6 +40,7 @@ def test_bridge_gradient_equals_native(scene):
     np.testing.assert_allclose(color.grad.numpy(), native, rtol=1e-5)
 
 
+@pytest.mark.portable
 def test_bridge_gradient_matches_finite_differences(scene):
     params = tr.traverse(scene)
     target = torch.full((RES, RES, 3), 0.1)
