@@ -53,11 +53,14 @@ bench: $(STAMP)
 
 # re-execute every tutorial notebook in place at full scale: the outputs the site shows and
 # tests/notebooks checks (one at a time; minutes each with a cold kernel cache)
+# (without a display, under a virtual X server when there is one, so that the live preview
+# tutorial shows its GGUI window: `make sysdeps` installs Xvfb)
 TUTORIAL_NOTEBOOKS := $(sort $(wildcard tutorials/*.ipynb))
+X_SERVER := $(if $(DISPLAY),,$(if $(shell command -v xvfb-run),xvfb-run -a))
 tutorials: $(STAMP)
 	cd tutorials && for nb in $(notdir $(TUTORIAL_NOTEBOOKS)); do \
 		echo "tutorials: $$nb"; \
-		TR_TUTORIAL_SCALE=full PYTHONDONTWRITEBYTECODE=1 ../$(VENV)/bin/jupyter nbconvert \
+		TR_TUTORIAL_SCALE=full PYTHONDONTWRITEBYTECODE=1 $(X_SERVER) ../$(VENV)/bin/jupyter nbconvert \
 			--to notebook --execute --inplace "$$nb" || exit 1; \
 	done
 

@@ -63,3 +63,27 @@ def test_every_switch_the_package_reads_is_documented():
     page = (ROOT / "docs" / "host_process.md").read_text()
     assert read >= set(SWITCHES_OFF)
     assert not [name for name in read if name not in page]
+
+
+def test_kernels_compile_without_taichi_warnings_about_the_package():
+    """Taichi warns (SyntaxWarning, shown once per line) when a kernel calls a plain Python
+    function; the package's compile-time helpers are exempt, so a user sees none. A fresh
+    process: Taichi's frontend (which warns) runs even when the compiled code is cached."""
+    code = (
+        "import warnings, numpy as np, taichi as ti, taichi_render as tr\n"
+        "tr.init('cpu')\n"
+        "found = set()\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    for name in ('cbox.xml', 'glass_sphere.xml'):\n"
+        "        scene = tr.load_file('scenes/' + name, res=8)\n"
+        "        params = tr.traverse(scene)\n"
+        "        key = [k for k in params.keys() if params.is_differentiable(k)][0]\n"
+        "        params.enable_grad([key])\n"
+        "        loss = tr.ad.loss_field()\n"
+        "        with ti.ad.Tape(loss=loss):\n"
+        "            tr.ad.mse(tr.render(scene, params, spp=1), np.zeros((8, 8, 3), np.float32), out=loss)\n"
+        "        tr.render_forward(scene, params, key, spp=1).to_numpy()\n"
+        "print(sorted({str(w.message)[:80] for w in caught if 'non-taichi' in str(w.message)}))"
+    )
+    assert _run(code) == "[]"

@@ -5,7 +5,10 @@ Rules from the measured crash traps (NOTES.md, "GGUI"), all enforced here:
 - at most one window per process: opening a view closes the previous one (module registry);
 - ``window.show()`` is called only on visible windows (off-screen ``show()`` segfaults);
 - the image buffer is read only right after a new ``canvas.set_image`` (a second read is black);
-- ``window.destroy()`` on close and at interpreter exit.
+- ``window.destroy()`` on close and at interpreter exit;
+- an off-screen window opened after a shown one was destroyed makes GGUI print "RHI Error: GLFW
+  Error 65537: The GLFW library is not initialized" to standard error (destroying the shown
+  window terminated GLFW; the off-screen window works without it): that one line is dropped.
 
 Dear ImGui saves its layout to ``imgui.ini`` in the working directory when the window goes; the
 view removes that file again unless it was there before.
@@ -17,7 +20,11 @@ row 0 at the top, converted by :func:`to_ggui` / :func:`from_ggui`.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
 import pathlib
+import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -25,6 +32,28 @@ import numpy as np
 from .controls import ESCAPE, SPACE
 
 _active: dict[str, GGUIView | None] = {"view": None}
+_glfw_terminated = {"value": False}  # a shown window was destroyed in this process
+GLFW_NOT_INITIALIZED = b"GLFW Error 65537: The GLFW library is not initialized"
+
+
+@contextlib.contextmanager
+def _dropping_stderr_line(needle: bytes):
+    """Run the body with file descriptor 2 sent to a temporary file, then write back to standard
+    error every line except those containing `needle` (GGUI prints from C++, below Python)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().splitlines(keepends=True) if needle not in line]
+            if kept:
+                sys.stderr.flush()
+                os.write(2, b"".join(kept))
 
 
 def to_ggui(frame: np.ndarray) -> np.ndarray:
@@ -70,7 +99,10 @@ class GGUIView:
         self._pending: list[str] = []
         self._imgui_ini = pathlib.Path.cwd() / "imgui.ini"
         self._imgui_ini_existed = self._imgui_ini.exists()
-        self.window = ti.ui.Window(title, size, vsync=False, show_window=show_window)
+        quiet = _dropping_stderr_line(GLFW_NOT_INITIALIZED) if (
+            not show_window and _glfw_terminated["value"]) else contextlib.nullcontext()
+        with quiet:
+            self.window = ti.ui.Window(title, size, vsync=False, show_window=show_window)
         self.canvas = self.window.get_canvas()
         _active["view"] = self
 
@@ -121,6 +153,8 @@ class GGUIView:
         if self.window is not None:
             self.window.destroy()
             self.window = None
+            if self.show_window:
+                _glfw_terminated["value"] = True
             if not self._imgui_ini_existed:
                 self._imgui_ini.unlink(missing_ok=True)
         if _active["view"] is self:

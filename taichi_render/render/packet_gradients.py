@@ -20,6 +20,11 @@ def new_table():
     return ti.Matrix([[-1.0, 0.0, 0.0, 0.0] for _ in range(TABLE_SIZE)], ti.f32)
 
 
+# called in kernels at compile time (a Python function that builds a zero matrix): exempt
+# from Taichi's "non-taichi function" warning, as view.SceneView is
+new_table._is_taichi_function = False
+
+
 @ti.func
 def add_rgb_gradient(ad: ti.template(), G: ti.template(), tex: ti.i32, value: vec3):
     """Add `value` to the gradient of rgb texture row `tex` (in the table, or at once if full)."""

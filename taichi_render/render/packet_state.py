@@ -31,6 +31,11 @@ def new_state(mode: int = 0):
     return ti.Matrix.zero(ti.f32, N_ROWS if mode == 0 else N_ROWS + KEPT_SLOTS * KEPT_ROWS, LANES)
 
 
+# called in kernels at compile time (a Python function that builds a zero matrix): exempt
+# from Taichi's "non-taichi function" warning, as view.SceneView is
+new_state._is_taichi_function = False
+
+
 @ti.func
 def set_row(S: ti.template(), r: ti.template(), v: ti.template()):
     """Set row r of S to the lane vector v (one slice assignment: a loop of LANES element

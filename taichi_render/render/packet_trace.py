@@ -53,6 +53,11 @@ def new_triangle_lanes():
     return ti.Matrix.zero(ti.f32, 9, LANES)
 
 
+# called in kernels at compile time (a Python function that builds a zero matrix): exempt
+# from Taichi's "non-taichi function" warning, as view.SceneView is
+new_triangle_lanes._is_taichi_function = False
+
+
 @ti.func
 def row(S: ti.template(), r: ti.template()) -> VF:
     """Row r of a (rows, LANES) matrix as a lane vector (a slice: see packet_state.set_row)."""

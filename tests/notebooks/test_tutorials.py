@@ -47,7 +47,8 @@ SETUP_IMPORT = "from tutorial_setup import *"
 MAX_FIRST_CELL_LINES = 6  # non-blank lines of the first visible code cell
 # Taichi's start-up banner and tr.init's line ("[Taichi] ..."), its C++ log lines
 # ("[I 11/22/26 01:36:37.458 7919] [shell.py:...] Graphical python shell detected, ...")
-TAICHI_LOG_MARKERS = ("[Taichi]", "[I ", "[W ", "[E ", "Graphical python shell")
+# and its warnings about the package's own kernels ("Calling non-taichi function ...")
+TAICHI_LOG_MARKERS = ("[Taichi]", "[I ", "[W ", "[E ", "Graphical python shell", "non-taichi function")
 
 pytestmark = pytest.mark.slow
 

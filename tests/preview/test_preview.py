@@ -359,6 +359,25 @@ def test_window_under_xvfb_updates_pauses_stops_and_closes(tmp_path, xvfb):
         assert tuple(top) == (255, 0, 0) and tuple(bottom) != (255, 0, 0)
 
 
+@needs_vulkan
+def test_offscreen_preview_after_a_closed_window_prints_nothing(tmp_path, xvfb):
+    """Destroying a shown GGUI window terminates GLFW; an off-screen one opened afterwards works
+    but GGUI prints a GLFW error line from C++, which the view drops (other lines pass)."""
+    result = run_child(tmp_path, """
+        with Preview(gradient(t=1.0), show_window=True) as pv:
+            assert pv.backend == "window", (pv.backend, pv.fallback_reason)
+            pv.update(gradient(), loss=1.0)
+        with Preview(gradient(t=1.0), show_window=False, record=True) as pv:
+            assert pv.backend == "offscreen", (pv.backend, pv.fallback_reason)
+            pv.update(gradient(), loss=1.0)
+            assert pv.frames and pv.frames[0].any()
+        print("DONE")
+    """, child_env(DISPLAY=xvfb))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DONE" in result.stdout
+    assert "GLFW" not in result.stderr, result.stderr[-2000:]
+
+
 @pytest.mark.parametrize("icd", ["/nonexistent.json", "bogus"])
 def test_fallback_without_vulkan_and_display_keeps_the_process_alive(tmp_path, icd):
     if icd == "bogus":  # the file exists, so only the child probe can find out
