@@ -6,6 +6,7 @@ import numpy as np
 import taichi as ti
 
 from ..backend import ensure_init
+from ..shapes.vertex_normals import smooth_vertex_normals_jvp
 
 
 def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 0, sensor=0) -> ti.Field:
@@ -39,10 +40,15 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
     data = scene_data(scene)
     if key.endswith(".vertex_positions"):
         shape_plugin = tex
-        tangents = {"vtx": np.zeros((max(len(data.vertex_positions), 1), 3), np.float32),
+        offset = data.vertex_rows()  # positions, then the vertex normals that follow them
+        tangents = {"vtx": np.zeros((2 * offset, 3), np.float32),
                     "area": np.zeros(max(len(data.np["em_i"]), 1), np.float32)}
         tv = t.reshape(-1, 3)
-        tangents["vtx"][data.shape_vertices(shape_plugin)] = tv
+        rows = data.shape_vertices(shape_plugin)
+        tangents["vtx"][rows] = tv
+        if getattr(shape_plugin, "vertex_normals", None) is not None:
+            tangents["vtx"][rows.start + offset : rows.stop + offset] = smooth_vertex_normals_jvp(
+                shape_plugin.vertex_positions, shape_plugin.faces, tv)
         e = data.emitter_of_shape.get(id(shape_plugin))
         if e is not None:
             tangents["area"][e] = float(np.sum(data.area_gradient(shape_plugin) * tv))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..shapes.vertex_normals import smooth_vertex_normals
 from .params import (  # noqa: F401
     _UPDATE_BITMAP,
     _UPDATE_HOST,
@@ -261,12 +262,18 @@ def _shape(t: _Traversal, shape, name: str):
             flat=True,
             check=check_faces,
         )
+        def set_positions(v):
+            set_rows("vertex_positions", 3)(v)
+            if getattr(shape, "vertex_normals", None) is not None:
+                # Mitsuba's Mesh::parameters_changed: vertex normals follow the positions
+                shape.vertex_normals = smooth_vertex_normals(shape.vertex_positions, shape.faces).astype(np.float32)
+
         t.add(
             name,
             "vertex_positions",
             shape,
             flat("vertex_positions", 3),
-            set_rows("vertex_positions", 3),
+            set_positions,
             differentiable=True,
             flat=True,
         )

@@ -3,8 +3,11 @@
 `DerivativeData` is a part of `scene_data.SceneData`: it reads the packed numpy arrays
 (`self.np`), the texture rows (`self._tex_index`), the vertex ranges and the emitter of each
 mesh that `SceneData.pack` records. Derivative targets: rgb texture values (`tex_rgb`, (N, 3)),
-bitmap texels (`texels`, (N, 3)), vertex positions (`vtx`, (V, 3)) and emitter areas (`area`,
-(E,)), all float32.
+bitmap texels (`texels`, (N, 3)), vertices (`vtx`, (2 V, 3): the positions in rows [0, V), the
+unit vertex normals in rows [V, 2 V)) and emitter areas (`area`, (E,)), all float32. Vertex
+normals are a function of the positions (shapes/vertex_normals.py), so their rows are folded
+into the positions' gradient (`vertex_gradient`) and filled from the positions' tangent
+(`ad/forward.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import taichi as ti
 
+from ..shapes.vertex_normals import smooth_vertex_normals_vjp
 from . import layout as L
 from .film import zero, zero_gradient_arrays
 
@@ -38,7 +42,11 @@ class DerivativeData:
 
     def _target_sizes(self) -> dict:
         return {"tex_rgb": len(self.np["tex_rgb"]), "texels": len(self.np["texels"]),
-                "vtx": max(len(self.vertex_positions), 1), "area": max(len(self.np["em_i"]), 1)}
+                "vtx": 2 * max(len(self.vertex_positions), 1), "area": max(len(self.np["em_i"]), 1)}
+
+    def vertex_rows(self) -> int:
+        """V: the offset of the normals' rows in the `vtx` derivative arrays."""
+        return max(len(self.vertex_positions), 1)
 
     def gradient_arrays(self) -> dict:
         """Gradient ndarrays of every derivative target, allocated (zeroed) on first use."""
@@ -77,10 +85,18 @@ class DerivativeData:
         return slice(start, start + count)
 
     def vertex_gradient(self, shape) -> np.ndarray:
-        """Accumulated gradient of a mesh's vertex positions, (N, 3), including the part
-        through the total area of its area emitter."""
+        """Accumulated gradient of a mesh's vertex positions, (N, 3), including the parts
+        through its vertex normals (when it has them) and through the total area of its area
+        emitter."""
         grads = self.gradient_arrays()
-        g = grads["vtx"].to_numpy()[self.shape_vertices(shape)].astype(np.float64)
+        rows = self.shape_vertices(shape)
+        all_rows = grads["vtx"].to_numpy()
+        g = all_rows[rows].astype(np.float64)
+        if getattr(shape, "vertex_normals", None) is not None:
+            offset = self.vertex_rows()
+            g_normals = all_rows[rows.start + offset : rows.stop + offset]
+            if np.any(g_normals):
+                g += smooth_vertex_normals_vjp(shape.vertex_positions, shape.faces, g_normals)
         e = self.emitter_of_shape.get(id(shape))
         if e is not None:
             ga = float(grads["area"].to_numpy()[e])

@@ -249,6 +249,7 @@ def sample_emitter(sc: ti.template(), ref_p: vec3, s_select: ti.f32, s: vec2) ->
                     es.d = v / es.dist
                     es.pdf = sel
                     es.delta = 1
+                    es.p = p
                     tex = sc.em_i[e, L.EI_TEX]
                     factor = 1.0 / (dist2 * sel)
             elif kind == L.EMITTER_CONSTANT:

@@ -33,7 +33,13 @@ from .emitters import no_emitter_sample, sample_emitter
 from .frame import frame_from_normal
 from .intersect import INF, SHADOW_EPSILON, interaction_at, occluded, spawn_origin, trace
 from .path_common import emission_lookup, emitter_pdf, evaluate_both
-from .shape_derivatives import nee_geometry, triangle_scatter, triangle_tangent
+from .shape_derivatives import (
+    emitter_geometry,
+    shading_normal_scatter,
+    shading_normal_tangent,
+    triangle_scatter,
+    triangle_tangent,
+)
 from .textures import eval_texture
 from .warp import power_heuristic
 
@@ -142,10 +148,10 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
         frame = frame_from_normal(si.sh_n * flip)
         wi = frame @ (-ray_d)
         tex0, tex1 = slot_textures(sc, b, si.uv)
-        # vertex-position derivatives: diffuse surfaces of triangle meshes (the normal's
-        # part only without shading normals)
+        # vertex-position derivatives: diffuse surfaces of triangle meshes; the normal's part
+        # goes to the triangle (face normals) or to its vertex normals (shading normals)
         shape_terms = si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
-        receiver_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
+        face_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
         # ---- emitter sampling and BSDF sampling ----
         bs = sample(
             sc, b, tex0, tex1, wi,
@@ -167,22 +173,29 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                 put_term(t_tex, t_uv, t_g, n_terms, es.tex, es.uv, g_em)
                 put_term(t_tex, t_uv, t_g, n_terms + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
                 n_terms += 2
-                if replay and not single_pass and shape_terms and es.tri >= 0:
-                    # geometry term of the emitter sample (receiver and emitter triangles)
-                    g, gx, gn, gy, gnl, ga = nee_geometry(si.p, si.sh_n * flip, es.p, es.n,
-                                                          sc.em_f[es.emitter, L.EF_AREA])
+                if replay and not single_pass and shape_terms:
+                    # geometry term of the emitter sample: the receiver, and the emitter's
+                    # triangle when it is one
+                    g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
                     if g > 0.0:
-                        gn = gn * flip * ti.cast(receiver_normal, ti.f32)
+                        gn = gn * flip  # with respect to si.sh_n
                         if ti.static(mode == MODE_ADJOINT):
                             wgt = delta.dot(contrib) / g
-                            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * wgt)
-                            triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
-                            ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
+                            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt,
+                                             gn * (wgt * ti.cast(face_normal, ti.f32)))
+                            if not face_normal:
+                                shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * wgt)
+                            if es.tri >= 0:
+                                triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
+                                ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
                         else:
                             dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
-                            dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
-                            s_dot = gx.dot(dx) + gn.dot(dn) + gy.dot(dy) + gnl.dot(dnl)
-                            s_dot += ga * ad.tan_area[es.emitter]
+                            if not face_normal:
+                                dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
+                            s_dot = gx.dot(dx) + gn.dot(dn)
+                            if es.tri >= 0:
+                                dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
+                                s_dot += gy.dot(dy) + gnl.dot(dnl) + ga * ad.tan_area[es.emitter]
                             st.d_total += contrib * (s_dot / g)
         if not bs.valid:
             st.alive = False
@@ -196,14 +209,18 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                 put_term(t_tex, t_uv, t_g, n_terms + 1, slots[1], si.uv, future * a1)
                 n_terms += 2
                 st.lobe_tex, st.lobe_uv, st.lobe_a0, st.lobe_a1 = slots, si.uv, a0, a1
-                if (replay and not single_pass and shape_terms and receiver_normal and not bs.delta
-                        and bs.wo.z > 0.0):
+                if replay and not single_pass and shape_terms and not bs.delta and bs.wo.z > 0.0:
                     # the cosine of the sampled direction, through the normal
                     gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
                     if ti.static(mode == MODE_ADJOINT):
-                        triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
+                        if face_normal:
+                            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
+                        else:
+                            shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * delta.dot(future))
                     else:
                         dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
+                        if not face_normal:
+                            dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
                         st.d_total += future * gn.dot(dn)
             new_d = (frame.transpose() @ bs.wo).normalized()
             st.throughput *= bs.weight

@@ -7,8 +7,14 @@ expectation). Supported terms, for diffuse surfaces of triangle meshes:
 
 - next-event estimation: the geometry term G = cos_x cos_y A / r^2 (A: the emitter's area,
   the inverse of its area density) with respect to the receiving point and normal, the emitter
-  point and normal, and A;
+  point and normal, and A; for point lights cos_x / r^2, for environment emitters cos_x, with
+  respect to the receiving point and normal;
 - the indirect term: the cosine of the sampled direction with respect to the normal.
+
+The normal is the triangle's own, or on a mesh with vertex normals the interpolated shading
+normal: its gradients go to the vertex normals (rows V.. of `grad_vtx`, see
+derivative_data.py), which the host folds into the positions' gradient through the normals'
+recomputation (shapes/vertex_normals.py).
 
 Visibility changes (silhouettes, shadow boundaries) need edge sampling or reparameterisation:
 not part of this estimator.
@@ -17,6 +23,7 @@ not part of this estimator.
 import taichi as ti
 
 from . import layout as L
+from .intersect import INF
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -42,6 +49,31 @@ def nee_geometry(x: vec3, n: vec3, y: vec3, nl: vec3, area: ti.f32):
     gn = k * cy * w
     gnl = -k * cx * w
     ga = cx * cy / r2
+    return g, gx, gn, gy, gnl, ga
+
+
+@ti.func
+def emitter_geometry(sc: ti.template(), es: ti.template(), x: vec3, n: vec3):
+    """The factor of an emitter sample's contribution that depends on the receiving point x and
+    its normal n, and on the emitter's point, normal and area: (g, gx, gn, gy, gnl, ga) as
+    `nee_geometry` gives them. Area emitters: G = cos_x cos_y A / r^2; point lights:
+    cos_x / r^2 (gy, gnl, ga zero: the light is not a mesh); directions (environment
+    emitters): cos_x."""
+    g, gx, gn, gy, gnl, ga = 0.0, vec3(0.0), vec3(0.0), vec3(0.0), vec3(0.0), 0.0
+    if es.dist >= INF:
+        g = n.dot(es.d)
+        gn = es.d
+    elif es.delta:
+        v = es.p - x
+        r2 = v.dot(v)
+        r = ti.sqrt(r2)
+        w = v / r
+        cx = n.dot(w)
+        g = cx / r2
+        gn = w / r2
+        gx = -(n - cx * w) / (r * r2) + 2.0 * cx * w / (r * r2)
+    else:
+        g, gx, gn, gy, gnl, ga = nee_geometry(x, n, es.p, es.n, sc.em_f[es.emitter, L.EF_AREA])
     return g, gx, gn, gy, gnl, ga
 
 
@@ -92,3 +124,71 @@ def triangle_tangent(sc: ti.template(), ad: ti.template(), tri: ti.i32, b: vec2,
     dc = (t1 - t0).cross(e2) + e1.cross(t2 - t0)
     dn = sign * (dc - n0 * n0.dot(dc)) / clen
     return dx, dn
+
+
+@ti.func
+def _shading_normal(sc: ti.template(), tri: ti.i32, b: vec2):
+    """The interpolated vertex normal ns of a triangle at barycentrics b, |ns|, the shading
+    normal's sign (flip_normals) and the triangle's vertex indices."""
+    v = sc.tri_v[tri]
+    ns = (1.0 - b.x - b.y) * sc.vtx_n[v.x] + b.x * sc.vtx_n[v.y] + b.y * sc.vtx_n[v.z]
+    length = ns.norm()
+    sign = -1.0 if sc.shape_i[v.w, L.SI_FLIP_NORMALS] else 1.0
+    return ns, length, sign, v
+
+
+@ti.func
+def _barycentric_rows(sc: ti.template(), tri: ti.i32, ray_d: vec3):
+    """Rows r1, r2 with d b1 = -r1 . dp, d b2 = -r2 . dp for the hit of a fixed ray, where dp
+    is the barycentric mix of the vertex displacements (from x = p0 + b1 e1 + b2 e2 = o + t d:
+    [e1 e2 -d] d(b1, b2, t) = -dp)."""
+    e1 = sc.tri_p[tri, 1]
+    e2 = sc.tri_p[tri, 2]
+    det = e1.dot(e2.cross(-ray_d))
+    r1 = vec3(0.0)
+    r2 = vec3(0.0)
+    if det != 0.0:
+        r1 = e2.cross(-ray_d) / det
+        r2 = (-ray_d).cross(e1) / det
+    return r1, r2
+
+
+@ti.func
+def shading_normal_scatter(sc: ti.template(), ad: ti.template(), tri: ti.i32, b: vec2, ray_d: vec3, gn: vec3):
+    """Adjoint: add the gradient gn of the (oriented, unit) shading normal at the hit of a
+    fixed ray (direction ray_d) with barycentrics b into the gradients of the triangle's three
+    vertex normals, and of its vertex positions through the hit's barycentrics."""
+    ns, length, sign, v = _shading_normal(sc, tri, b)
+    if length > 0.0:
+        s = ns / length
+        g = sign * (gn - s * s.dot(gn)) / length
+        offset = ad.grad_vtx.shape[0] // 2
+        b0 = 1.0 - b.x - b.y
+        ti.atomic_add(ad.grad_vtx[offset + v.x], b0 * g)
+        ti.atomic_add(ad.grad_vtx[offset + v.y], b.x * g)
+        ti.atomic_add(ad.grad_vtx[offset + v.z], b.y * g)
+        n0 = sc.vtx_n[v.x]
+        r1, r2 = _barycentric_rows(sc, tri, ray_d)
+        g_dp = -(g.dot(sc.vtx_n[v.y] - n0) * r1 + g.dot(sc.vtx_n[v.z] - n0) * r2)
+        ti.atomic_add(ad.grad_vtx[v.x], b0 * g_dp)
+        ti.atomic_add(ad.grad_vtx[v.y], b.x * g_dp)
+        ti.atomic_add(ad.grad_vtx[v.z], b.y * g_dp)
+
+
+@ti.func
+def shading_normal_tangent(sc: ti.template(), ad: ti.template(), tri: ti.i32, b: vec2, ray_d: vec3) -> vec3:
+    """Forward: the tangent of the (oriented, unit) shading normal at the hit of a fixed ray
+    along the vertex normals' and positions' tangents."""
+    ns, length, sign, v = _shading_normal(sc, tri, b)
+    dn = vec3(0.0)
+    if length > 0.0:
+        offset = ad.tan_vtx.shape[0] // 2
+        b0 = 1.0 - b.x - b.y
+        d = b0 * ad.tan_vtx[offset + v.x] + b.x * ad.tan_vtx[offset + v.y] + b.y * ad.tan_vtx[offset + v.z]
+        dp = b0 * ad.tan_vtx[v.x] + b.x * ad.tan_vtx[v.y] + b.y * ad.tan_vtx[v.z]
+        r1, r2 = _barycentric_rows(sc, tri, ray_d)
+        n0 = sc.vtx_n[v.x]
+        d += -r1.dot(dp) * (sc.vtx_n[v.y] - n0) - r2.dot(dp) * (sc.vtx_n[v.z] - n0)
+        s = ns / length
+        dn = sign * (d - s * s.dot(d)) / length
+    return dn

@@ -40,6 +40,7 @@ import numpy as np
 
 from ..core.properties import Properties
 from ..core.registry import Plugin, create
+from .vertex_normals import smooth_vertex_normals
 
 
 def _default_bsdf(props):
@@ -85,29 +86,6 @@ def transform_points(m: np.ndarray, p: np.ndarray) -> np.ndarray:
 def transform_normals(m: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Normals (N, 3) by the inverse transpose of the 3x3 part of ``m`` (not normalized)."""
     return np.asarray(n, dtype=np.float64) @ np.linalg.inv(m[:3, :3])
-
-
-def smooth_vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Angle-weighted vertex normals (Mitsuba's ``recompute_vertex_normals``) -> (N, 3) float64."""
-    p = np.asarray(positions, dtype=np.float64)
-    v = p[faces]  # (F, 3 corners, 3)
-    n = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    n = np.divide(n, length, out=np.zeros_like(n), where=length > 0)
-    out = np.zeros_like(p)
-    for i in range(3):
-        d0 = v[:, (i + 1) % 3] - v[:, i]
-        d1 = v[:, (i + 2) % 3] - v[:, i]
-        l0 = np.linalg.norm(d0, axis=1)
-        l1 = np.linalg.norm(d1, axis=1)
-        denom = np.where((l0 > 0) & (l1 > 0), l0 * l1, 1.0)
-        angle = np.arccos(np.clip(np.sum(d0 * d1, axis=1) / denom, -1.0, 1.0))
-        np.add.at(out, faces[:, i], n * angle[:, None])
-    length = np.linalg.norm(out, axis=1, keepdims=True)
-    ok = length[:, 0] > 0
-    out[ok] /= length[ok]
-    out[~ok] = (1.0, 0.0, 0.0)
-    return out
 
 
 class Mesh(Plugin):
