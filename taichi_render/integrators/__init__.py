@@ -1,6 +1,6 @@
-"""Integrator plugins: ``path``, ``prb``, ``direct`` (host configuration; the rendering methods
+"""Integrator plugins: ``path``, ``prb``, ``direct``, ``prb_projective``, ``direct_projective`` (host configuration; the rendering methods
 live with them)."""
 
-from . import direct, path, prb
+from . import direct, path, prb, projective
 
-__all__ = ["direct", "path", "prb"]
+__all__ = ["direct", "path", "prb", "projective"]

@@ -29,11 +29,20 @@ from .kernels import (
 from .packet_kernels import TILE, render_packets_kernel
 from .packet_state import KEPT_SLOTS
 from .packet_trace import LANES
+from .primary_edges import (
+    EdgeTopology,
+    edge_samples_per_pixel,
+    edge_table,
+    filter_normalisation,
+    primary_edges_kernel,
+)
 from .scene_data import SceneData
 
 vec3 = ti.math.vec3
 
-_INTEGRATOR_CODES = {"path": INTEGRATOR_PATH, "prb": INTEGRATOR_PATH, "direct": INTEGRATOR_DIRECT}
+_INTEGRATOR_CODES = {"path": INTEGRATOR_PATH, "prb": INTEGRATOR_PATH, "direct": INTEGRATOR_DIRECT,
+                     "prb_projective": INTEGRATOR_PATH, "direct_projective": INTEGRATOR_PATH}
+PROJECTIVE = ("prb_projective", "direct_projective")  # add primary_edges.py's boundary term
 _MODES = {"primal": MODE_PRIMAL, "adjoint": MODE_ADJOINT, "forward": MODE_FORWARD}
 MAX_SAMPLES_PER_LAUNCH = 1 << 30
 
@@ -277,7 +286,43 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
                     data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
                     int_a, int_b, hide, rf, radius, stddev,
                 )
+        if kind in PROJECTIVE and mode != "primal" and sample_offset == 0 and wants_shape_terms(scene, data, mode):
+            launch_primary_edges(data, buf, integ, mode, seed, spp, grad_in, (int_a, int_b, hide),
+                                 (rf, radius, stddev))
     return buf
+
+
+def launch_primary_edges(data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
+                         path_options: tuple, film_filter: tuple) -> None:
+    """The primary-visibility boundary term of vertex-position derivatives (primary_edges.py):
+    `sppp` edge samples per pixel, into the vertex gradients (adjoint) or onto the film's
+    derivative samples (forward)."""
+    topology = getattr(data, "edge_topology", None)
+    if topology is None:
+        topology = data.edge_topology = EdgeTopology(data.np["tri_v"], data.vertex_positions)
+    if len(topology.faces) == 0:
+        return
+    flat = data.np["shape_i"][:, L.SI_HAS_NORMALS] != L.NORMALS_VERTEX
+    table = edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
+                       buf.width, buf.height)
+    if table is None:
+        return
+    edge_f, edge_v, cdf, total = table
+    n_samples = edge_samples_per_pixel(integrator, spp) * buf.width * buf.height
+    scale = total / n_samples / filter_normalisation(*film_filter)
+    arrays = {}
+    for name, value, dtype in (("edge_f", edge_f, ti.f32), ("edge_v", edge_v, ti.i32), ("cdf", cdf, ti.f32)):
+        arrays[name] = ti.ndarray(dtype, value.shape)
+        arrays[name].from_numpy(value)
+    vtx_index = data.DERIVATIVE_TARGETS.index("vtx")
+    derivative = data.derivative_arrays(mode)
+    grad_vtx, tan_vtx = derivative[vtx_index], derivative[len(data.DERIVATIVE_TARGETS) + vtx_index]
+    with first_launch("primary_edges_kernel", data.features, mode):
+        primary_edges_kernel(
+            *data.arrays(), grad_vtx, tan_vtx, arrays["edge_f"], arrays["edge_v"], arrays["cdf"],
+            buf.accum, buf.weight, grad_in, data.features, _MODES[mode], seed, n_samples, scale,
+            *path_options, *film_filter,
+        )
 
 
 def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):
