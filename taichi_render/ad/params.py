@@ -340,7 +340,8 @@ class SceneParameters(Mapping):
         (enable_grad, and the torch bridge for the tensors it differentiates)."""
         from ..render.renderer import note_gradient_keys
 
-        note_gradient_keys(self._scene, keys, self._gradient_textures(keys))
+        shapes = [self._lookup(key).node for key in keys if key.endswith(".vertex_positions")]
+        note_gradient_keys(self._scene, keys, self._gradient_textures(keys), shapes)
 
     def _gradient_textures(self, keys) -> list:
         """The texture plugins whose values these keys name (vertex positions name none)."""

@@ -13,20 +13,27 @@ sppc            int     Samples per pixel of the interior (continuous) derivativ
                         the render's spp.
 sppp            int     Samples per pixel of the primary-visibility boundary term (edge samples
                         = sppp x width x height). Default: the render's spp.
-sppi            int     Samples per pixel of the indirect-visibility boundary term. Accepted
-                        for Mitsuba compatibility; see below.
-guiding         string  ``none``, ``grid`` or ``octree`` (Mitsuba's default): the guiding of
-                        indirect-visibility samples. Accepted; see below.
-guiding_proj    bool    Accepted for Mitsuba compatibility. Default true.
-guiding_rounds  int     Accepted for Mitsuba compatibility. Default 1.
+sppi            int     Camera paths per pixel of the indirect-visibility boundary term (one
+                        edge sample at one vertex of each). Default: the render's spp.
+guiding         string  ``none``, ``grid`` or ``octree`` (Mitsuba's default): Mitsuba's guiding
+                        of indirect-visibility samples. Read and checked; edge samples here are
+                        drawn by edge length without guiding.
+guiding_proj    bool    Read for Mitsuba compatibility. Default true.
+guiding_rounds  int     Read for Mitsuba compatibility. Default 1.
 =============== ======  =====================================================================
 
 The primal image is ``prb``'s. Vertex-position gradients (reverse mode under ``ti.ad.Tape``, the
-torch bridge, and ``tr.render_forward``) add to ``prb``'s interior terms the primary-visibility
-boundary term: silhouettes, mesh boundaries and flat-shaded creases seen by the camera,
-estimated by edge sampling (render/primary_edges.py). The indirect-visibility term (shadow
-boundaries, silhouettes seen after a bounce) is not computed yet: its parameters are read and
-checked, and have no effect.
+torch bridge, and ``tr.render_forward``) add to ``prb``'s interior terms two boundary terms,
+estimated by edge sampling (Li et al. 2018):
+
+- primary visibility (render/primary_edges.py): silhouettes, mesh boundaries and flat-shaded
+  creases seen by the camera;
+- indirect visibility (render/indirect_edges.py): what a diffuse path vertex sees changes at
+  the edges of moving meshes: shadow boundaries of area lights and environment emitters,
+  silhouettes seen after a bounce. Point lights (a delta in direction space) have no such term
+  here.
+
+Both sample only the edges of meshes whose vertex derivatives are wanted.
 
 Exposes ``max_depth``, ``rr_depth``, ``hide_emitters``, ``sppc``, ``sppp``, ``sppi`` (None
 when not given), ``guiding``, ``guiding_proj``, ``guiding_rounds``.

@@ -73,6 +73,7 @@ class DerivativeData:
             value = tangents.get(name)
             if name == "vtx":
                 self.vertex_tangents_set = value is not None and bool(np.any(value))
+                self.vertex_tangents = None if value is None else np.asarray(value, np.float32).reshape(-1, 3)
             if value is None:
                 zero(nd)
             else:

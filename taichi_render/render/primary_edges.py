@@ -121,7 +121,7 @@ def _clip_to_film(a: np.ndarray, b: np.ndarray, width: int, height: int):
 
 
 def edge_table(topology: EdgeTopology, positions: np.ndarray, tri_v: np.ndarray, flat_shapes: np.ndarray,
-               cam: np.ndarray, width: int, height: int):
+               cam: np.ndarray, width: int, height: int, moving: np.ndarray | None = None):
     """The sampled edges for the current positions and camera.
 
     Args:
@@ -131,6 +131,8 @@ def edge_table(topology: EdgeTopology, positions: np.ndarray, tri_v: np.ndarray,
         flat_shapes: (S,) bool, shapes shaded with face normals (their creases are jumps).
         cam: the `cam` array of the sensor (layout.py).
         width, height: the film (crop window) size in pixels.
+        moving: (V,) bool, the vertices whose derivatives are wanted: edges with neither end
+            among them add nothing and are left out (default: all vertices).
 
     Returns:
         (edge_f (K, EF_WIDTH) float32, edge_v (K, 2) int32, cdf (K,) float32 normalised, total
@@ -151,6 +153,8 @@ def edge_table(topology: EdgeTopology, positions: np.ndarray, tri_v: np.ndarray,
     crease = (two & flat_shapes[tri[f0, 3]] & (np.einsum("ij,ij->i", n0, n1) < 1.0 - 1e-6)
               & (facing[f0] | facing[g1]))
     keep = ~two | topology.non_manifold | silhouette | crease
+    if moving is not None:
+        keep &= moving[topology.ends[:, 0, 0]] | moving[topology.ends[:, 0, 1]]
     # the end vertices as the face turned to the camera indexes them
     use_second = two & facing[g1] & ~facing[f0]
     edges = np.where(use_second[:, None], topology.ends[:, 1], topology.ends[:, 0])[keep]

@@ -18,6 +18,7 @@ from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
 from .compile_notice import first_launch
 from .film import develop_kernel, zero
+from .indirect_edges import edge_table_3d, indirect_edges_kernel
 from .kernels import (
     INTEGRATOR_DIRECT,
     INTEGRATOR_PATH,
@@ -178,13 +179,18 @@ def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
     return int(spp), int(seed) & 0xFFFFFFFF
 
 
-def note_gradient_keys(scene, keys, textures) -> None:
+def note_gradient_keys(scene, keys, textures, shapes=()) -> None:
     """Record that gradients of these parameter keys are wanted (they add up over calls): once a
     vertex-position key is among them, adjoint launches of the scene compute vertex-position
-    terms; `textures` are the texture plugins the other keys name, and adjoint launches compute
-    the gradients of those textures only (all of them while none was recorded)."""
+    terms, and the boundary terms of the projective integrators sample the edges of `shapes`
+    (the meshes those keys name) only; `textures` are the texture plugins the other keys name,
+    and adjoint launches compute the gradients of those textures only (all of them while none
+    was recorded)."""
     if any(key.endswith(".vertex_positions") for key in keys):
         scene._vertex_grads_enabled = True
+    moving = scene.__dict__.setdefault("_gradient_shapes", {})
+    for shape in shapes:
+        moving[id(shape)] = shape
     recorded = scene.__dict__.setdefault("_gradient_textures", {})
     for tex in textures:
         recorded[id(tex)] = tex
@@ -287,42 +293,76 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
                     int_a, int_b, hide, rf, radius, stddev,
                 )
         if kind in PROJECTIVE and mode != "primal" and sample_offset == 0 and wants_shape_terms(scene, data, mode):
-            launch_primary_edges(data, buf, integ, mode, seed, spp, grad_in, (int_a, int_b, hide),
-                                 (rf, radius, stddev))
+            launch_boundary_terms(scene, data, buf, integ, mode, seed, spp, grad_in, (int_a, int_b, hide),
+                                  (rf, radius, stddev))
     return buf
 
 
-def launch_primary_edges(data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
-                         path_options: tuple, film_filter: tuple) -> None:
-    """The primary-visibility boundary term of vertex-position derivatives (primary_edges.py):
-    `sppp` edge samples per pixel, into the vertex gradients (adjoint) or onto the film's
-    derivative samples (forward)."""
+def moving_vertices(scene, data: SceneData, mode: str) -> np.ndarray:
+    """(V,) bool: the vertices whose derivatives a launch computes (their edges carry the
+    boundary terms; others add exactly zero): forward mode, those with a nonzero tangent;
+    adjoint, those of the meshes whose vertex positions have gradients enabled."""
+    n = len(data.vertex_positions)
+    if mode == "forward":
+        tangent = getattr(data, "vertex_tangents", None)
+        return np.ones(n, bool) if tangent is None else np.any(tangent[:n] != 0.0, axis=1)
+    moving = np.zeros(n, bool)
+    for shape in getattr(scene, "_gradient_shapes", {}).values():
+        if id(shape) in data.vertex_ranges:
+            moving[data.shape_vertices(shape)] = True
+    return moving
+
+
+def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
+                          path_options: tuple, film_filter: tuple) -> None:
+    """The boundary terms of vertex-position derivatives of the projective integrators: primary
+    visibility (primary_edges.py, `sppp` edge samples per pixel) and indirect visibility
+    (indirect_edges.py, `sppi` camera paths per pixel), into the vertex gradients (adjoint) or
+    onto the film's derivative samples (forward)."""
     topology = getattr(data, "edge_topology", None)
     if topology is None:
         topology = data.edge_topology = EdgeTopology(data.np["tri_v"], data.vertex_positions)
     if len(topology.faces) == 0:
         return
     flat = data.np["shape_i"][:, L.SI_HAS_NORMALS] != L.NORMALS_VERTEX
-    table = edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
-                       buf.width, buf.height)
-    if table is None:
-        return
-    edge_f, edge_v, cdf, total = table
-    n_samples = edge_samples_per_pixel(integrator, spp) * buf.width * buf.height
-    scale = total / n_samples / filter_normalisation(*film_filter)
-    arrays = {}
-    for name, value, dtype in (("edge_f", edge_f, ti.f32), ("edge_v", edge_v, ti.i32), ("cdf", cdf, ti.f32)):
-        arrays[name] = ti.ndarray(dtype, value.shape)
-        arrays[name].from_numpy(value)
+    moving = moving_vertices(scene, data, mode)
     vtx_index = data.DERIVATIVE_TARGETS.index("vtx")
     derivative = data.derivative_arrays(mode)
-    grad_vtx, tan_vtx = derivative[vtx_index], derivative[len(data.DERIVATIVE_TARGETS) + vtx_index]
-    with first_launch("primary_edges_kernel", data.features, mode):
-        primary_edges_kernel(
-            *data.arrays(), grad_vtx, tan_vtx, arrays["edge_f"], arrays["edge_v"], arrays["cdf"],
-            buf.accum, buf.weight, grad_in, data.features, _MODES[mode], seed, n_samples, scale,
-            *path_options, *film_filter,
-        )
+    vertex_arrays = (derivative[vtx_index], derivative[len(data.DERIVATIVE_TARGETS) + vtx_index])
+    normalisation = filter_normalisation(*film_filter)
+
+    def device(*values):
+        arrays = []
+        for value in values:
+            if value.dtype == np.float32 and value.ndim == 3:
+                array = ti.ndarray(ti.math.vec3, value.shape[:2])
+            else:
+                array = ti.ndarray(ti.i32 if value.dtype == np.int32 else ti.f32, value.shape)
+            array.from_numpy(value)
+            arrays.append(array)
+        return arrays
+
+    table = edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
+                       buf.width, buf.height, moving)
+    if table is not None:
+        edge_f, edge_v, cdf, total = table
+        n_samples = edge_samples_per_pixel(integrator, spp) * buf.width * buf.height
+        with first_launch("primary_edges_kernel", data.features, mode):
+            primary_edges_kernel(
+                *data.arrays(), *vertex_arrays, *device(edge_f, edge_v, cdf), buf.accum, buf.weight, grad_in,
+                data.features, _MODES[mode], seed, n_samples, total / n_samples / normalisation,
+                *path_options, *film_filter,
+            )
+    table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat, moving)
+    if table is not None and path_options[0] != 1:
+        edge3_p, edge3_i, cdf, total = table
+        spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
+        with first_launch("indirect_edges_kernel", data.features, mode):
+            indirect_edges_kernel(
+                *data.arrays(), *vertex_arrays, *device(edge3_p, edge3_i, cdf), buf.accum, buf.weight, grad_in,
+                data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i, total / spp_i / normalisation,
+                *path_options, *film_filter,
+            )
 
 
 def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):

@@ -1,5 +1,6 @@
-"""Vertex-position gradients across primary visibility (`prb_projective`, `direct_projective`):
-silhouettes and creases seen by the camera, against central finite differences.
+"""Vertex-position gradients across visibility (`prb_projective`, `direct_projective`):
+silhouettes and creases seen by the camera (primary), shadows (indirect), and both, against
+central finite differences.
 
 Criteria of the shape-optimization issue: the image sum of the derivative within 3 % of the
 derivative's total absolute value (edges brighten one side and darken the other, so the plain
@@ -42,14 +43,14 @@ def tangents(params):
     return {"slide": slide, "spin": spin}
 
 
-def finite_differences(scene, params, t, h=0.004, spp=2048):
-    x0 = params[KEY].copy()
+def finite_differences(scene, params, t, h=0.004, spp=2048, key=KEY):
+    x0 = params[key].copy()
     images = []
     for sign in (1.0, -1.0):
-        params[KEY] = x0 + sign * h * t
+        params[key] = x0 + sign * h * t
         params.update()
         images.append(tr.render(scene, params, spp=spp, seed=11).to_numpy().astype(np.float64))
-    params[KEY] = x0
+    params[key] = x0
     params.update()
     return (images[0] - images[1]) / (2 * h)
 
@@ -136,3 +137,70 @@ def test_projective_options_are_read_and_checked():
         tr.load_dict({"type": "prb_projective", "guiding": "kd"})
     with pytest.raises(ValueError, match="sppp"):
         tr.load_dict({"type": "direct_projective", "sppp": 0})
+
+
+# ---- indirect visibility: shadows ----
+
+
+def shadow_scene(integrator, box_in_view=False):
+    """A floor seen from above, a small box between it and a rectangle light: the box casts a
+    shadow with a penumbra into the view; it is itself out of the view unless `box_in_view`."""
+    box_at = [0.25, 0.6, 0.1] if box_in_view else [0.7, 1.2, 0.0]
+    return tr.load_dict({
+        "type": "scene",
+        "integrator": integrator,
+        "sensor": {"type": "perspective", "fov": 30, "to_world": T.look_at([0, 2, 0.01], [0, 0, 0], [0, 0, 1]),
+                   "film": {"type": "hdrfilm", "width": RES, "height": RES, "rfilter": {"type": "box"}}},
+        "floor": {"type": "rectangle", "to_world": T.rotate([1, 0, 0], -90).scale(3),
+                  "bsdf": {"type": "diffuse", "reflectance": 0.7}},
+        "box": {"type": "cube", "to_world": T.translate(box_at).scale(0.15),
+                "bsdf": {"type": "diffuse", "reflectance": 0.5}},
+        "light": {"type": "rectangle", "to_world": T.translate([1.5, 3, 0]).rotate([1, 0, 0], 90).scale(0.3),
+                  "emitter": {"type": "area", "radiance": 30.0}},
+    })
+
+
+def forward_mean(scene, params, t, spp, seeds):
+    return np.mean([tr.render_forward(scene, params, KEY, tangent=t, spp=spp, seed=s).to_numpy()
+                    for s in seeds], axis=0).astype(np.float64)
+
+
+@pytest.mark.parametrize("motion", ["slide", "spin"])
+def test_shadow_only_forward_mode_matches_finite_differences(motion):
+    """The box is out of view: every derivative comes from its moving shadow."""
+    scene = shadow_scene({"type": "direct_projective"})
+    params = tr.traverse(scene)
+    t = tangents(params)[motion]
+    fd = finite_differences(scene, params, t, spp=4096)
+    assert_matches_finite_differences(forward_mean(scene, params, t, 256, range(8)), fd)
+    # prb has no term for it: its derivative image is zero
+    prb = shadow_scene({"type": "prb", "max_depth": 2})
+    prb_params = tr.traverse(prb)
+    assert np.abs(tr.render_forward(prb, prb_params, KEY, tangent=t, spp=16).to_numpy()).max() == 0.0
+
+
+def test_shadow_and_silhouette_forward_mode_matches_finite_differences():
+    """The box in view casts its shadow in view, with light bouncing (max_depth 3)."""
+    scene = shadow_scene({"type": "prb_projective", "max_depth": 3}, box_in_view=True)
+    params = tr.traverse(scene)
+    t = tangents(params)["slide"]
+    fd = finite_differences(scene, params, t, spp=4096)
+    assert_matches_finite_differences(forward_mean(scene, params, t, 256, range(8)), fd)
+
+
+@pytest.mark.parametrize("packets", ["1", "0"])
+def test_shadow_reverse_mode_equals_forward_mode(monkeypatch, packets):
+    monkeypatch.setenv("TR_PACKETS", packets)
+    scene = shadow_scene({"type": "prb_projective", "max_depth": 3}, box_in_view=True)
+    params = tr.traverse(scene)
+    t = tangents(params)["spin"]
+    w = np.random.default_rng(2).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
+    params.enable_grad([KEY])
+    loss = tr.ad.loss_field()
+    with ti.ad.Tape(loss=loss):
+        image = tr.render(scene, params, spp=16, seed=4, seed_grad=4)
+        tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
+    reverse = float(np.sum(params.grad(KEY) * t))
+    forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=4).to_numpy()) / w.size)
+    assert abs(forward) > 1e-3
+    np.testing.assert_allclose(reverse, forward, rtol=2e-3)

@@ -1,0 +1,266 @@
+"""Indirect visibility: the boundary term of vertex-position derivatives where what a path
+vertex sees changes discontinuously (shadow boundaries of area and environment emitters,
+silhouettes seen after a bounce), for the projective integrators. Edge sampling in direction
+space at each path vertex (Li et al. 2018, "Differentiable Monte Carlo Ray Tracing through Edge
+Sampling", section 5.2).
+
+At a vertex x the reflected radiance is ∫ g(ω) dω with g = f(x, ω) cos L_i(x, ω). A mesh edge
+p0 + ℓ e (unit e) projects onto the sphere of directions at x; where g jumps across it and the
+edge moves, the derivative has the term
+
+    ∫_edge (g⁻(ω) - g⁺(ω)) (dm/dθ · (ω × e)) / r² dℓ,      ω = (m - x) / r, r = |m - x|
+
+with g⁺ just on the side of ω × e. The edge point moves as m' = (1 - t) v₀' + t v₁'. Point
+lights are a delta in direction space and have no such term here: their shadow boundaries are
+not covered.
+
+The host (`edge_table_3d`) lists every mesh edge once (coincident vertices fused), with its
+adjacent faces and whether it is a flat-shaded crease, and a CDF by length. The kernel runs
+`sppi` primal camera paths per pixel; at each vertex with a smooth BSDF it draws one edge point
+by length, keeps it if the edge can carry a jump as seen from x (a silhouette from x, a
+boundary, or a crease), evaluates g⁺ and g⁻ with two continuation paths of the remaining depth
+(the same random numbers) a hair to either side of the edge, and scatters (reverse mode) or
+gathers (forward mode) the term weighted by the path's throughput up to x and the pixel filter.
+"""
+
+import numpy as np
+import taichi as ti
+
+from . import layout as L
+from . import rng
+from .bsdf import has_smooth_lobe, slot_textures
+from .camera import camera_ray, gaussian_weight
+from .derivatives import MODE_ADJOINT, MODE_PRIMAL, ADView
+from .frame import frame_from_normal
+from .intersect import INF, spawn_origin, trace
+from .path_tracer import path_sample, path_start, traced_vertex, vertex_setup
+from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from .warp import INV_PI
+
+vec2 = ti.math.vec2
+vec3 = ti.math.vec3
+
+# edge3_i columns: adjacent faces (2; -1: none), end vertices as each face indexes them (4),
+# flags (EDGE_ALWAYS: boundary or non-manifold, EDGE_CREASE: flat-shaded faces that differ)
+E3_F0, E3_F1, E3_ENDS, E3_FLAGS, E3_WIDTH = 0, 1, 2, 6, 7
+EDGE_ALWAYS, EDGE_CREASE = 1, 2
+SIDE_ANGLE = 1e-4  # radians between the edge's direction and those of g+ and g-
+INDIRECT_STREAM = 0x1D1EC7  # sample index of the indirect edge samples' random keys
+MAX_UNBOUNDED_VERTICES = 8  # vertices that carry the term on paths of unbounded depth
+
+
+def edge_table_3d(topology, positions: np.ndarray, tri_v: np.ndarray, flat_shapes: np.ndarray,
+                  moving: np.ndarray | None = None):
+    """The edges of `topology` (primary_edges.EdgeTopology) for the current positions, those with
+    an end among the `moving` vertices ((V,) bool; default all), the others adding nothing:
+    (edge3_p (E, 2) vec3 end points, edge3_i (E, E3_WIDTH) int32, cdf (E,) float32 by length,
+    total length), or None without edges."""
+    if len(topology.faces) == 0:
+        return None
+    p = np.asarray(positions, np.float64)
+    tri = np.asarray(tri_v, np.int64)
+    keep = np.ones(len(topology.faces), bool)
+    if moving is not None:
+        keep = moving[topology.ends[:, 0, 0]] | moving[topology.ends[:, 0, 1]]
+    if not np.any(keep):
+        return None
+    ends = topology.ends[keep, 0]
+    a, b = p[ends[:, 0]], p[ends[:, 1]]
+    length = np.linalg.norm(b - a, axis=1)
+    if length.sum() <= 0.0:
+        return None
+    corners = p[tri[:, :3]]
+    normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-30)
+    f0, f1 = topology.faces[keep, 0], topology.faces[keep, 1]
+    two = f1 >= 0
+    g1 = np.maximum(f1, 0)
+    crease = two & flat_shapes[tri[f0, 3]] & (np.einsum("ij,ij->i", normal[f0], normal[g1]) < 1.0 - 1e-6)
+    edge3_i = np.zeros((len(f0), E3_WIDTH), np.int32)
+    edge3_i[:, E3_F0] = f0
+    edge3_i[:, E3_F1] = f1
+    edge3_i[:, E3_ENDS : E3_ENDS + 4] = topology.ends[keep].reshape(-1, 4)
+    edge3_i[:, E3_FLAGS] = np.where(~two | topology.non_manifold[keep], EDGE_ALWAYS, 0) | np.where(crease, EDGE_CREASE, 0)
+    edge3_p = np.stack([a, b], axis=1).astype(np.float32)
+    total = float(length.sum())
+    cdf = (np.cumsum(length) / total).astype(np.float32)
+    cdf[-1] = 1.0
+    return edge3_p, edge3_i, cdf, total
+
+
+@ti.func
+def _pick(cdf: ti.template(), u: ti.f32) -> ti.i32:
+    lo = 0
+    hi = cdf.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cdf[mid] < u:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@ti.func
+def _faces_x(sc: ti.template(), face: ti.i32, x: vec3) -> ti.i32:
+    """Whether triangle `face` turns its front (winding order) to the point x."""
+    n = sc.tri_p[face, 1].cross(sc.tri_p[face, 2])
+    return n.dot(x - sc.tri_p[face, 0]) > 0.0
+
+
+@ti.func
+def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: vec3, wo: vec3,
+               b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, w: vec3, max_depth: ti.i32, rr_depth: ti.i32) -> vec3:
+    """g(w) = f(x, w) cos L_i(x, w) at a diffuse vertex, 0 at others (like the interior terms,
+    the term covers diffuse surfaces; calling bsdf.eval_pdf in this kernel makes LLVM 15 fail an
+    assertion): the BSDF times the radiance of a path of `max_depth` (0: an empty path) leaving
+    x along w (wo: w in the shading frame)."""
+    value = vec3(0.0)
+    if wi.z > 0.0 and wo.z > 0.0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE:
+        value = tex0 * (wo.z * INV_PI)
+    radiance, _ = path_sample(sc, ad, key, spawn_origin(x, ng, w), w, INF, max_depth, rr_depth, 0,
+                              vec3(0.0), MODE_PRIMAL)
+    g = value * radiance
+    if not (g.x == g.x and g.y == g.y and g.z == g.z):
+        g = vec3(0.0)
+    return g
+
+
+@ti.func
+def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.template(),
+                         edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(), accum: ti.template(),
+                         weight: ti.template(), image_grad: ti.template(), mode: ti.template(), seed: ti.u32,
+                         i: ti.i32, spp: ti.i32, scale: ti.f32, max_depth: ti.i32, rr_depth: ti.i32,
+                         hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
+    """Camera path i (pixel i // spp): the boundary term at each of its vertices."""
+    height = accum.shape[0]
+    width = accum.shape[1]
+    pixel = i // spp
+    y = pixel // width
+    x_px = pixel - y * width
+    key = rng.sample_key(seed, ti.cast(pixel, ti.u32), ti.cast(i - pixel * spp, ti.u32) ^ ti.u32(INDIRECT_STREAM))
+    pos = vec2(x_px, y) + rng.rand2(key, rng.DIM_FILM)
+    crop = L.CAM_CROP
+    film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
+    o, d, tmax = camera_ray(sc, film_uv)
+    # one vertex per camera path, drawn uniformly among the first `n_vertices` (weight
+    # n_vertices), so that the two continuation paths run after the camera path's loop
+    n_vertices = MAX_UNBOUNDED_VERTICES
+    if max_depth > 0:
+        n_vertices = max_depth - 1
+    k = ti.min(ti.cast(rng.rand(key, rng.DIM_FILM + 2) * n_vertices, ti.i32), n_vertices - 1)
+    st = path_start(o, d, tmax, max_depth)
+    depth = 0
+    found = 0
+    xp, xn, xsh, xuv, xd, beta = vec3(0.0), vec3(0.0), vec3(0.0), vec2(0.0), vec3(0.0), vec3(0.0)
+    xb = 0
+    xflip = 1.0
+    while st.alive:
+        hit = trace(sc, st.o, st.d, st.tmax, False)
+        if depth == k:
+            si, scatters, b, flip, _ = vertex_setup(sc, key, depth, st, hit, max_depth)
+            if scatters and has_smooth_lobe(sc, b):
+                found = 1
+            xp, xn, xsh, xuv, xd, beta = si.p, si.n, si.sh_n, si.uv, st.d, st.throughput
+            xb = b
+            xflip = flip
+            st.alive = 0
+        else:
+            st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, hide_emitters, vec3(0.0),
+                               vec3(0.0), 0, 0, MODE_PRIMAL)
+            depth += 1
+    ekey = rng.sample_key(key, ti.u32(k), ti.u32(INDIRECT_STREAM + 1))
+    e = _pick(cdf, rng.rand(ekey, 0))
+    t = rng.rand(ekey, 1)
+    p0 = edge3_p[e, 0]
+    p1 = edge3_p[e, 1]
+    m = p0 + t * (p1 - p0)
+    f0 = edge3_i[e, E3_F0]
+    f1 = edge3_i[e, E3_F1]
+    flags = edge3_i[e, E3_FLAGS]
+    front0 = _faces_x(sc, f0, xp)
+    front1 = 0
+    if f1 >= 0:
+        front1 = _faces_x(sc, f1, xp)
+    jump = (flags & EDGE_ALWAYS) != 0 or front0 != front1 or ((flags & EDGE_CREASE) != 0 and (front0 or front1))
+    v = m - xp
+    r2 = v.dot(v)
+    w = vec3(0.0, 0.0, 1.0)
+    cross = vec3(0.0)
+    c_len = 0.0
+    if r2 > 1e-12:
+        w = v / ti.sqrt(r2)
+        cross = w.cross((p1 - p0).normalized())
+        c_len = cross.norm()
+    active = found and jump and c_len > 1e-6
+    side = cross / ti.max(c_len, 1e-6)
+    frame = frame_from_normal(xsh * xflip)
+    wi = frame @ (-xd)
+    tex0, tex1 = slot_textures(sc, xb, xuv)
+    sub_depth = 0
+    if active:
+        sub_depth = -1
+        if max_depth > 0:
+            sub_depth = max_depth - k - 1
+    sub_rr = ti.max(rr_depth - k - 1, 1)
+    pkey = rng.sample_key(key, ti.u32(k), ti.u32(INDIRECT_STREAM + 2))
+    w_minus = (w - SIDE_ANGLE * side).normalized()
+    w_plus = (w + SIDE_ANGLE * side).normalized()
+    g_minus = _integrand(sc, ad, pkey, xp, xn, frame @ w_minus, xb, tex0, tex1, wi, w_minus, sub_depth, sub_rr)
+    g_plus = _integrand(sc, ad, pkey, xp, xn, frame @ w_plus, xb, tex0, tex1, wi, w_plus, sub_depth, sub_rr)
+    if active:
+        diff = g_minus - g_plus
+        if diff.max() != 0.0 or diff.min() != 0.0:
+            # the end vertices as the face turned to x indexes them
+            ends = E3_ENDS
+            if f1 >= 0 and front1 and not front0:
+                ends = E3_ENDS + 2
+            va = edge3_i[e, ends]
+            vb = edge3_i[e, ends + 1]
+            wa = (1.0 - t) * cross / r2
+            wb = t * cross / r2
+            contrib = beta * diff * (scale * n_vertices)
+            r_px = 0
+            if rfilter != L.RFILTER_BOX:
+                r_px = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
+            for dy, dx in ti.ndrange((-r_px, r_px + 1), (-r_px, r_px + 1)):
+                px = x_px + dx
+                py = y + dy
+                if 0 <= px < width and 0 <= py < height:
+                    kf = 1.0
+                    if rfilter != L.RFILTER_BOX:
+                        kf = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
+                            py + 0.5 - pos.y, filter_stddev, filter_radius)
+                    if kf > 0.0:
+                        if ti.static(mode == MODE_ADJOINT):
+                            c = image_grad[py, px].dot(contrib) * kf
+                            ti.atomic_add(grad_vtx[va], c * wa)
+                            ti.atomic_add(grad_vtx[vb], c * wb)
+                        else:
+                            speed = wa.dot(tan_vtx[va]) + wb.dot(tan_vtx[vb])
+                            ti.atomic_add(accum[py, px], contrib * (speed * kf * weight[py, px]))
+
+
+@ti.kernel
+def indirect_edges_kernel(
+    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
+    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
+    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    grad_vtx: V3_1, tan_vtx: V3_1,
+    edge3_p: V3_2, edge3_i: I_2, cdf: F_1,
+    accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
+    features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale: ti.f32,
+    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
+):
+    """`spp` camera paths per pixel, each adding the indirect boundary term at its vertices
+    (adjoint: into `grad_vtx`; forward: onto the film). `scale`: total edge length / spp / the
+    filter's integral."""
+    for i in range(accum.shape[0] * accum.shape[1] * spp):
+        indirect_edge_sample(
+            SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
+                      bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
+            grad_vtx, tan_vtx, edge3_p, edge3_i, cdf, accum, weight, image_grad, mode, seed, i, spp, scale,
+            max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev,
+        )
