@@ -22,10 +22,7 @@ MODULES = {"tr": "taichi_render", "trt": "taichi_render.torch"}
 # marks most future names with "Coming (open issues): ..." (skipped by `contract_names`); these
 # are promised without that mark. Each must still be in the contract and must not exist yet:
 # once one exists, the test below fails until the name is taken off this list.
-PENDING = {
-    # Mitsuba's mi.ad.LargeSteps (Nicolet et al. 2021, to_differential / from_differential)
-    "tr.ad.LargeSteps": "promised by an open issue",
-}
+PENDING: dict[str, str] = {}
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 _SPAN = re.compile(r"`([^`\n]+)`")

@@ -1,6 +1,8 @@
-"""Differentiable rendering: scene parameters (`traverse`), optimizers, losses, forward mode."""
+"""Differentiable rendering: scene parameters (`traverse`), optimizers, losses, forward mode,
+Large Steps (`LargeSteps`)."""
 
 from .forward import render_forward
+from .large_steps import LargeSteps
 from .losses import l1, loss_field, mse
 from .optimizers import SGD, Adam, NonFiniteGradientWarning, Optimizer
 from .params import SceneParameters, traverse
@@ -8,6 +10,7 @@ from .params import SceneParameters, traverse
 __all__ = [
     "SGD",
     "Adam",
+    "LargeSteps",
     "NonFiniteGradientWarning",
     "Optimizer",
     "SceneParameters",

@@ -98,6 +98,10 @@ class Optimizer(MutableMapping):
         if self.params is None:
             raise RuntimeError("the optimizer is not linked to parameters: call params.update(opt) first")
         g = np.asarray(self.params.grad(key), np.float32).reshape(self.variables[key].shape)
+        return self._finite(key, g, stacklevel=4)
+
+    def _finite(self, key: str, g: np.ndarray, stacklevel: int = 3) -> np.ndarray:
+        """g with non-finite entries set to 0, counted and warned about (see `gradient`)."""
         bad = ~np.isfinite(g)
         if bad.any():
             self.nonfinite_steps[key] = self.nonfinite_steps.get(key, 0) + 1
@@ -105,15 +109,32 @@ class Optimizer(MutableMapping):
                 f"gradient of '{key}' has {int(bad.sum())} non-finite entries of {g.size}; "
                 "they were treated as 0 for this step",
                 NonFiniteGradientWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
             g = np.where(bad, np.float32(0.0), g)
         return g
 
-    def step(self) -> None:
+    def step(self, gradients: dict | None = None) -> None:
         """Take one step on every key from the gradients of the last ``ti.ad.Tape``. All
-        gradients are read before any value changes (an error leaves every value as it was)."""
-        grads = {key: self.gradient(key) for key in list(self.variables)}
+        gradients are read before any value changes (an error leaves every value as it was).
+
+        Args:
+            gradients: optional ``{key: gradient}`` (numpy, torch or anything array-like,
+                shaped like the value) for keys whose gradients come from elsewhere, e.g. a
+                variable that is not a scene parameter (the differential form of
+                `LargeSteps`) differentiated by torch; the other keys read ``params.grad``.
+        """
+        given = {}
+        for key, g in (gradients or {}).items():
+            if key not in self.variables:
+                raise KeyError(f"optimizer has no key {key!r} to take a gradient for")
+            if type(g).__module__.startswith("torch"):
+                g = g.detach().cpu().numpy()
+            g = np.asarray(g, np.float32)
+            if g.size != self.variables[key].size:
+                raise ValueError(f"gradient of {key!r} has {g.size} values, the variable {self.variables[key].size}")
+            given[key] = self._finite(key, g.reshape(self.variables[key].shape))
+        grads = {key: given[key] if key in given else self.gradient(key) for key in list(self.variables)}
         for key, g in grads.items():
             self.variables[key] = self._update(key, g).astype(np.float32)
 
@@ -153,10 +174,22 @@ class Adam(Optimizer):
         beta_1, beta_2: decay of the first and second moment estimates (0.9, 0.999).
         epsilon: added to the denominator (1e-8).
         mask_updates: update only the entries whose gradient is non-zero (moments included),
-            as Mitsuba's option for sparse gradients such as textures."""
+            as Mitsuba's option for sparse gradients such as textures.
+        params: the `SceneParameters` to read gradients from (default None: set by
+            ``params.update(opt)``).
+        uniform: the uniform Adam of Nicolet et al. 2021 ("Large Steps in Inverse Rendering of
+            Geometry"; Mitsuba's ``uniform=True``, default False): the second moment of a key
+            is replaced by its maximum over all the key's entries, so the step is
+            ``lr_t * m / (sqrt(max(v)) + epsilon)`` and every entry moves on the same scale
+            (the entry with the largest second moment by about ``lr``, the others by less).
+            Meant for vertex positions in the differential form of `LargeSteps`, where a
+            per-entry normalisation would undo the smoothing.
+
+    With ``lr_t = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`` (bias correction at step t),
+    the step of an entry is ``lr_t * m / (sqrt(v) + epsilon)``, or the uniform one above."""
 
     def __init__(self, lr: float, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
-                 mask_updates: bool = False, params=None):
+                 mask_updates: bool = False, params=None, uniform: bool = False):
         for name, b in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {b}")
@@ -164,6 +197,7 @@ class Adam(Optimizer):
             raise ValueError(f"epsilon must be > 0, got {epsilon}")
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self.mask_updates = bool(mask_updates)
+        self.uniform = bool(uniform)
         super().__init__(lr, params)
 
     def reset(self, key: str) -> None:
@@ -181,10 +215,16 @@ class Adam(Optimizer):
             v_new = np.where(active, v_new, v)
         self.state[key] = (t, m_new, v_new)
         lr_t = self.learning_rate(key) * np.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
-        step = lr_t * m_new / (np.sqrt(v_new) + self.epsilon)
+        if self.uniform:  # one scale for the whole key (Nicolet et al. 2021)
+            scale = np.sqrt(v_new.max()) if v_new.size else 0.0
+            step = lr_t * m_new / (scale + self.epsilon)
+        else:
+            step = lr_t * m_new / (np.sqrt(v_new) + self.epsilon)
         if self.mask_updates:
             step = np.where(g != 0, step, 0.0)
         return self.variables[key] - step
 
     def __repr__(self):
-        return f"Adam(lr={self.lr}, beta_1={self.beta_1}, beta_2={self.beta_2}, keys={list(self.variables)})"
+        uniform = ", uniform=True" if self.uniform else ""
+        return (f"Adam(lr={self.lr}, beta_1={self.beta_1}, beta_2={self.beta_2}{uniform}, "
+                f"keys={list(self.variables)})")

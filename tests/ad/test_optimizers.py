@@ -30,13 +30,14 @@ def linked(opt, value, gradient):
     return opt
 
 
-def adam_reference(x, grads, lr, b1=0.9, b2=0.999, eps=1e-8):
+def adam_reference(x, grads, lr, b1=0.9, b2=0.999, eps=1e-8, uniform=False):
     m = np.zeros_like(x)
     v = np.zeros_like(x)
     for t, g in enumerate(grads, start=1):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        x = x - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+        denom = np.sqrt(v.max()) if uniform else np.sqrt(v)  # uniform: Nicolet et al. 2021
+        x = x - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (denom + eps)
     return x
 
 
@@ -123,3 +124,62 @@ def test_non_finite_gradient_as_error_changes_nothing():
         np.testing.assert_array_equal(opt[key], before[key])
         assert opt.state[key][0] == state_before[key][0]
         np.testing.assert_array_equal(opt.state[key][1], state_before[key][1])
+
+
+# ---- uniform Adam (Nicolet et al. 2021; Mitsuba's Adam(uniform=True)) ----
+
+
+def test_uniform_adam_follows_its_formula_over_steps():
+    x0 = np.array([0.2, 0.5, 0.9, -0.3], np.float64)
+    grads = [np.array([0.3, -1.0, 2e-3, 0.0]), np.array([0.1, -0.5, 0.0, 0.2]),
+             np.array([-0.2, 0.4, 1e-4, 3.0])]
+    opt = linked(tr.ad.Adam(lr=0.05, uniform=True), x0, grads[0])
+    assert opt.uniform and not tr.ad.Adam(lr=0.05).uniform  # off by default
+    for g in grads:
+        opt.params.grads[KEY] = g.astype(np.float32)
+        opt.step()
+    expected = adam_reference(x0, grads, 0.05, uniform=True)
+    np.testing.assert_allclose(opt[KEY], expected, rtol=1e-5, atol=1e-7)
+    # not the per-entry Adam
+    assert np.abs(expected - adam_reference(x0, grads, 0.05)).max() > 1e-2
+    assert "uniform=True" in repr(opt)
+
+
+def test_uniform_adam_moves_every_entry_on_one_scale():
+    """First step: m_hat = g and v_hat = g^2, so each entry moves by lr * |g| / max|g|: the
+    entry with the largest second moment by lr, every other by less, in proportion to |g|
+    (plain Adam moves every entry with a gradient by lr)."""
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=200)
+    g = rng.normal(size=200) * np.exp(rng.normal(size=200) * 2)  # magnitudes over decades
+    lr = 0.01
+    opt = linked(tr.ad.Adam(lr=lr, uniform=True), x0, g)
+    opt.step()
+    moved = np.abs(opt[KEY].astype(np.float64) - x0.astype(np.float32))
+    assert moved.max() <= lr * (1 + 1e-4)
+    top = np.argmax(g * g)
+    assert moved[top] == pytest.approx(lr, rel=1e-3)
+    big = np.abs(g) > 1e-2 * np.abs(g).max()
+    np.testing.assert_allclose(moved[big], lr * np.abs(g[big]) / np.abs(g).max(), rtol=1e-3, atol=1e-7)
+    assert np.all(np.sign(opt[KEY] - x0.astype(np.float32))[big] == -np.sign(g[big]))
+    plain = linked(tr.ad.Adam(lr=lr), x0, g)
+    plain.step()
+    np.testing.assert_allclose(np.abs(plain[KEY] - x0.astype(np.float32))[big], lr, rtol=1e-3)
+    # over steps the bound holds too: |step| <= lr_t * |m| / sqrt(max v) <= about lr
+    for _ in range(20):
+        before = opt[KEY].copy()
+        opt.params.grads[KEY] = rng.normal(size=200).astype(np.float32)
+        opt.step()
+        assert np.abs(opt[KEY] - before).max() <= 3 * lr
+
+
+def test_uniform_adam_with_mask_updates_and_per_key_scale():
+    """Each key has its own scale (its own maximum); mask_updates still freezes entries
+    without a gradient."""
+    opt = tr.ad.Adam(lr=0.1, uniform=True, mask_updates=True)
+    opt["a.value"] = [0.0, 0.0, 0.0]
+    opt["b.value"] = [0.0, 0.0]
+    opt.params = FixedGradients({"a.value": [4.0, 0.0, -1.0], "b.value": [0.02, 0.01]})
+    opt.step()
+    np.testing.assert_allclose(opt["a.value"], [-0.1, 0.0, 0.025], rtol=1e-4)
+    np.testing.assert_allclose(opt["b.value"], [-0.1, -0.05], rtol=1e-4)
