@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 # ---- Rendering API (init, render, traverse, ...): added by the lead below this line ----
-from . import ad, preview
+from . import ad, cameras, preview
 from .ad import SceneParameters, render_forward, traverse
 from .backend import init
 from .io import read_bitmap, tonemap, write_bitmap
@@ -30,6 +30,7 @@ from .render.renderer import render
 __all__ += [
     "SceneParameters",
     "ad",
+    "cameras",
     "init",
     "preview",
     "read_bitmap",

@@ -39,6 +39,7 @@ MITSUBA_CLASS_NAMES = {
     ("emitter", "constant"): "ConstantBackgroundEmitter",
     ("emitter", "envmap"): "EnvironmentMapEmitter",
     ("sensor", "perspective"): "PerspectiveCamera",
+    ("sensor", "batch"): "BatchSensor",
     ("integrator", "path"): "PathIntegrator",
     ("integrator", "prb"): "PRBIntegrator",
     ("integrator", "direct"): "DirectIntegrator",
@@ -355,6 +356,8 @@ def _check_fov(v: np.ndarray):
 
 
 def _sensor(t: _Traversal, sensor, name: str):
+    if sensor.type_name == "batch":  # Mitsuba's names: <batch>.<sub-sensor name>.to_world, ...
+        return list(zip(sensor.sub_names, sensor.sub_sensors))
     if sensor.type_name == "perspective":
 
         def set_to_world(v):

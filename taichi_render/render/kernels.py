@@ -8,7 +8,7 @@ import taichi as ti
 
 from . import layout as L
 from . import rng
-from .camera import camera_ray, gaussian_weight
+from .camera import camera_ray_row, gaussian_weight, pixel_camera
 from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from .direct import direct_radiance
 from .path_tracer import path_sample
@@ -90,15 +90,15 @@ def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                  mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
                  int_a: ti.i32, int_b: ti.i32, hide_emitters: ti.i32,
                  rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
-    width = accum.shape[1]
-    pixel = ti.cast(y * width + x, ti.u32)
+    row, index = pixel_camera(sc, y, x, accum.shape[1], accum.shape[0])
+    pixel = ti.cast(index, ti.u32)
     total = vec3(0.0)
     for s in range(spp):
         key = rng.sample_key(seed, pixel, ti.cast(s + sample_offset, ti.u32))
         pos = vec2(x, y) + rng.rand2(key, rng.DIM_FILM)
         crop = L.CAM_CROP
         film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
-        o, d, tmax = camera_ray(sc, film_uv)
+        o, d, tmax = camera_ray_row(sc, row, film_uv)
         value = vec3(0.0)
         if ti.static(integrator == INTEGRATOR_PATH):
             delta = vec3(0.0)

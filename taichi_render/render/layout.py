@@ -125,13 +125,15 @@ SC_GRAD_TEXTURES = 5
 SC_WIDTH = 6
 MAX_LISTED_EMITTER_PRIMS = 16
 
-# ---- camera: cam (CAM_WIDTH,) float32 ----
+# ---- camera: cam (rows * CAM_WIDTH,) float32, one row per camera (the sub-sensors of a batch
+# sensor; camera.py); the kernels read the CAM_CROP fields of row 0 only ----
 CAM_TO_WORLD = 0  # 12 floats, 3x4 row major
 CAM_TAN_X = 12
 CAM_TAN_Y = 13
 CAM_NEAR = 14
 CAM_FAR = 15
-CAM_CROP = 16  # 4 floats: crop offset x, y and full film width, height (pixels)
+CAM_CROP = 16  # 4 floats: crop offset x, y and full film width, height (pixels); a batch: 0, 0,
+# and one sub-image's width and height
 CAM_WIDTH = 20
 
 # ---- film reconstruction filters ----

@@ -13,7 +13,9 @@ on its pixel and sample index only), so both drivers compute the same estimates.
 
 Lane `l` of packet `k` takes sample `g = k * LANES + l`: sample `g % spp` of pixel `g // spp`,
 pixels counted in 4 x 4 tiles (row-major tiles, row-major inside); a thread runs the packets of
-whole pixels. Path state lives in a small per-thread matrix (packet_state.py).
+whole pixels. The sub-images of a `batch` sensor (camera.py) are counted one after the other,
+each padded to whole tiles: a sub-image has a multiple of LANES samples, so the lanes of a packet
+share one camera. Path state lives in a small per-thread matrix (packet_state.py).
 """
 
 import taichi as ti
@@ -21,6 +23,7 @@ import taichi as ti
 from . import layout as L
 from . import packet_state as P
 from . import rng
+from .camera import camera_rows
 from .deferred_terms import apply_kept
 from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from .kernels import sample_delta, splat
@@ -39,33 +42,40 @@ TILE = 4  # pixels are visited in TILE x TILE tiles: the rays of a packet stay c
 
 
 @ti.func
-def padded_samples(height: ti.i32, width: ti.i32, spp: ti.i32) -> ti.i32:
-    """Samples of the image padded to whole tiles."""
-    return (height + TILE - 1) // TILE * TILE * ((width + TILE - 1) // TILE * TILE) * spp
+def padded_samples(height: ti.i32, width: ti.i32, spp: ti.i32, rows: ti.i32) -> ti.i32:
+    """Samples of the image padded to whole tiles (each of the `rows` sub-images of a batch
+    sensor padded on its own)."""
+    return rows * ((height + TILE - 1) // TILE * TILE) * ((width // rows + TILE - 1) // TILE * TILE) * spp
 
 
 @ti.func
-def packet_pixels(first: ti.i32, n: ti.i32, spp: ti.i32, width: ti.i32, height: ti.i32):
-    """The samples of the packet starting at sample `first` (of `n`): per lane (pixel index
-    y * width + x, sample index, y, x, whether the sample exists). Sample g is sample g % spp of
-    pixel g // spp, pixels counted in TILE x TILE tiles. Lane 0 is found by division, the other
-    lanes by stepping from it (integer division is slow, and was a few percent of a render)."""
+def packet_pixels(first: ti.i32, n: ti.i32, spp: ti.i32, width: ti.i32, height: ti.i32, rows: ti.i32):
+    """The samples of the packet starting at sample `first` (of `n`): per lane (pixel index for
+    the random numbers (camera.pixel_camera), sample index, y, x, whether the sample exists), and
+    the packet's camera row. Sample g is sample g % spp of pixel g // spp, pixels counted in
+    TILE x TILE tiles, sub-image after sub-image (`rows` of them). Lane 0 is found by division,
+    the other lanes by stepping from it (integer division is slow, and was a few percent of a
+    render)."""
     q = first // spp
     s = first - q * spp
-    tiles_x = (width + TILE - 1) // TILE
+    sub_w = width // rows
+    tiles_x = (sub_w + TILE - 1) // TILE
+    tiles_per_row = tiles_x * ((height + TILE - 1) // TILE)
     tile = q // (TILE * TILE)
     within = q - tile * (TILE * TILE)
+    row = tile // tiles_per_row
+    tile -= row * tiles_per_row
     ty = tile // tiles_x
     tx = tile - ty * tiles_x
     pixel, sample, ys, xs, exists = VI(0), VI(0), VI(0), VI(0), VI(0)
     for l in ti.static(range(LANES)):
         x = tx * TILE + within % TILE
         y = ty * TILE + within // TILE
-        pixel[l] = y * width + x
+        pixel[l] = y * sub_w + x
         sample[l] = s
         ys[l] = y
         xs[l] = x
-        exists[l] = first + l < n and x < width and y < height
+        exists[l] = first + l < n and x < sub_w and y < height
         # the next sample: next pixel, next tile, next row of tiles
         s += 1
         next_pixel = s == spp
@@ -77,16 +87,17 @@ def packet_pixels(first: ti.i32, n: ti.i32, spp: ti.i32, width: ti.i32, height: 
         next_row = tx == tiles_x
         tx = ti.select(next_row, 0, tx)
         ty += ti.select(next_row, 1, 0)
-    return pixel, sample, ys, xs, exists
+    # sub-image `row`: pixel indices and film columns after those of the sub-images before it
+    return pixel + row * height * sub_w, sample, ys, xs + row * sub_w, exists, row
 
 
 @ti.func
 def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image_grad: ti.template(),
-                 weight: ti.template(), pix: VI, smp: VI, ys: VI, xs: VI, live: VI, seed: ti.u32,
-                 sample_offset: ti.i32, max_depth: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
-                 filter_stddev: ti.f32, mode: ti.template()):
-    """Camera rays of the packet's lanes (camera.camera_ray on all lanes), whose samples are
-    `packet_pixels`' (lanes past the last sample start dead)."""
+                 weight: ti.template(), pix: VI, smp: VI, ys: VI, xs: VI, live: VI, row: ti.i32,
+                 seed: ti.u32, sample_offset: ti.i32, max_depth: ti.i32, rfilter: ti.i32,
+                 filter_radius: ti.f32, filter_stddev: ti.f32, mode: ti.template()):
+    """Camera rays of the packet's lanes (camera.camera_ray_row on all lanes, camera `row`),
+    whose samples are `packet_pixels`' (lanes past the last sample start dead)."""
     pixel = ti.cast(ti.select(live != 0, pix, 0), ti.u32)
     sample = ti.cast(ti.select(live != 0, smp + sample_offset, 0), ti.u32)
     fx = ti.select(live != 0, ti.cast(xs, ti.f32), 0.0)
@@ -96,22 +107,23 @@ def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image
     pos_x = fx + rand_lanes(lane_keys, rng.DIM_FILM)
     pos_y = fy + rand_lanes(lane_keys, rng.DIM_FILM + 1)
     crop = L.CAM_CROP
-    film_u = (pos_x + sc.cam[crop]) / sc.cam[crop + 2]
+    c = row * L.CAM_WIDTH
+    film_u = (pos_x + sc.cam[crop]) / sc.cam[crop + 2] - ti.cast(row, ti.f32)
     film_v = (pos_y + sc.cam[crop + 1]) / sc.cam[crop + 3]
-    lx = (0.5 - film_u) * 2.0 * sc.cam[L.CAM_TAN_X]
-    ly = (0.5 - film_v) * 2.0 * sc.cam[L.CAM_TAN_Y]
+    lx = (0.5 - film_u) * 2.0 * sc.cam[c + L.CAM_TAN_X]
+    ly = (0.5 - film_v) * 2.0 * sc.cam[c + L.CAM_TAN_Y]
     inv = 1.0 / ti.sqrt(lx * lx + ly * ly + 1.0)
     lx, ly, lz = lx * inv, ly * inv, inv
-    near_t = sc.cam[L.CAM_NEAR] / lz
-    far_t = sc.cam[L.CAM_FAR] / lz
-    dx = sc.cam[0] * lx + sc.cam[1] * ly + sc.cam[2] * lz
-    dy = sc.cam[4] * lx + sc.cam[5] * ly + sc.cam[6] * lz
-    dz = sc.cam[8] * lx + sc.cam[9] * ly + sc.cam[10] * lz
+    near_t = sc.cam[c + L.CAM_NEAR] / lz
+    far_t = sc.cam[c + L.CAM_FAR] / lz
+    dx = sc.cam[c + 0] * lx + sc.cam[c + 1] * ly + sc.cam[c + 2] * lz
+    dy = sc.cam[c + 4] * lx + sc.cam[c + 5] * ly + sc.cam[c + 6] * lz
+    dz = sc.cam[c + 8] * lx + sc.cam[c + 9] * ly + sc.cam[c + 10] * lz
     inv = 1.0 / ti.sqrt(dx * dx + dy * dy + dz * dz)
     dx, dy, dz = dx * inv, dy * inv, dz * inv
-    ox = sc.cam[3] + dx * near_t
-    oy = sc.cam[7] + dy * near_t
-    oz = sc.cam[11] + dz * near_t
+    ox = sc.cam[c + 3] + dx * near_t
+    oy = sc.cam[c + 7] + dy * near_t
+    oz = sc.cam[c + 11] + dz * near_t
     alive = live != 0
     P.set_row3(S, P.O, ox, oy, oz)
     P.set_row3(S, P.D, dx, dy, dz)
@@ -155,17 +167,18 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
                  filter_stddev: ti.f32, overwrite: ti.i32):
     height = accum.shape[0]
     width = accum.shape[1]
-    n = padded_samples(height, width, spp)
+    rows = camera_rows(sc)
+    n = padded_samples(height, width, spp, rows)
     first = packet * LANES
     S = P.new_state(mode)
     G = new_table()  # adjoint: rgb texture gradients of the packet (packet_gradients.py)
     keys = VU(0)
-    pix, smp, ys, xs, exists = packet_pixels(first, n, spp, width, height)
+    pix, smp, ys, xs, exists, row = packet_pixels(first, n, spp, width, height, rows)
     passes = 1 if ti.static(mode == MODE_PRIMAL) else 2 - single_pass
     for pass_index in range(passes):
         replay = pass_index == 1 or single_pass
-        _start_paths(sc, S, keys, image_grad, weight, pix, smp, ys, xs, exists, seed, sample_offset, max_depth,
-                     rfilter, filter_radius, filter_stddev, mode)
+        _start_paths(sc, S, keys, image_grad, weight, pix, smp, ys, xs, exists, row, seed, sample_offset,
+                     max_depth, rfilter, filter_radius, filter_stddev, mode)
         depth = 0
         while any_lane(P.row(S, P.ALIVE) > 0.5):
             alive = P.row(S, P.ALIVE) > 0.5
@@ -241,7 +254,7 @@ def render_packets_kernel(
     Packets run in groups of `packets_per_group` (whole pixels: spp / gcd(spp, LANES) packets)
     on one thread each: no pixel's samples are split between threads, so box-filtered images
     are bitwise reproducible."""
-    n_packets = (padded_samples(accum.shape[0], accum.shape[1], spp) + LANES - 1) // LANES
+    n_packets = (padded_samples(accum.shape[0], accum.shape[1], spp, cam.shape[0] // L.CAM_WIDTH) + LANES - 1) // LANES
     for group in range((n_packets + packets_per_group - 1) // packets_per_group):
         for k in range(packets_per_group):
             packet = group * packets_per_group + k

@@ -16,6 +16,7 @@ import taichi as ti
 
 from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
+from .camera import camera_table
 from .compile_notice import first_launch
 from .film import develop_kernel, zero
 from .indirect_edges import edge_table_3d, indirect_edges_kernel
@@ -31,6 +32,10 @@ from .packet_kernels import TILE, render_packets_kernel
 from .packet_state import KEPT_SLOTS
 from .packet_trace import LANES
 from .primary_edges import (
+    EF_A,
+    EF_B,
+    EF_S0,
+    EF_S1,
     EdgeTopology,
     edge_samples_per_pixel,
     edge_table,
@@ -90,25 +95,6 @@ def get_sensor(scene, sensor):
             raise IndexError(f"sensor index {sensor} out of range: the scene has {len(sensors)} sensor(s)")
         return sensors[int(sensor)]
     return sensor
-
-
-def camera_array(sensor, width: int, height: int) -> np.ndarray:
-    """The `cam` array of layout.py for a perspective sensor (the fov spans the full film;
-    `width`, `height`: the full film size)."""
-    cam = np.zeros(L.CAM_WIDTH, np.float32)
-    m = np.asarray(sensor.to_world, np.float64)
-    cam[L.CAM_TO_WORLD : L.CAM_TO_WORLD + 12] = m[:3, :4].ravel()
-    fov_x = float(getattr(sensor, "fov_x", getattr(sensor, "fov", 45.0)))
-    tan_x = math.tan(math.radians(fov_x) / 2.0)
-    cam[L.CAM_TAN_X] = tan_x
-    cam[L.CAM_TAN_Y] = tan_x * height / width
-    cam[L.CAM_NEAR] = float(getattr(sensor, "near_clip", 0.01))
-    cam[L.CAM_FAR] = float(getattr(sensor, "far_clip", 1e4))
-    film = sensor.film()
-    full_w, full_h = film.size()
-    ox, oy = getattr(film, "crop_offset", (0, 0))
-    cam[L.CAM_CROP : L.CAM_CROP + 4] = (ox, oy, full_w, full_h)
-    return cam
 
 
 class FilmBuffers:
@@ -233,7 +219,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
     instance, read in place)."""
     data = scene_data(scene)
     buf = film_buffers(sensor)
-    cam = camera_array(sensor, *sensor.film().size())
+    cam = camera_table(sensor)
     if not np.array_equal(cam, data.np["cam"]):  # an upload is a kernel launch: skip it when unchanged
         data.np["cam"] = cam
         data.upload_one("cam")
@@ -269,7 +255,8 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
     with megakernel_compile():
         if packets:
             # chunks of samples keep the packet kernel's sample index inside int32
-            padded_pixels = -(-buf.width // TILE) * TILE * -(-buf.height // TILE) * TILE
+            rows = len(cam) // L.CAM_WIDTH  # sub-images of a batch sensor, padded one by one
+            padded_pixels = rows * -(-(buf.width // rows) // TILE) * TILE * -(-buf.height // TILE) * TILE
             per_launch = max(1, MAX_SAMPLES_PER_LAUNCH // padded_pixels)
             shape = wants_shape_terms(scene, data, mode)
             single = single_pass_replay(mode, int_a, shape)
@@ -313,6 +300,33 @@ def moving_vertices(scene, data: SceneData, mode: str) -> np.ndarray:
     return moving
 
 
+def camera_edge_table(topology, positions, tri_v, flat, cam: np.ndarray, width: int, height: int, moving):
+    """`primary_edges.edge_table` for every camera of `cam` (the sub-sensors of a batch sensor,
+    camera.py): each camera's edges clipped to its sub-image, in film pixels, in one table."""
+    rows = len(cam) // L.CAM_WIDTH
+    if rows == 1:
+        return edge_table(topology, positions, tri_v, flat, cam, width, height, moving)
+    sub_w = width // rows
+    parts = []
+    for row in range(rows):
+        table = edge_table(topology, positions, tri_v, flat, cam[row * L.CAM_WIDTH : (row + 1) * L.CAM_WIDTH],
+                           sub_w, height, moving)
+        if table is not None:
+            edge_f, edge_v = table[:2]
+            edge_f[:, [EF_A, EF_B]] += row * sub_w  # x of both end points: the sub-image's columns
+            parts.append((edge_f, edge_v))
+    if not parts:
+        return None
+    edge_f = np.concatenate([p[0] for p in parts])
+    # each edge's length on the film, as edge_table weighs them
+    ends = edge_f[:, EF_B : EF_B + 2].astype(np.float64) - edge_f[:, EF_A : EF_A + 2]
+    lengths = (edge_f[:, EF_S1].astype(np.float64) - edge_f[:, EF_S0]) * np.linalg.norm(ends, axis=1)
+    total = float(lengths.sum())
+    cdf = (np.cumsum(lengths) / total).astype(np.float32)
+    cdf[-1] = 1.0
+    return edge_f, np.concatenate([p[1] for p in parts]), cdf, total
+
+
 def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
                           path_options: tuple, film_filter: tuple) -> None:
     """The boundary terms of vertex-position derivatives of the projective integrators: primary
@@ -342,8 +356,8 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
             arrays.append(array)
         return arrays
 
-    table = edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
-                       buf.width, buf.height, moving)
+    table = camera_edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
+                              buf.width, buf.height, moving)
     if table is not None:
         edge_f, edge_v, cdf, total = table
         n_samples = edge_samples_per_pixel(integrator, spp) * buf.width * buf.height

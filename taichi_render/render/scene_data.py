@@ -409,7 +409,13 @@ class SceneData(DerivativeData):
             self.nd[name].from_numpy(np.ascontiguousarray(data))
 
     def upload_one(self, name: str):
-        self.nd[name].from_numpy(np.ascontiguousarray(self.np[name]))
+        """Upload one array (to a new device array when its shape changed, e.g. `cam` for a
+        batch sensor's rows)."""
+        data = np.ascontiguousarray(self.np[name])
+        dtype = dict(SCENE_ARRAYS)[name].dtype
+        if tuple(self.nd[name].shape) != _element_shape(data, dtype):
+            self.nd[name] = _new_ndarray(data, dtype)
+        self.nd[name].from_numpy(data)
 
     def arrays(self) -> tuple:
         """The device arrays in kernel-argument order."""

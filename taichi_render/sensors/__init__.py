@@ -1,5 +1,6 @@
-"""Sensor plugins: ``perspective`` (host data and a numpy ray reference)."""
+"""Sensor plugins: ``perspective`` (host data and a numpy ray reference) and ``batch``
+(sub-sensors side by side on one film)."""
 
-from . import perspective
+from . import batch, perspective
 
-__all__ = ["perspective"]
+__all__ = ["batch", "perspective"]

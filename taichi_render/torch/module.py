@@ -35,9 +35,10 @@ class RenderLayer(torch.nn.Module):
         self.spp, self.seed, self.seed_grad = spp, seed, seed_grad
         self.calls = 0
 
-    def forward(self, *args, **tensors) -> torch.Tensor:
+    def forward(self, *args, sensor=0, **tensors) -> torch.Tensor:
         """Render with ``{key: tensor}``; a layer built for one key also takes that tensor
-        positionally, so it can sit in ``torch.nn.Sequential``."""
+        positionally, so it can sit in ``torch.nn.Sequential``. `sensor`: index (or sensor
+        plugin) of the sensor to render, as in ``tr.render``."""
         if args:
             if len(args) != 1 or len(self.keys) != 1 or tensors:
                 raise TypeError("RenderLayer takes one positional tensor only when built for exactly one key")
@@ -47,7 +48,8 @@ class RenderLayer(torch.nn.Module):
             raise KeyError(f"RenderLayer got keys it was not built for: {sorted(unknown)}")
         seed = self.calls if self.seed is None else self.seed
         self.calls += 1
-        return render(self.scene, self.params, spp=self.spp, seed=seed, seed_grad=self.seed_grad, **tensors)
+        return render(self.scene, self.params, spp=self.spp, seed=seed, seed_grad=self.seed_grad, sensor=sensor,
+                      **tensors)
 
     def extra_repr(self) -> str:
         return f"keys={self.keys}, spp={self.spp}"
