@@ -38,6 +38,7 @@ API_NAMES = [
     "mse",
     "l1",
     "loss_field",
+    "LargeSteps",
     "RenderLayer",
 ]
 
