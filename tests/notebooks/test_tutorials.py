@@ -87,7 +87,7 @@ def _setup_output(nb) -> str:
 
 
 def test_tutorials_exist():
-    assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) == 9, [p.name for p in NOTEBOOKS]
     assert (TUTORIALS / "tutorial_setup.py").is_file()
 
 
