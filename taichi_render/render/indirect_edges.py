@@ -29,11 +29,12 @@ import taichi as ti
 from . import layout as L
 from . import rng
 from .bsdf import has_smooth_lobe, slot_textures
-from .camera import camera_ray, gaussian_weight
-from .derivatives import MODE_ADJOINT, MODE_PRIMAL, ADView
+from .camera import camera_ray
+from .derivatives import MODE_PRIMAL, ADView
 from .frame import frame_from_normal
 from .intersect import INF, spawn_origin, trace
 from .path_tracer import path_sample, path_start, traced_vertex, vertex_setup
+from .primary_edges import apply_boundary_term, pick_edge
 from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 from .warp import INV_PI
 
@@ -89,19 +90,6 @@ def edge_table_3d(topology, positions: np.ndarray, tri_v: np.ndarray, flat_shape
 
 
 @ti.func
-def _pick(cdf: ti.template(), u: ti.f32) -> ti.i32:
-    lo = 0
-    hi = cdf.shape[0] - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if cdf[mid] < u:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@ti.func
 def _faces_x(sc: ti.template(), face: ti.i32, x: vec3) -> ti.i32:
     """Whether triangle `face` turns its front (winding order) to the point x."""
     n = sc.tri_p[face, 1].cross(sc.tri_p[face, 2])
@@ -133,7 +121,6 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
                          i: ti.i32, spp: ti.i32, scale: ti.f32, max_depth: ti.i32, rr_depth: ti.i32,
                          hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
     """Camera path i (pixel i // spp): the boundary term at each of its vertices."""
-    height = accum.shape[0]
     width = accum.shape[1]
     pixel = i // spp
     y = pixel // width
@@ -170,7 +157,7 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
                                vec3(0.0), 0, 0, MODE_PRIMAL)
             depth += 1
     ekey = rng.sample_key(key, ti.u32(k), ti.u32(INDIRECT_STREAM + 1))
-    e = _pick(cdf, rng.rand(ekey, 0))
+    e = pick_edge(cdf, rng.rand(ekey, 0))
     t = rng.rand(ekey, 1)
     p0 = edge3_p[e, 0]
     p1 = edge3_p[e, 1]
@@ -219,26 +206,9 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
             vb = edge3_i[e, ends + 1]
             wa = (1.0 - t) * cross / r2
             wb = t * cross / r2
-            contrib = beta * diff * (scale * n_vertices)
-            r_px = 0
-            if rfilter != L.RFILTER_BOX:
-                r_px = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
-            for dy, dx in ti.ndrange((-r_px, r_px + 1), (-r_px, r_px + 1)):
-                px = x_px + dx
-                py = y + dy
-                if 0 <= px < width and 0 <= py < height:
-                    kf = 1.0
-                    if rfilter != L.RFILTER_BOX:
-                        kf = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
-                            py + 0.5 - pos.y, filter_stddev, filter_radius)
-                    if kf > 0.0:
-                        if ti.static(mode == MODE_ADJOINT):
-                            c = image_grad[py, px].dot(contrib) * kf
-                            ti.atomic_add(grad_vtx[va], c * wa)
-                            ti.atomic_add(grad_vtx[vb], c * wb)
-                        else:
-                            speed = wa.dot(tan_vtx[va]) + wb.dot(tan_vtx[vb])
-                            ti.atomic_add(accum[py, px], contrib * (speed * kf * weight[py, px]))
+            apply_boundary_term(grad_vtx, tan_vtx, accum, weight, image_grad, mode, pos,
+                                beta * diff * (scale * n_vertices), va, vb, wa, wb, rfilter, filter_radius,
+                                filter_stddev)
 
 
 @ti.kernel

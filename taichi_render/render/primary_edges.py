@@ -197,7 +197,7 @@ def filter_normalisation(rfilter: int, radius: float, stddev: float) -> float:
 
 
 @ti.func
-def _pick_edge(cdf: ti.template(), u: ti.f32) -> ti.i32:
+def pick_edge(cdf: ti.template(), u: ti.f32) -> ti.i32:
     """The first row of `cdf` at or above u (binary search)."""
     lo = 0
     hi = cdf.shape[0] - 1
@@ -230,10 +230,8 @@ def edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.template(), t
                 filter_radius: ti.f32, filter_stddev: ti.f32):
     """Edge sample i: pick an edge and a point on its film part, estimate L- - L+ there, and
     scatter or gather the boundary term through the filter."""
-    height = accum.shape[0]
-    width = accum.shape[1]
     key = rng.sample_key(seed, ti.cast(i, ti.u32), ti.u32(EDGE_STREAM))
-    e = _pick_edge(cdf, rng.rand(key, 0))
+    e = pick_edge(cdf, rng.rand(key, 0))
     a = vec2(edge_f[e, EF_A], edge_f[e, EF_A + 1])
     b = vec2(edge_f[e, EF_B], edge_f[e, EF_B + 1])
     s0 = edge_f[e, EF_S0]
@@ -245,8 +243,21 @@ def edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.template(), t
             - _radiance(sc, ad, path_key, pos + SIDE_OFFSET * n, int_a, int_b, hide_emitters))
     wa = vec3(edge_f[e, EF_WA], edge_f[e, EF_WA + 1], edge_f[e, EF_WA + 2])
     wb = vec3(edge_f[e, EF_WB], edge_f[e, EF_WB + 1], edge_f[e, EF_WB + 2])
-    va = edge_v[e, 0]
-    vb = edge_v[e, 1]
+    apply_boundary_term(grad_vtx, tan_vtx, accum, weight, image_grad, mode, pos, diff * scale,
+                        edge_v[e, 0], edge_v[e, 1], (1.0 - s) * wa, s * wb, rfilter, filter_radius, filter_stddev)
+
+
+@ti.func
+def apply_boundary_term(grad_vtx: ti.template(), tan_vtx: ti.template(), accum: ti.template(),
+                        weight: ti.template(), image_grad: ti.template(), mode: ti.template(), pos: vec2,
+                        value: vec3, va: ti.i32, vb: ti.i32, wa: vec3, wb: vec3, rfilter: ti.i32,
+                        filter_radius: ti.f32, filter_stddev: ti.f32):
+    """One boundary-term sample at film position `pos`, through the pixel filter: its radiance
+    `value` moves with the end vertices va, vb at the rates wa, wb (value * (wa . dva + wb . dvb)).
+    Adjoint: add (pixel adjoint . value) k wa (and wb) to the vertex gradients; forward: add
+    value (wa . tan_a + wb . tan_b) k to the film, times the pixel's weight (develop divides)."""
+    height = accum.shape[0]
+    width = accum.shape[1]
     r = 0
     if rfilter != L.RFILTER_BOX:
         r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
@@ -262,12 +273,12 @@ def edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.template(), t
                     py + 0.5 - pos.y, filter_stddev, filter_radius)
             if k > 0.0:
                 if ti.static(mode == MODE_ADJOINT):
-                    c = image_grad[py, px].dot(diff) * (k * scale)
-                    ti.atomic_add(grad_vtx[va], (1.0 - s) * c * wa)
-                    ti.atomic_add(grad_vtx[vb], s * c * wb)
+                    c = image_grad[py, px].dot(value) * k
+                    ti.atomic_add(grad_vtx[va], c * wa)
+                    ti.atomic_add(grad_vtx[vb], c * wb)
                 else:
-                    speed = (1.0 - s) * wa.dot(tan_vtx[va]) + s * wb.dot(tan_vtx[vb])
-                    ti.atomic_add(accum[py, px], diff * (speed * k * scale * weight[py, px]))
+                    speed = wa.dot(tan_vtx[va]) + wb.dot(tan_vtx[vb])
+                    ti.atomic_add(accum[py, px], value * (speed * k * weight[py, px]))
 
 
 @ti.kernel
