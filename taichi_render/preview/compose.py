@@ -174,14 +174,19 @@ def loss_strip(losses, width: int, height: int) -> np.ndarray:
 
 
 def compose(current: np.ndarray, target: np.ndarray | None, diff_scale: float | None,
-            losses, caption: str, scale: float, strip_height: int) -> np.ndarray:
-    """The whole preview frame: [current | target | heat map] over a loss strip, (H, W, 3) uint8.
+            losses, caption: str, scale: float, strip_height: int,
+            extra: np.ndarray | None = None) -> np.ndarray:
+    """The whole preview frame: [current | target | heat map | extra] over a loss strip,
+    (H, W, 3) uint8.
 
-    `current`/`target` are display images of equal shape (uint8); `scale` resizes the panels."""
+    `current`/`target` are display images of equal shape (uint8); `scale` resizes the panels.
+    `extra` (e.g. the mesh panel), already at the resized panels' height, goes last, unscaled."""
     panels = [current]
     if target is not None:
         panels += [target, heat_map(current, target, diff_scale or 1.0)]
     panels = [resize(p, scale) for p in panels]
+    if extra is not None:
+        panels.append(extra)
     top = np.concatenate(panels, axis=1)
     width = max(top.shape[1], MIN_CANVAS_WIDTH)
     canvas = np.empty((top.shape[0] + strip_height, width, 3), np.uint8)

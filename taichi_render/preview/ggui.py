@@ -15,6 +15,10 @@ view removes that file again unless it was there before.
 
 GGUI images are indexed ``img[x, y]`` with y pointing up; frames here are (H, W, 3) uint8 with
 row 0 at the top, converted by :func:`to_ggui` / :func:`from_ggui`.
+
+The mesh panel (mesh_view.py) is drawn by GGUI's 3D scene over the blank panel of the frame: an
+orthographic camera whose off-centre frustum spans the whole window puts the mesh inside the
+panel's rectangle (a scene cannot be restricted to a viewport).
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ atexit.register(_close_active)
 class GGUIView:
     """A GGUI window of the frame's size. ``show_window=False`` renders off-screen."""
 
+    draws_meshes = True  # set_mesh(): the mesh panel is drawn by GGUI's scene
+
     def __init__(self, size: tuple[int, int], show_window: bool, title: str,
                  panel_height: int) -> None:
         import taichi as ti
@@ -104,7 +110,85 @@ class GGUIView:
         with quiet:
             self.window = ti.ui.Window(title, size, vsync=False, show_window=show_window)
         self.canvas = self.window.get_canvas()
+        self._scene = None
+        self._mesh = None  # mesh_view.MeshDrawing drawn with every frame, or None
+        self._mesh_fields: dict[str, object] = {}
         _active["view"] = self
+
+    def set_mesh(self, drawing) -> None:
+        """Draw `drawing` (a mesh_view.MeshDrawing, or None for no mesh) with the next frames."""
+        self._mesh = drawing
+        if drawing is not None:
+            self._upload(drawing)
+
+    def _field(self, name: str, data: np.ndarray, vector: bool):
+        """A Taichi field holding `data`, reallocated only when the size changes."""
+        ti = self._ti
+        field = self._mesh_fields.get(name)
+        if field is None or field.shape[0] != data.shape[0]:
+            field = (ti.Vector.field(3, ti.f32, data.shape[0]) if vector
+                     else ti.field(ti.i32, data.shape[0]))
+            self._mesh_fields[name] = field
+        field.from_numpy(data)
+        return field
+
+    def _upload(self, drawing) -> None:
+        from . import mesh_view as M
+
+        v, f = drawing.vertices, drawing.faces
+        good = np.all(np.isfinite(v), axis=1)
+        f = f[np.all(good[f], axis=1)]  # triangles with non-finite corners are left out
+        self._n_faces = len(f)
+        if len(f):
+            self._field("vertices", np.where(good[:, None], v, 0).astype(np.float32), True)
+            self._field("normals", M.vertex_normals(np.where(good[:, None], v, 0), f), True)
+            self._field("indices", f.reshape(-1).astype(np.int32), False)
+        outline = drawing.outline
+        self._n_lines = 0 if outline is None else len(outline)
+        if self._n_lines:  # moved toward the camera (orthographic: same place on screen), on top
+            view = drawing.view
+            ahead = (outline.reshape(-1, 3) + 2.5 * view.radius * view.back).astype(np.float32)
+            self._field("outline", ahead, True)
+
+    def _draw_mesh(self) -> None:
+        from . import mesh_view as M
+
+        ti = self._ti
+        d = self._mesh
+        view = d.view
+        if self._scene is None:
+            self._scene = self.window.get_scene()
+            self._camera = ti.ui.Camera()
+            self._camera.projection_mode(ti.ui.ProjectionMode.Orthogonal)
+        width, height = self.size
+        x, y, w, h = d.rect
+        s = view.pixel
+        cx, cy = x + w / 2.0, y + h / 2.0  # the panel's centre, frame pixels
+        cam = self._camera
+        # view-space extent of the whole window; GGUI's orthographic y runs from top to bottom
+        cam.left(-cx * s)
+        cam.right((width - cx) * s)
+        cam.top(-(height - cy) * s)
+        cam.bottom(cy * s)
+        distance = 4.0 * view.radius
+        eye = view.center + distance * view.back
+        cam.position(*eye)
+        cam.lookat(*view.center)
+        cam.up(*view.up)
+        cam.z_near(0.01 * view.radius)
+        cam.z_far(distance + 2.0 * view.radius)
+        scene = self._scene
+        scene.set_camera(cam)
+        scene.ambient_light((M.AMBIENT,) * 3)
+        light = view.center + 10.0 * view.radius * view.light()
+        scene.point_light(tuple(light), (1.0 - M.AMBIENT,) * 3)
+        if self._n_faces:
+            scene.mesh(self._mesh_fields["vertices"], indices=self._mesh_fields["indices"],
+                       normals=self._mesh_fields["normals"], color=M.MESH_COLOR, two_sided=True)
+        if self._n_lines:
+            scene.lines(self._mesh_fields["outline"], width=1.5,
+                        color=tuple(M.OUTLINE / 255.0))
+        self.canvas.scene(scene)
 
     def draw(self, frame: np.ndarray, lines: list[str], status: str,
              read_back: bool) -> np.ndarray | None:
@@ -115,6 +199,8 @@ class GGUIView:
             raise ValueError(f"preview frame is {frame.shape[1]}x{frame.shape[0]}, the window "
                              f"{self.size[0]}x{self.size[1]}; images must keep their size")
         self.canvas.set_image(to_ggui(frame))
+        if self._mesh is not None:
+            self._draw_mesh()
         shown = None
         if read_back:  # right after set_image: the only read that is not black
             shown = from_ggui(self.window.get_image_buffer_as_numpy())

@@ -428,3 +428,162 @@ def test_inline_fallback_in_a_jupyter_kernel(tmp_path, inline):
     assert any("BACKEND notebook" in o.get("text", "") for o in outputs)
     mime = "image/png" if inline == "display" else "application/vnd.jupyter.widget-view+json"
     assert any(mime in o.get("data", {}) for o in outputs)
+
+
+# ---- the mesh panel (shape optimization) ----
+
+MESH_BG = np.array([34, 34, 40], np.uint8)  # mesh_view.BACKGROUND
+OUTLINE = np.array([90, 210, 255], np.uint8)  # mesh_view.OUTLINE
+
+
+def cone(n=24, height=1.5, shift=(0.0, 0.0, 0.0)):
+    """A closed cone pointing up (+y): apex, base ring, base centre; (V, 3) float32, (F, 3)."""
+    a = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    ring = np.stack([0.5 * np.cos(a), np.full(n, -0.5), 0.5 * np.sin(a)], axis=1)
+    v = np.concatenate([[[0.0, height - 0.5, 0.0]], ring, [[0.0, -0.5, 0.0]]]) + shift
+    i = np.arange(n)
+    faces = np.concatenate([np.stack([np.zeros(n, int), 1 + (i + 1) % n, 1 + i], axis=1),
+                            np.stack([np.full(n, n + 1), 1 + i, 1 + (i + 1) % n], axis=1)])
+    return v.astype(np.float32), faces.astype(np.int32)
+
+
+def mesh_mask(panel: np.ndarray) -> np.ndarray:
+    """Pixels of the panel that are neither background nor outline: the mesh."""
+    return ~np.all(panel == MESH_BG, axis=2) & ~np.all(panel == OUTLINE, axis=2)
+
+
+def test_mesh_panel_is_drawn_next_to_the_images_and_follows_the_mesh():
+    import taichi as ti
+
+    torch = pytest.importorskip("torch")
+    v, f = cone()
+    side = 4 * H  # scale 4: the panel is as high as the scaled images
+    with Preview(gradient(t=1.0), backend="frames", scale=4, mesh_orbit=0) as pv:
+        pv.update(gradient(), loss=1.0, mesh=(v, f))
+        first = pv.last_frame
+        panel = first[:side, 3 * 4 * W:3 * 4 * W + side]
+        assert first.shape == (side + pv.strip_height, max(3 * 4 * W + side, 480), 3)
+        np.testing.assert_array_equal(first[:side, :4 * W:4][::4], expected_u8(gradient()))
+        mask = mesh_mask(panel)
+        assert 0.1 < mask.mean() < 0.7  # fitted into the panel, with a margin all round
+        assert not mask[[0, -1]].any() and not mask[:, [0, -1]].any()
+        rows = mask.sum(axis=1)
+        top, bottom = np.nonzero(rows)[0][[0, -1]]
+        assert rows[top + 3] < rows[bottom - 3]  # apex up: y is up in the panel
+        pv.update(gradient(), loss=0.9)  # no mesh: the last one is shown again
+        np.testing.assert_array_equal(pv.last_frame[:side, 3 * 4 * W:], first[:side, 3 * 4 * W:])
+        field = ti.Vector.field(3, ti.f32, shape=len(v))  # Taichi field, flat int faces
+        field.from_numpy(v)
+        pv.update(gradient(), loss=0.8, mesh=(field, f.ravel()))
+        np.testing.assert_array_equal(pv.last_frame[:side, 3 * 4 * W:3 * 4 * W + side], panel)
+        moved = torch.from_numpy(v + np.float32([0.3, 0.0, 0.0]))  # torch, vertices alone
+        pv.update(gradient(), loss=0.7, mesh=moved)
+        moved_panel = pv.last_frame[:side, 3 * 4 * W:3 * 4 * W + side]
+        assert (mesh_mask(moved_panel) != mask).sum() > 0.05 * mask.sum()
+        assert pv.mesh[1] is not None and len(pv.mesh[1]) == len(f)
+    turning = Preview(backend="frames", scale=4, mesh_orbit=30.0)
+    lopsided = cone(shift=(0.0, 0.0, 0.0))
+    lopsided[0][0] = (0.4, 1.0, 0.0)  # apex off the axis: the view turns with the orbit
+    turning.update(gradient(), mesh=lopsided)
+    a = turning.last_frame.copy()
+    turning.update(gradient(), mesh=lopsided)
+    assert (a != turning.last_frame).any()
+
+
+def test_target_mesh_is_outlined_and_a_bad_one_is_refused():
+    v, f = cone()
+    pv = Preview(backend="frames", scale=4, target_mesh=(v * 1.2, f), mesh_orbit=0)
+    pv.update(gradient(), mesh=(v, f))
+    panel = pv.last_frame[:4 * H, 4 * W:4 * W + 4 * H]
+    outline = np.all(panel == OUTLINE, axis=2)
+    assert outline.sum() > 2 * 4 * H  # a closed curve around the smaller cone
+    assert not (outline & mesh_mask(panel)).any()
+    ys, xs = np.nonzero(outline)
+    my, mx = np.nonzero(mesh_mask(panel))
+    assert ys.min() < my.min() and ys.max() > my.max()  # the bigger target encloses the mesh
+    assert xs.min() < mx.min() and xs.max() > mx.max()
+    only_target = Preview(backend="frames", scale=4, target_mesh=(v, f))
+    only_target.update(gradient())  # panel from the first frame; the outline waits for a mesh
+    assert only_target.last_frame.shape[1] == max(4 * W + 4 * H, 480)
+    with pytest.raises(ValueError, match="target_mesh faces index 99"):
+        Preview(backend="frames", target_mesh=(v, np.full((2, 3), 99)))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("shape", r"mesh vertices must have shape \(V, 3\)"),
+    ("range", "mesh faces index 26 is out of range for 26 vertices"),
+    ("negative", "mesh faces index -1"),
+    ("float_faces", "mesh faces must be integers"),
+    ("triple", r"mesh must be \(vertices, faces\)"),
+    ("alone", "vertices alone need faces"),
+])
+def test_bad_mesh_raises_a_clear_error_and_changes_nothing(bad, message):
+    v, f = cone()
+    pv = Preview(backend="frames", scale=2, mesh_orbit=0)
+    if bad != "alone":
+        pv.update(gradient(), loss=1.0, mesh=(v, f))
+    before = (pv.last_frame, list(pv.history["loss"]), pv.mesh, pv._count)
+    mesh = {"shape": (v[:, :2], f), "range": (v, np.where(f == 25, 26, f)),
+            "negative": (v, np.where(f == 0, -1, f)), "float_faces": (v, f.astype(np.float32)),
+            "triple": (v, f, f), "alone": v}[bad]
+    with pytest.raises(ValueError, match=message):
+        pv.update(gradient(t=1.0), loss=0.5, mesh=mesh)
+    after = (pv.last_frame, pv.history["loss"], pv.mesh, pv._count)
+    assert after[0] is before[0] and after[1] == before[1] and after[3] == before[3]
+    assert after[2] is before[2]
+
+
+def test_a_mesh_after_frames_without_a_panel_is_refused():
+    pv = Preview(backend="frames")
+    pv.update(gradient())
+    with pytest.raises(ValueError, match="without a mesh panel"):
+        pv.update(gradient(), mesh=cone())
+    assert len(pv.history["it"]) == 1 and pv.mesh is None
+
+
+@needs_vulkan
+def test_offscreen_mesh_panel_is_drawn_by_ggui_like_the_numpy_fallback(tmp_path):
+    result = run_child(tmp_path, """
+        from test_preview import cone
+        v, f = cone()
+        frames = {}
+        for backend in ("offscreen", "frames"):
+            with Preview(gradient(t=1.0), show_window=False, backend=backend, scale=4,
+                         target_mesh=(v * 1.2, f), mesh_orbit=0, record=True) as pv:
+                pv.update(gradient(), loss=1.0, mesh=(v, f))
+                pv.update(gradient(), loss=0.5, mesh=(v + np.float32([0.3, 0, 0]), f))
+            assert pv.backend == backend, (pv.backend, pv.fallback_reason)
+            frames[backend] = np.stack(pv.frames)
+        np.save("frames.npy", np.stack([frames["offscreen"], frames["frames"]]))
+        print("DONE")
+    """, child_env(DISPLAY=None))
+    assert result.returncode == 0, result.stderr[-2000:]
+    ggui, numpy_ = np.load(tmp_path / "frames.npy")
+    side, x = 4 * H, 3 * 4 * W
+    # the images around the panel are GGUI's read-back of the frame, unchanged
+    assert np.abs(ggui[0, :side, :4 * W:4][::4].astype(int) - expected_u8(gradient())).max() <= 1
+    for k in range(2):
+        g, n = (mesh_mask(frames[k, :side, x:x + side]) for frames in (ggui, numpy_))
+        assert g.mean() > 0.05 and not g[[0, -1]].any() and not g[:, [0, -1]].any()
+        assert (g & n).sum() / (g | n).sum() > 0.9  # same place, same size, apex up
+        outline = np.all(np.abs(ggui[k, :side, x:x + side].astype(int) - OUTLINE) < 40, axis=2)
+        assert outline.sum() > side  # GGUI drew the target's silhouette too
+    assert (mesh_mask(ggui[0, :side, x:x + side]) != mesh_mask(ggui[1, :side, x:x + side])).sum() > 50
+
+
+@needs_vulkan
+def test_window_mesh_panel_under_xvfb(tmp_path, xvfb):
+    result = run_child(tmp_path, """
+        from test_preview import cone
+        with Preview(show_window=True, scale=4, mesh_orbit=0) as pv:
+            assert pv.backend == "window", (pv.backend, pv.fallback_reason)
+            for it in range(2):
+                assert pv.update(gradient(), loss=1.0, mesh=cone())
+            pv.save_frame("window.png")
+        print("DONE")
+    """, child_env(DISPLAY=xvfb))
+    assert result.returncode == 0, result.stderr[-2000:]
+    frame = iio.imread(tmp_path / "window.png")
+    panel = frame[:4 * H, 4 * W:4 * W + 4 * H]
+    assert 0.05 < mesh_mask(panel).mean() < 0.7
+    np.testing.assert_array_equal(frame[:4 * H:4, :4 * W:4], expected_u8(gradient()))
