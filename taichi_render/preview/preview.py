@@ -272,13 +272,16 @@ class Preview:
             x = C.resize(current[:1], self.scale).shape[1] * (1 if self.target is None else 3)
             extra = np.empty((side, side, 3), np.uint8)
             extra[:] = M.BACKGROUND
-            if self.mesh is not None:
+            if self.mesh is not None or self.target_mesh is not None:
                 self._drawing = self._mesh_drawing(side, (x, 0, side, side))
         return C.compose(current, self.target, self.diff_scale, self.history["loss"], caption,
                          self.scale, self.strip_height, extra=extra)
 
     def _mesh_drawing(self, side: int, rect: tuple[int, int, int, int]) -> M.MeshDrawing:
-        v, f = self.mesh
+        if self.mesh is not None:
+            v, f = self.mesh
+        else:  # the target's outline alone until the first mesh arrives
+            v, f = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32)
         meshes = [v] + ([self.target_mesh[0]] if self.target_mesh is not None else [])
         view = self.mesh_camera.view(meshes, self._count, side)
         outline = None

@@ -392,15 +392,18 @@ def test_fallback_without_vulkan_and_display_keeps_the_process_alive(tmp_path, i
             assert pv.backend in ("notebook", "frames"), pv.backend
             assert any("no GGUI window" in str(w.message) for w in caught)
             for it in range(3):
-                assert pv.update(gradient(t=it / 2), loss=1.0 / (it + 1), it=it)
+                assert pv.update(gradient(t=it / 2), loss=1.0 / (it + 1), it=it, mesh=cone())
             pv.save_frame(f"fallback_{show}.png")
             pv.close()
             print("BACKEND", show, pv.backend, pv.fallback_reason)
-    """, child_env(VK_ICD_FILENAMES=icd, DISPLAY=None, VK_DRIVER_FILES=None))
+    """, child_env(VK_ICD_FILENAMES=icd, DISPLAY=None, VK_DRIVER_FILES=None),
+                       helpers="from test_preview import cone\n")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("BACKEND") == 2
     frame = iio.imread(tmp_path / "fallback_True.png")
     np.testing.assert_array_equal(frame[:H * 8:8, :W * 8:8], expected_u8(gradient(t=1.0)))
+    panel = frame[:H * 8, 3 * W * 8:3 * W * 8 + H * 8]  # the mesh, rasterised in numpy
+    assert 0.05 < mesh_mask(panel).mean() < 0.7 and not mesh_mask(panel)[[0, -1]].any()
 
 
 @pytest.mark.parametrize("inline", ["display", "widgets"])
@@ -503,8 +506,10 @@ def test_target_mesh_is_outlined_and_a_bad_one_is_refused():
     assert ys.min() < my.min() and ys.max() > my.max()  # the bigger target encloses the mesh
     assert xs.min() < mx.min() and xs.max() > mx.max()
     only_target = Preview(backend="frames", scale=4, target_mesh=(v, f))
-    only_target.update(gradient())  # panel from the first frame; the outline waits for a mesh
+    only_target.update(gradient())  # panel from the first frame, the outline before any mesh
     assert only_target.last_frame.shape[1] == max(4 * W + 4 * H, 480)
+    panel = only_target.last_frame[:4 * H, 4 * W:4 * W + 4 * H]
+    assert np.all(panel == OUTLINE, axis=2).sum() > 2 * 4 * H and not mesh_mask(panel).any()
     with pytest.raises(ValueError, match="target_mesh faces index 99"):
         Preview(backend="frames", target_mesh=(v, np.full((2, 3), 99)))
 
