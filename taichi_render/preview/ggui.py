@@ -18,7 +18,9 @@ row 0 at the top, converted by :func:`to_ggui` / :func:`from_ggui`.
 
 The mesh panel (mesh_view.py) is drawn by GGUI's 3D scene over the blank panel of the frame: an
 orthographic camera whose off-centre frustum spans the whole window puts the mesh inside the
-panel's rectangle (a scene cannot be restricted to a viewport).
+panel's rectangle (a scene cannot be restricted to a viewport). With lavapipe, ``scene.lines``
+declared after ``scene.mesh`` made the mesh vanish from some frames (when the view turned); the
+outline's lines are therefore declared first, from a field of fixed size.
 """
 
 from __future__ import annotations
@@ -148,7 +150,11 @@ class GGUIView:
         if self._n_lines:  # moved toward the camera (orthographic: same place on screen), on top
             view = drawing.view
             ahead = (outline.reshape(-1, 3) + 2.5 * view.radius * view.back).astype(np.float32)
-            self._field("outline", ahead, True)
+            # a fixed number of points (3F edges at most), the unused ones behind the camera
+            capacity = max(6 * len(drawing.target_faces), len(ahead))
+            behind = view.center + 10.0 * view.radius * view.back  # behind the camera: clipped
+            padding = np.broadcast_to(behind.astype(np.float32), (capacity - len(ahead), 3))
+            self._field("outline", np.concatenate([ahead, padding]), True)
 
     def _draw_mesh(self) -> None:
         from . import mesh_view as M
@@ -182,12 +188,11 @@ class GGUIView:
         scene.ambient_light((M.AMBIENT,) * 3)
         light = view.center + 10.0 * view.radius * view.light()
         scene.point_light(tuple(light), (1.0 - M.AMBIENT,) * 3)
+        if self._n_lines:  # before the mesh: lines declared after it made GGUI drop the mesh
+            scene.lines(self._mesh_fields["outline"], width=1.5, color=tuple(M.OUTLINE / 255.0))
         if self._n_faces:
             scene.mesh(self._mesh_fields["vertices"], indices=self._mesh_fields["indices"],
                        normals=self._mesh_fields["normals"], color=M.MESH_COLOR, two_sided=True)
-        if self._n_lines:
-            scene.lines(self._mesh_fields["outline"], width=1.5,
-                        color=tuple(M.OUTLINE / 255.0))
         self.canvas.scene(scene)
 
     def draw(self, frame: np.ndarray, lines: list[str], status: str,

@@ -280,6 +280,7 @@ class MeshDrawing:
     faces: np.ndarray  # (F, 3) int32
     outline: np.ndarray | None  # (E, 2, 3) target silhouette or None
     rect: tuple[int, int, int, int]
+    target_faces: np.ndarray | None = None  # the target's faces (3F bounds the outline's points)
 
     def rasterize(self) -> np.ndarray:
         return rasterize(self.view, self.vertices, self.faces, outline=self.outline)

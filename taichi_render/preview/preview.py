@@ -287,7 +287,8 @@ class Preview:
         outline = None
         if self.target_mesh is not None:
             outline = M.silhouette(*self.target_mesh, view.back)
-        return M.MeshDrawing(view, v, f, outline, rect)
+        return M.MeshDrawing(view, v, f, outline, rect,
+                             None if self.target_mesh is None else self.target_mesh[1])
 
     def _draw(self, frame: np.ndarray, lines: list[str], read_back: bool) -> None:
         if self._view is None:

@@ -560,9 +560,19 @@ def test_offscreen_mesh_panel_is_drawn_by_ggui_like_the_numpy_fallback(tmp_path)
             assert pv.backend == backend, (pv.backend, pv.fallback_reason)
             frames[backend] = np.stack(pv.frames)
         np.save("frames.npy", np.stack([frames["offscreen"], frames["frames"]]))
+        # a turning view: the target's outline changes length every frame
+        rng = np.random.default_rng(1)
+        bumpy = cone(n=40)[0] * rng.uniform(0.8, 1.2, (42, 1)).astype(np.float32), cone(n=40)[1]
+        with Preview(show_window=False, scale=4, target_mesh=bumpy, mesh_orbit=23,
+                     record=True) as pv:
+            for it in range(8):
+                pv.update(gradient(), mesh=(bumpy[0] * (0.8 + 0.03 * it), bumpy[1]))
+        np.save("turning.npy", np.stack(pv.frames))
         print("DONE")
     """, child_env(DISPLAY=None))
     assert result.returncode == 0, result.stderr[-2000:]
+    turning = np.load(tmp_path / "turning.npy")[:, :4 * H, 4 * W:4 * W + 4 * H]
+    assert all(mesh_mask(panel).mean() > 0.05 for panel in turning)  # the mesh in every frame
     ggui, numpy_ = np.load(tmp_path / "frames.npy")
     side, x = 4 * H, 3 * 4 * W
     # the images around the panel are GGUI's read-back of the frame, unchanged
