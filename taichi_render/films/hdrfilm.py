@@ -11,7 +11,13 @@ file_format       string  ``openexr`` (default; also ``exr``), ``rgbe`` or ``pfm
 pixel_format      string  ``rgb`` (default), ``rgba``, ``luminance``, ``luminance_alpha``, ``xyz``,
                           ``xyza``. The renderer produces RGB; the value is kept for writers.
 component_format  string  ``float16`` (default), ``float32`` or ``uint32``.
-sample_border     bool    Mitsuba's option; accepted and stored. Default false.
+sample_border     bool    Also sample a border of the filter's ``border_size`` (ceil(radius -
+                          0.5) pixels: 2 for the default Gaussian, 0 for the box) around the
+                          image, whose samples reach the outer pixels through the filter, as
+                          Mitsuba does. Needed for the vertex-position gradients of the
+                          projective integrators where shapes enter or leave the image (edges
+                          are then integrated over the border too). Default false: samples
+                          cover the image only (what lies outside changes no pixel).
 (nested)          rfilter Reconstruction filter. Default ``gaussian`` (stddev 0.5), as Mitsuba.
 ================  ======  ========================================================================
 

@@ -119,12 +119,14 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
                          edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(), accum: ti.template(),
                          weight: ti.template(), image_grad: ti.template(), mode: ti.template(), seed: ti.u32,
                          i: ti.i32, spp: ti.i32, scale: ti.f32, max_depth: ti.i32, rr_depth: ti.i32,
-                         hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
-    """Camera path i (pixel i // spp): the boundary term at each of its vertices."""
-    width = accum.shape[1]
+                         hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
+                         border: ti.i32):
+    """Camera path i (pixel i // spp of the film enlarged by `border` pixels on each side, row
+    major): the boundary term at each of its vertices."""
+    width = accum.shape[1] + 2 * border
     pixel = i // spp
-    y = pixel // width
-    x_px = pixel - y * width
+    y = pixel // width - border
+    x_px = pixel - (y + border) * width - border
     key = rng.sample_key(seed, ti.cast(pixel, ti.u32), ti.cast(i - pixel * spp, ti.u32) ^ ti.u32(INDIRECT_STREAM))
     pos = vec2(x_px, y) + rng.rand2(key, rng.DIM_FILM)
     crop = L.CAM_CROP
@@ -221,16 +223,17 @@ def indirect_edges_kernel(
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale: ti.f32,
     max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
-    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
 ):
     """`spp` camera paths per pixel, each adding the indirect boundary term at its vertices
     (adjoint: into `grad_vtx`; forward: onto the film). `scale`: total edge length / spp / the
-    filter's integral."""
-    for i in range(accum.shape[0] * accum.shape[1] * spp):
+    filter's integral; `border`: pixels the film samples around the image (`sample_border`),
+    whose paths count too."""
+    for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
         indirect_edge_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
                       bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
             grad_vtx, tan_vtx, edge3_p, edge3_i, cdf, accum, weight, image_grad, mode, seed, i, spp, scale,
-            max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev,
+            max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
         )

@@ -20,7 +20,8 @@ vec3 = ti.math.vec3
 INTEGRATOR_PATH = 0
 INTEGRATOR_DIRECT = 1
 
-__all__ = ["INTEGRATOR_DIRECT", "INTEGRATOR_PATH", "MODE_ADJOINT", "MODE_FORWARD", "MODE_PRIMAL", "render_kernel"]
+__all__ = ["INTEGRATOR_DIRECT", "INTEGRATOR_PATH", "MODE_ADJOINT", "MODE_FORWARD", "MODE_PRIMAL", "render_border_kernel",
+           "render_kernel"]
 
 
 @ti.func
@@ -86,11 +87,18 @@ def splat(accum: ti.template(), weight: ti.template(), y: ti.i32, x: ti.i32, pos
 
 @ti.func
 def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), weight: ti.template(),
-                 image_grad: ti.template(), y: ti.i32, x: ti.i32, integrator: ti.template(),
+                 image_grad: ti.template(), y: ti.i32, x: ti.i32, ring: ti.i32, integrator: ti.template(),
                  mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
                  int_a: ti.i32, int_b: ti.i32, hide_emitters: ti.i32,
                  rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
-    row, index = pixel_camera(sc, y, x, accum.shape[1], accum.shape[0])
+    """`spp` samples of pixel (y, x). `ring` < 0: a film pixel (camera and random keys from
+    camera.pixel_camera); else pixel `ring` of the border the film samples around the image
+    (`sample_border`, render_border_kernel): the nearest camera, keys W * H + ring."""
+    width = accum.shape[1]
+    height = accum.shape[0]
+    row, index = pixel_camera(sc, y, ti.min(ti.max(x, 0), width - 1), width, height)
+    if ring >= 0:
+        index = width * height + ring
     pixel = ti.cast(index, ti.u32)
     total = vec3(0.0)
     for s in range(spp):
@@ -145,6 +153,40 @@ def render_kernel(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
                       bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
-            accum, weight, image_grad, y, x, integrator, mode, seed, spp, sample_offset, int_a, int_b,
+            accum, weight, image_grad, y, x, -1, integrator, mode, seed, spp, sample_offset, int_a, int_b,
             hide_emitters, rfilter, filter_radius, filter_stddev,
         )
+
+
+@ti.kernel
+def render_border_kernel(
+    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
+    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
+    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_area: F_1,
+    tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_area: F_1,
+    accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
+    features: ti.template(), integrator: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32,
+    sample_offset: ti.i32, int_a: ti.i32, int_b: ti.i32, hide_emitters: ti.i32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
+):
+    """The film's `sample_border` (Mitsuba's): `render_kernel` for the pixels of a ring `border`
+    pixels wide around the film (Mitsuba's rfilter border_size, ceil(radius - 0.5)), whose
+    samples reach the film's outer pixels through the filter (splat and sample_delta skip
+    pixels off the film). Ring pixel j (row-major over the enlarged film, the film's own pixels
+    skipped) draws random numbers keyed by index W * H + j, apart from every film pixel's; its
+    camera is the nearest row of a batch sensor's table."""
+    height = accum.shape[0]
+    width = accum.shape[1]
+    outer_w = width + 2 * border
+    for j in range((height + 2 * border) * outer_w):
+        y = j // outer_w - border
+        x = j - (y + border) * outer_w - border
+        if not (0 <= y < height and 0 <= x < width):
+            render_pixel(
+                SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
+                          bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+                ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
+                accum, weight, image_grad, y, x, j, integrator, mode, seed, spp,
+                sample_offset, int_a, int_b, hide_emitters, rfilter, filter_radius, filter_stddev,
+            )

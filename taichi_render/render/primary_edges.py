@@ -24,6 +24,18 @@ numbers) through film points a hair to either side, and scatters (reverse mode) 
 (forward mode) the term. Edges hidden behind other surfaces cost samples but add nothing: both
 paths see the same occluder. Edges with an end point behind the camera's near plane are left
 out.
+
+The integral runs over where the film takes samples: the film itself, or with the film's
+`sample_border` (Mitsuba's) the film and a border of the filter's `border_size`
+(ceil(radius - 0.5) pixels, 2 for the default Gaussian) around it, where samples reach the
+outer pixels through the filter. Edges are clipped to that rectangle, so that a shape entering
+the image from outside moves the outer pixels as the samples see it. Without `sample_border`
+an outer pixel gets filtered samples from inside the film only: its value does not change while
+a shape moves outside the film, and the term (clipped to the film) is zero there too; the
+term is divided by the filter's full integral, where such a pixel's samples weigh less (by up
+to 1/2 along a side for the Gaussian), so outer pixels' boundary terms are too small by that
+ratio (Mitsuba's projective integrators warn and recommend `sample_border`). With a box filter
+(radius 0.5) the border is empty and the option changes nothing.
 """
 
 
@@ -103,13 +115,17 @@ def _project(cam: np.ndarray, points: np.ndarray):
     return pos, z, np.stack([jx, jy], axis=1)
 
 
-def _clip_to_film(a: np.ndarray, b: np.ndarray, width: int, height: int):
+def _clip_to_film(a: np.ndarray, b: np.ndarray, width: int, height: int, margin=(0.0, 0.0, 0.0, 0.0)):
     """Liang-Barsky: the parameter range [s0, s1] of the segments a + s (b - a) inside the film
-    rectangle [0, width] x [0, height] (s0 > s1 where a segment misses it)."""
+    rectangle [-left, width + right] x [-top, height + bottom], margin = (left, right, top,
+    bottom) in pixels: 0 (the film) unless the film samples a border (`sample_border`), then its
+    border's width (s0 > s1 where a segment misses it)."""
+    left, right, top, bottom = margin
     d = b - a
     s0 = np.zeros(len(a))
     s1 = np.ones(len(a))
-    for p, q in ((-d[:, 0], a[:, 0]), (d[:, 0], width - a[:, 0]), (-d[:, 1], a[:, 1]), (d[:, 1], height - a[:, 1])):
+    for p, q in ((-d[:, 0], a[:, 0] + left), (d[:, 0], width + right - a[:, 0]), (-d[:, 1], a[:, 1] + top),
+                 (d[:, 1], height + bottom - a[:, 1])):
         parallel = np.abs(p) < 1e-12
         with np.errstate(divide="ignore", invalid="ignore"):
             r = q / np.where(parallel, 1.0, p)
@@ -121,7 +137,8 @@ def _clip_to_film(a: np.ndarray, b: np.ndarray, width: int, height: int):
 
 
 def edge_table(topology: EdgeTopology, positions: np.ndarray, tri_v: np.ndarray, flat_shapes: np.ndarray,
-               cam: np.ndarray, width: int, height: int, moving: np.ndarray | None = None):
+               cam: np.ndarray, width: int, height: int, moving: np.ndarray | None = None,
+               margin=(0.0, 0.0, 0.0, 0.0)):
     """The sampled edges for the current positions and camera.
 
     Args:
@@ -133,6 +150,8 @@ def edge_table(topology: EdgeTopology, positions: np.ndarray, tri_v: np.ndarray,
         width, height: the film (crop window) size in pixels.
         moving: (V,) bool, the vertices whose derivatives are wanted: edges with neither end
             among them add nothing and are left out (default: all vertices).
+        margin: (left, right, top, bottom) pixels around the film where it takes samples
+            (`sample_border`: the filter's border, else 0): edges are clipped to that rectangle.
 
     Returns:
         (edge_f (K, EF_WIDTH) float32, edge_v (K, 2) int32, cdf (K,) float32 normalised, total
@@ -165,7 +184,7 @@ def edge_table(topology: EdgeTopology, positions: np.ndarray, tri_v: np.ndarray,
     near = float(cam[L.CAM_NEAR])
     d = pb - pa
     length = np.linalg.norm(d, axis=1)
-    s0, s1 = _clip_to_film(pa, pb, width, height)
+    s0, s1 = _clip_to_film(pa, pb, width, height, margin)
     seen = (za > near) & (zb > near) & (length > 1e-9) & (s1 > s0)
     if not np.any(seen):
         return None

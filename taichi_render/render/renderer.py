@@ -26,6 +26,7 @@ from .kernels import (
     MODE_ADJOINT,
     MODE_FORWARD,
     MODE_PRIMAL,
+    render_border_kernel,
     render_kernel,
 )
 from .packet_kernels import TILE, render_packets_kernel
@@ -279,10 +280,27 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
                     data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
                     int_a, int_b, hide, rf, radius, stddev,
                 )
+        border = film_border(sensor)
+        if border > 0:
+            with first_launch("render_border_kernel", data.features, mode, _INTEGRATOR_CODES[kind]):
+                render_border_kernel(
+                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
+                    data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
+                    int_a, int_b, hide, rf, radius, stddev, border,
+                )
         if kind in PROJECTIVE and mode != "primal" and sample_offset == 0 and wants_shape_terms(scene, data, mode):
             launch_boundary_terms(scene, data, buf, integ, mode, seed, spp, grad_in, (int_a, int_b, hide),
-                                  (rf, radius, stddev))
+                                  (rf, radius, stddev), border)
     return buf
+
+
+def film_border(sensor) -> int:
+    """Pixels the film samples around the image on each side: Mitsuba's rfilter `border_size`,
+    ceil(radius - 0.5), when the film's `sample_border` is set (0 for the box filter), else 0."""
+    film = sensor.film()
+    if not getattr(film, "sample_border", False):
+        return 0
+    return max(0, math.ceil(float(getattr(film.rfilter, "radius", 0.5)) - 0.5 - 1e-6))
 
 
 def moving_vertices(scene, data: SceneData, mode: str) -> np.ndarray:
@@ -300,17 +318,22 @@ def moving_vertices(scene, data: SceneData, mode: str) -> np.ndarray:
     return moving
 
 
-def camera_edge_table(topology, positions, tri_v, flat, cam: np.ndarray, width: int, height: int, moving):
+def camera_edge_table(topology, positions, tri_v, flat, cam: np.ndarray, width: int, height: int, moving,
+                      border: int = 0):
     """`primary_edges.edge_table` for every camera of `cam` (the sub-sensors of a batch sensor,
-    camera.py): each camera's edges clipped to its sub-image, in film pixels, in one table."""
+    camera.py): each camera's edges clipped to its sub-image, in film pixels, in one table.
+    `border`: pixels the film samples around the image (`film_border`); a batch sensor's
+    sub-images take it on the film's outer sides only (top, bottom, the first's left and the
+    last's right), where its ring samples are."""
     rows = len(cam) // L.CAM_WIDTH
     if rows == 1:
-        return edge_table(topology, positions, tri_v, flat, cam, width, height, moving)
+        return edge_table(topology, positions, tri_v, flat, cam, width, height, moving, (border,) * 4)
     sub_w = width // rows
     parts = []
     for row in range(rows):
+        margin = (border if row == 0 else 0, border if row == rows - 1 else 0, border, border)
         table = edge_table(topology, positions, tri_v, flat, cam[row * L.CAM_WIDTH : (row + 1) * L.CAM_WIDTH],
-                           sub_w, height, moving)
+                           sub_w, height, moving, margin)
         if table is not None:
             edge_f, edge_v = table[:2]
             edge_f[:, [EF_A, EF_B]] += row * sub_w  # x of both end points: the sub-image's columns
@@ -328,11 +351,12 @@ def camera_edge_table(topology, positions, tri_v, flat, cam: np.ndarray, width: 
 
 
 def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
-                          path_options: tuple, film_filter: tuple) -> None:
+                          path_options: tuple, film_filter: tuple, border: int = 0) -> None:
     """The boundary terms of vertex-position derivatives of the projective integrators: primary
     visibility (primary_edges.py, `sppp` edge samples per pixel) and indirect visibility
     (indirect_edges.py, `sppi` camera paths per pixel), into the vertex gradients (adjoint) or
-    onto the film's derivative samples (forward)."""
+    onto the film's derivative samples (forward). `border`: pixels the film samples around the
+    image (`film_border`), where the terms are integrated too."""
     topology = getattr(data, "edge_topology", None)
     if topology is None:
         topology = data.edge_topology = EdgeTopology(data.np["tri_v"], data.vertex_positions)
@@ -357,7 +381,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
         return arrays
 
     table = camera_edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
-                              buf.width, buf.height, moving)
+                              buf.width, buf.height, moving, border)
     if table is not None:
         edge_f, edge_v, cdf, total = table
         n_samples = edge_samples_per_pixel(integrator, spp) * buf.width * buf.height
@@ -375,7 +399,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
             indirect_edges_kernel(
                 *data.arrays(), *vertex_arrays, *device(edge3_p, edge3_i, cdf), buf.accum, buf.weight, grad_in,
                 data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i, total / spp_i / normalisation,
-                *path_options, *film_filter,
+                *path_options, *film_filter, border,
             )
 
 
