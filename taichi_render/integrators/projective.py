@@ -14,7 +14,8 @@ sppc            int     Samples per pixel of the interior (continuous) derivativ
 sppp            int     Samples per pixel of the primary-visibility boundary term (edge samples
                         = sppp x width x height). Default: the render's spp.
 sppi            int     Camera paths per pixel of the indirect-visibility boundary term (one
-                        edge sample at one vertex of each). Default: the render's spp.
+                        edge sample at one vertex of each), and point-shadow samples per pixel
+                        (sppi x width x height). Default: the render's spp.
 guiding         string  ``none``, ``grid`` or ``octree`` (Mitsuba's default): Mitsuba's guiding
                         of indirect-visibility samples. Read and checked; edge samples here are
                         drawn by edge length without guiding.
@@ -30,10 +31,17 @@ estimated by edge sampling (Li et al. 2018):
   creases seen by the camera;
 - indirect visibility (render/indirect_edges.py): what a diffuse path vertex sees changes at
   the edges of moving meshes: shadow boundaries of area lights and environment emitters,
-  silhouettes seen after a bounce. Point lights (a delta in direction space) have no such term
-  here.
+  silhouettes seen after a bounce;
+- point-light shadows (render/point_shadow_edges.py; a point light is a delta in direction
+  space, so the term above misses it): edge points on the silhouettes seen from the light
+  (``sppi`` x width x height samples), the shadow boundary behind them on diffuse surfaces
+  the camera sees, splatted where the camera sees it. Not covered: point-light shadows seen
+  after a bounce.
 
-Both sample only the edges of meshes whose vertex derivatives are wanted.
+All sample only the edges of meshes whose vertex derivatives are wanted. With the film's
+``sample_border`` the terms also cover the film's border, so that shapes entering or leaving
+the image move its outer pixels (Mitsuba's projective integrators recommend it too); without
+it, what lies outside the image changes nothing.
 
 Exposes ``max_depth``, ``rr_depth``, ``hide_emitters``, ``sppc``, ``sppp``, ``sppi`` (None
 when not given), ``guiding``, ``guiding_proj``, ``guiding_rounds``.

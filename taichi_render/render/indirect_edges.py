@@ -11,8 +11,8 @@ edge moves, the derivative has the term
     ∫_edge (g⁻(ω) - g⁺(ω)) (dm/dθ · (ω × e)) / r² dℓ,      ω = (m - x) / r, r = |m - x|
 
 with g⁺ just on the side of ω × e. The edge point moves as m' = (1 - t) v₀' + t v₁'. Point
-lights are a delta in direction space and have no such term here: their shadow boundaries are
-not covered.
+lights are a delta in direction space: the radiance from them jumps on surfaces, not on the
+sphere of directions, and their shadow boundaries are point_shadow_edges.py's term.
 
 The host (`edge_table_3d`) lists every mesh edge once (coincident vertices fused), with its
 adjacent faces and whether it is a flat-shaded crease, and a CDF by length. The kernel runs

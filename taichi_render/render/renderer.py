@@ -32,6 +32,7 @@ from .kernels import (
 from .packet_kernels import TILE, render_packets_kernel
 from .packet_state import KEPT_SLOTS
 from .packet_trace import LANES
+from .point_shadow_edges import point_lights, point_shadow_kernel
 from .primary_edges import (
     EF_A,
     EF_B,
@@ -354,7 +355,8 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                           path_options: tuple, film_filter: tuple, border: int = 0) -> None:
     """The boundary terms of vertex-position derivatives of the projective integrators: primary
     visibility (primary_edges.py, `sppp` edge samples per pixel) and indirect visibility
-    (indirect_edges.py, `sppi` camera paths per pixel), into the vertex gradients (adjoint) or
+    (indirect_edges.py, `sppi` camera paths per pixel; point-light shadows, point_shadow_edges.py,
+    `sppi` x W x H samples), into the vertex gradients (adjoint) or
     onto the film's derivative samples (forward). `border`: pixels the film samples around the
     image (`film_border`), where the terms are integrated too."""
     topology = getattr(data, "edge_topology", None)
@@ -401,6 +403,16 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i, total / spp_i / normalisation,
                 *path_options, *film_filter, border,
             )
+        lights = point_lights(data)
+        if len(lights):
+            # point-light shadows (point_shadow_edges.py): sppi x W x H samples
+            n_samples = spp_i * buf.width * buf.height
+            with first_launch("point_shadow_kernel", data.features, mode):
+                point_shadow_kernel(
+                    *data.arrays(), *vertex_arrays, *device(edge3_p, edge3_i, cdf, lights), buf.accum, buf.weight,
+                    grad_in, data.features, _MODES[mode], seed ^ 0x51ED270B, n_samples,
+                    total * len(lights) / n_samples / normalisation, *film_filter, border,
+                )
 
 
 def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):

@@ -30,8 +30,8 @@ def box_scene(integrator):
                  "bsdf": {"type": "diffuse", "reflectance": 0.2}},
         "box": {"type": "cube", "to_world": T.rotate([0, 1, 0], 20).rotate([1, 0, 0], 15).scale(0.5),
                 "bsdf": {"type": "diffuse", "reflectance": 0.8}},
-        # a point light at the camera: the box's shadow on the wall is hidden behind the box
-        # (shadow boundaries are indirect visibility, which these integrators do not cover yet)
+        # a point light at the camera: the box's shadow on the wall is hidden behind the box, so
+        # the point-shadow term must add nothing (the camera does not see the shadowed side)
         "light": {"type": "point", "position": [0, 0, 4], "intensity": 30.0},
     })
 

@@ -1,0 +1,246 @@
+"""Point-light shadows: the boundary term of vertex-position derivatives where a moving mesh's
+shadow from a point light falls on a diffuse surface the camera sees, for the projective
+integrators.
+
+A point light at p lights a receiver point y when nothing lies between them: V(y) is a step
+function on the receiver, whose jump (the shadow boundary) is the receiver's intersection with
+the planes through p and the occluders' silhouette edges as seen from p. Being a delta in
+direction space, the light gives no jump on the sphere of directions at y, so the direction-
+space edge sampling of indirect_edges.py cannot see it; here the boundary is sampled from the
+light instead. A pixel is I = ∫ k(x) L(x) dx / ∫ k over the image plane; where the camera sees
+the receiver, x ↦ y changes measure by J = dx/dA_y = f_x f_y cos_y / (cos³φ |y - c|²) (pixels²
+per unit area; f: focal lengths in pixels, φ: the angle off the view axis, c: the camera). As
+the boundary moves on the receiver, the lit area grows at the rate of its normal speed, so
+
+    dI/dθ = ∫_edge k(x(y)) J(y) ΔL(y) (-σ N · dm/dθ) λ² |e - ω (n·e)/(n·ω)| / |N × n| dℓ / ∫ k
+
+over the silhouette edge (unit direction e) from p, with m = (1 - t) v₀ + t v₁ the edge point,
+ω = (m - p)/|m - p|, N = ω × e / |ω × e| (σ N points to the lit side), λ = |y - p| / |m - p|,
+n the receiver's normal at y, and ΔL = f(y, ω_light, ω_camera) cos I / |y - p|² the light's
+direct contribution lost in the shadow. (λ N · m' / |N × n| is the boundary's normal speed on
+the receiver, λ |e - ω (n·e)/(n·ω)| the boundary's length per unit of edge length.)
+
+Estimator: `sppi` x W x H samples, each a point light (uniformly) and an edge point by length
+among the edges of moving meshes (indirect_edges.edge_table_3d's table), sample i in the i-th
+of n equal strata of the edges' total length (stratified: the shadow's sides brighten and
+darken the image in turn, and their balance is what the image sum measures). The edge counts if it
+is a silhouette from p or a mesh boundary; two rays from p a hair (1e-4 rad) to either side of
+it find the lit side (the ray that passes, σ) and y (its first hit), and the blocked side must
+stop before y. The camera must see y and the shadowed point next to it (a camera ray to each
+reaches it: a shadow hidden behind its occluder, as with a light at the camera, adds nothing,
+the primary term having the silhouette), y must project into the sampled film (with the film's
+border under `sample_border`), and the receiver must be diffuse (the interior terms' scope; this
+kernel evaluates the diffuse BSDF itself, not bsdf.eval_pdf). The term is splatted at y's film
+position through the pixel filter (primary_edges.apply_boundary_term: reverse mode gathers the
+pixel adjoints, forward mode adds to the film).
+
+Covered: point-light shadows on diffuse surfaces seen directly by the camera (the first path
+vertex; max_depth other than 1). Not covered: point-light shadows seen after a bounce (in a
+mirror, or in the light a diffuse surface reflects), and the derivatives of the light's
+position.
+"""
+
+import numpy as np
+import taichi as ti
+
+from . import layout as L
+from . import rng
+from .bsdf import resolve, slot_textures
+from .frame import frame_from_normal
+from .indirect_edges import E3_ENDS, E3_F0, E3_F1, E3_FLAGS, EDGE_ALWAYS
+from .intersect import INF, interaction_at, trace
+from .primary_edges import apply_boundary_term, pick_edge
+from .textures import eval_texture
+from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from .warp import INV_PI
+
+vec2 = ti.math.vec2
+vec3 = ti.math.vec3
+
+SIDE_ANGLE = 1e-4  # radians between the edge point's direction from the light and the side rays
+SEEN = 1e-3  # relative distance within which a camera ray reaches a point
+POINT_SHADOW_STREAM = 0x9051AD  # sample index of the point-shadow samples' random keys
+
+
+def point_lights(data) -> np.ndarray:
+    """(K,) int32 rows of the scene's point lights in the emitter table (em_i)."""
+    em_i = data.np["em_i"]
+    n = int(data.np["scene_i"][L.SC_NUM_EMITTERS])
+    return np.flatnonzero(em_i[:n, L.EI_TYPE] == L.EMITTER_POINT).astype(np.int32)
+
+
+@ti.func
+def _faces(sc: ti.template(), face: ti.i32, x: vec3) -> ti.i32:
+    """Whether triangle `face` turns its front (winding order) to the point x."""
+    n = sc.tri_p[face, 1].cross(sc.tri_p[face, 2])
+    return n.dot(x - sc.tri_p[face, 0]) > 0.0
+
+
+@ti.func
+def _film_position(sc: ti.template(), row: ti.i32, y: vec3, sub_w: ti.i32):
+    """Film position (pixels) of the world point y in camera `row`'s image (its sub-image of a
+    batch, offset by row * sub_w), whether it is in front of the near plane, the camera's
+    origin, and J = d(film area)/d(area across the view ray) without the receiver's cosine."""
+    c = row * L.CAM_WIDTH
+    o = vec3(sc.cam[c + 3], sc.cam[c + 7], sc.cam[c + 11])
+    v = y - o
+    q = vec3(sc.cam[c + 0] * v.x + sc.cam[c + 4] * v.y + sc.cam[c + 8] * v.z,
+             sc.cam[c + 1] * v.x + sc.cam[c + 5] * v.y + sc.cam[c + 9] * v.z,
+             sc.cam[c + 2] * v.x + sc.cam[c + 6] * v.y + sc.cam[c + 10] * v.z)
+    front = q.z > sc.cam[c + L.CAM_NEAR]
+    z = ti.max(q.z, 1e-12)
+    crop = c + L.CAM_CROP
+    fx = sc.cam[crop + 2] / (2.0 * sc.cam[c + L.CAM_TAN_X])
+    fy = sc.cam[crop + 3] / (2.0 * sc.cam[c + L.CAM_TAN_Y])
+    pos = vec2((0.5 * sc.cam[crop + 2] - fx * q.x / z) - sc.cam[crop] + row * sub_w,
+               (0.5 * sc.cam[crop + 3] - fy * q.y / z) - sc.cam[crop + 1])
+    r2 = v.dot(v)
+    cos_phi = z / ti.sqrt(ti.max(r2, 1e-30))
+    jac = fx * fy / (cos_phi * cos_phi * cos_phi * ti.max(r2, 1e-30))
+    return pos, front, o, jac
+
+
+@ti.func
+def _camera_reaches(sc: ti.template(), o: vec3, y: vec3) -> ti.i32:
+    """Whether the camera ray from o (past its near plane) towards y first meets y."""
+    v = y - o
+    r = v.norm()
+    d = v / r
+    hit = trace(sc, o, d, r * (1.0 + SEEN), False)
+    return hit.prim >= 0 and hit.t > r * (1.0 - SEEN)
+
+
+@ti.func
+def _shadow_boundary(sc: ti.template(), p: vec3, m: vec3, side: vec3):
+    """The rays from the light p a hair to either side (±`side`) of the edge point m: (sigma,
+    the sign of the lit side along `side`, 0 when neither or both pass; the lit ray's direction
+    and hit; the blocked ray's direction)."""
+    w = (m - p).normalized()
+    w_plus = (w + SIDE_ANGLE * side).normalized()
+    w_minus = (w - SIDE_ANGLE * side).normalized()
+    h_plus = trace(sc, p, w_plus, INF, False)
+    h_minus = trace(sc, p, w_minus, INF, False)
+    d_m = (m - p).norm()
+    sigma = 0.0
+    lit_d, blocked_d, lit = w_plus, w_minus, h_plus
+    t_blocked = h_minus.t
+    if h_minus.t > h_plus.t:
+        sigma = -1.0
+        lit_d, blocked_d, lit = w_minus, w_plus, h_minus
+        t_blocked = h_plus.t
+    elif h_plus.t > h_minus.t:
+        sigma = 1.0
+    # the lit ray passes the edge and finds a receiver; the blocked one stops near the edge
+    if lit.prim < 0 or lit.t < d_m * (1.0 + 1e-3) or t_blocked > d_m + 0.5 * (lit.t - d_m):
+        sigma = 0.0
+    return sigma, lit_d, lit, blocked_d
+
+
+@ti.func
+def _receiver_jump(sc: ti.template(), y_si: ti.template(), to_camera: vec3, to_light: vec3, r2: ti.f32,
+                   tex: ti.i32) -> vec3:
+    """ΔL: the point light's direct contribution at the diffuse receiver y (f cos I / r²,
+    the BSDF in the shading frame as the path tracer evaluates it), 0 on other BSDFs."""
+    b, flip = resolve(sc, sc.shape_i[y_si.shape, L.SI_BSDF], y_si.sh_n.dot(to_camera))
+    frame = frame_from_normal(y_si.sh_n * flip)
+    wi = frame @ to_camera
+    wo = frame @ to_light
+    value = vec3(0.0)
+    if wi.z > 0.0 and wo.z > 0.0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE:
+        tex0, _ = slot_textures(sc, b, y_si.uv)
+        value = tex0 * (wo.z * INV_PI) * eval_texture(sc, tex, vec2(0.0)) / r2
+    return value
+
+
+@ti.func
+def point_shadow_sample(sc: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.template(),
+                        edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(), lights: ti.template(),
+                        accum: ti.template(), weight: ti.template(), image_grad: ti.template(), mode: ti.template(),
+                        seed: ti.u32, i: ti.i32, n_samples: ti.i32, scale: ti.f32, rfilter: ti.i32, filter_radius: ti.f32,
+                        filter_stddev: ti.f32, border: ti.i32):
+    """Sample i: a point light, an edge point, the shadow boundary point y behind it, and the
+    boundary term at y's film position in every camera that sees y (see the module docstring)."""
+    key = rng.sample_key(seed, ti.cast(i, ti.u32), ti.u32(POINT_SHADOW_STREAM))
+    n_lights = lights.shape[0]
+    emitter = lights[ti.min(ti.cast(rng.rand(key, 2) * n_lights, ti.i32), n_lights - 1)]
+    p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
+             sc.em_f[emitter, L.EF_POSITION + 2])
+    # one stratum of the edges' total length per sample: the edge and the point on it
+    u = (ti.cast(i, ti.f32) + rng.rand(key, 0)) / ti.cast(n_samples, ti.f32)
+    e = pick_edge(cdf, u)
+    c0 = 0.0
+    if e > 0:
+        c0 = cdf[e - 1]
+    t = ti.min(ti.max((u - c0) / ti.max(cdf[e] - c0, 1e-30), 0.0), 1.0)
+    p0 = edge3_p[e, 0]
+    p1 = edge3_p[e, 1]
+    m = p0 + t * (p1 - p0)
+    f1 = edge3_i[e, E3_F1]
+    front0 = _faces(sc, edge3_i[e, E3_F0], p)
+    front1 = 0
+    if f1 >= 0:
+        front1 = _faces(sc, f1, p)
+    e_dir = (p1 - p0).normalized()
+    w = (m - p).normalized()
+    cross = w.cross(e_dir)
+    c_len = cross.norm()
+    if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6:
+        normal = cross / c_len
+        sigma, lit_d, lit, blocked_d = _shadow_boundary(sc, p, m, normal)
+        y_si = interaction_at(sc, lit, p, lit_d)
+        n = y_si.n
+        n_w = n.dot(lit_d)
+        n_cross = normal.cross(n).norm()
+        if sigma != 0.0 and ti.abs(n_w) > 1e-4 and n_cross > 1e-4:
+            y = y_si.p
+            # the shadowed receiver point next to y, on y's tangent plane
+            y_dark = p + blocked_d * (n.dot(y - p) / n.dot(blocked_d))
+            lam = (y - p).norm() / (m - p).norm()
+            length = lam * (e_dir - w * (n.dot(e_dir) / n.dot(w))).norm()
+            area_rate = lam * length / n_cross  # lit area lost per unit of sigma N . m'
+            rows = sc.cam.shape[0] // L.CAM_WIDTH
+            sub_w = accum.shape[1] // rows
+            for row in range(rows):
+                pos, front, o, jac = _film_position(sc, row, y, sub_w)
+                lo = -ti.cast(border, ti.f32) if row == 0 else 0.0
+                hi = ti.cast(border, ti.f32) if row == rows - 1 else 0.0
+                inside = (row * sub_w + lo <= pos.x <= (row + 1) * sub_w + hi
+                          and -border <= pos.y <= accum.shape[0] + border)
+                if front and inside and _camera_reaches(sc, o, y) and _camera_reaches(sc, o, y_dark):
+                    to_camera = (o - y).normalized()
+                    jump = _receiver_jump(sc, y_si, to_camera, -lit_d, (y - p).norm_sqr(),
+                                          sc.em_i[emitter, L.EI_TEX])
+                    value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale)
+                    if value.max() > 0.0:
+                        # the end vertices as the face turned to the light indexes them
+                        ends = E3_ENDS
+                        if f1 >= 0 and front1 and not front0:
+                            ends = E3_ENDS + 2
+                        apply_boundary_term(grad_vtx, tan_vtx, accum, weight, image_grad, mode, pos, value,
+                                            edge3_i[e, ends], edge3_i[e, ends + 1], -sigma * (1.0 - t) * normal,
+                                            -sigma * t * normal, rfilter, filter_radius, filter_stddev)
+
+
+@ti.kernel
+def point_shadow_kernel(
+    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
+    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
+    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    grad_vtx: V3_1, tan_vtx: V3_1,
+    edge3_p: V3_2, edge3_i: I_2, cdf: F_1, lights: I_1,
+    accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
+    features: ti.template(), mode: ti.template(), seed: ti.u32, n_samples: ti.i32, scale: ti.f32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
+):
+    """`n_samples` point-shadow samples (module docstring). Adjoint: add the term's vertex
+    gradients to `grad_vtx`, reading the pixel adjoints `image_grad`; forward: add it along
+    `tan_vtx` to the film (`accum`, times the pixel's `weight`). `lights`: (K,) rows of the
+    point lights in em_i; `scale`: total edge length * K / n_samples / the filter's integral;
+    `border`: pixels the film samples around the image (`sample_border`)."""
+    for i in range(n_samples):
+        point_shadow_sample(
+            SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
+                      bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            grad_vtx, tan_vtx, edge3_p, edge3_i, cdf, lights, accum, weight, image_grad, mode, seed, i, n_samples,
+            scale, rfilter, filter_radius, filter_stddev, border,
+        )

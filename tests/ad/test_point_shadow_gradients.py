@@ -1,0 +1,120 @@
+"""Point-light shadows (render/point_shadow_edges.py): a box out of view, lit by a point light,
+casts a hard shadow on a diffuse floor in view; the box slides and spins, and every derivative
+of the image comes from the moving shadow boundary. Criteria of test_visibility_gradients.py
+(the shape-optimization issue) against central finite differences, in forward and reverse mode.
+"""
+
+import numpy as np
+import pytest
+import taichi as ti
+from test_visibility_gradients import (
+    KEY,
+    RES,
+    T,
+    assert_matches_finite_differences,
+    finite_differences,
+    forward_mean,
+    tangents,
+)
+
+import taichi_render as tr
+
+FD_SPP = 4096
+
+
+def point_shadow_scene(integrator):
+    """A floor seen from above and a small box between it and a point light, out of view."""
+    return tr.load_dict(scene_dict(integrator))
+
+
+def scene_dict(integrator=None, light_at=(1.5, 3.0, 0.0)):
+    return {
+        "type": "scene",
+        "integrator": integrator or {"type": "direct_projective"},
+        "sensor": {"type": "perspective", "fov": 30, "to_world": T.look_at([0, 2, 0.01], [0, 0, 0], [0, 0, 1]),
+                   "film": {"type": "hdrfilm", "width": RES, "height": RES, "rfilter": {"type": "box"}}},
+        "floor": {"type": "rectangle", "to_world": T.rotate([1, 0, 0], -90).scale(3),
+                  "bsdf": {"type": "diffuse", "reflectance": 0.7}},
+        "box": {"type": "cube", "to_world": T.translate([0.7, 1.2, 0.0]).scale(0.15),
+                "bsdf": {"type": "diffuse", "reflectance": 0.5}},
+        "light": {"type": "point", "position": list(light_at), "intensity": 60.0},
+    }
+
+
+def reverse_directional(scene, params, t, w, spp, seed, seed_grad=None):
+    """grad(sum(w * image)) . t by reverse mode."""
+    params.enable_grad([KEY])
+    loss = tr.ad.loss_field()
+    with ti.ad.Tape(loss=loss):
+        image = tr.render(scene, params, spp=spp, seed=seed, seed_grad=seed_grad)
+        # mse against image - w / 2: the gradient of the loss is w / n
+        tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
+    return float(np.sum(params.grad(KEY) * t)) * w.size
+
+
+@pytest.fixture(scope="module")
+def finite_difference_images():
+    scene = point_shadow_scene({"type": "direct_projective"})
+    params = tr.traverse(scene)
+    return {motion: finite_differences(scene, params, tangents(params)[motion], spp=FD_SPP)
+            for motion in ("slide", "spin")}
+
+
+@pytest.mark.parametrize("motion", ["slide", "spin"])
+@pytest.mark.parametrize("integrator", [{"type": "direct_projective"}, {"type": "prb_projective", "max_depth": 3}])
+def test_forward_mode_matches_finite_differences(finite_difference_images, motion, integrator):
+    """direct_projective's finite differences serve prb_projective too: the shadow's edge
+    moves the same, and light bouncing off the box adds a smooth, small part."""
+    scene = point_shadow_scene(integrator)
+    params = tr.traverse(scene)
+    fd = finite_difference_images[motion]
+    derivative = forward_mean(scene, params, tangents(params)[motion], 64, range(4))
+    assert_matches_finite_differences(derivative, fd)
+
+
+@pytest.mark.parametrize("motion", ["slide", "spin"])
+def test_reverse_mode_matches_finite_differences(finite_difference_images, motion):
+    scene = point_shadow_scene({"type": "direct_projective"})
+    params = tr.traverse(scene)
+    t = tangents(params)[motion]
+    fd = finite_difference_images[motion]
+    rng = np.random.default_rng(4)
+    for w in (np.ones((RES, RES, 3), np.float32), rng.uniform(0.2, 1.8, (RES, RES, 3)).astype(np.float32)):
+        reverse = np.mean([reverse_directional(scene, params, t, w, 64, s) for s in range(2)])
+        expected = float(np.sum(w * fd))
+        assert abs(reverse - expected) < 0.03 * np.abs(w * fd).sum(), (reverse, expected, np.abs(w * fd).sum())
+
+
+@pytest.mark.parametrize("packets", ["1", "0"])
+def test_reverse_mode_equals_forward_mode(monkeypatch, packets):
+    """With seed_grad = seed, reverse mode replays the forward pass's samples (both drivers)."""
+    monkeypatch.setenv("TR_PACKETS", packets)
+    scene = point_shadow_scene({"type": "prb_projective", "max_depth": 3})
+    params = tr.traverse(scene)
+    t = tangents(params)["spin"]
+    w = np.random.default_rng(2).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
+    reverse = reverse_directional(scene, params, t, w, 16, 4, seed_grad=4)
+    forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=4).to_numpy()))
+    assert abs(forward) > 1.0
+    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+
+
+def test_each_light_counts_once():
+    """The box standing still (zero tangent) moves nothing; under a point light and a rectangle
+    light together, the point light's shadow is this term's and the rectangle's the indirect
+    term's: the sum matches finite differences (counting either twice would not)."""
+    scene = point_shadow_scene({"type": "direct_projective"})
+    params = tr.traverse(scene)
+    still = np.zeros_like(params[KEY])
+    assert np.abs(tr.render_forward(scene, params, KEY, tangent=still, spp=8).to_numpy()).max() == 0.0
+    # test_visibility_gradients.shadow_scene's rectangle light, and the point light beside it
+    area = {"type": "rectangle", "to_world": T.translate([1.5, 3, 0]).rotate([1, 0, 0], 90).scale(0.3),
+            "emitter": {"type": "area", "radiance": 30.0}}
+    point_only = tr.load_dict(scene_dict(light_at=(1.75, 3.0, 0.45)))
+    both = tr.load_dict({**scene_dict(light_at=(1.75, 3.0, 0.45)), "area": area})
+    both_params = tr.traverse(both)
+    t = tangents(both_params)["slide"]
+    fd = finite_differences(both, both_params, t, spp=FD_SPP)
+    fd_point = finite_differences(point_only, tr.traverse(point_only), t, spp=FD_SPP)
+    assert np.abs(fd - fd_point).sum() > 0.1 * np.abs(fd_point).sum()  # the second shadow counts
+    assert_matches_finite_differences(forward_mean(both, both_params, t, 256, range(8)), fd)
