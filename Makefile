@@ -43,7 +43,7 @@ test-portable: $(STAMP)
 
 # style and lint rules of pyproject.toml (ruff pinned there, so its default rules stay put)
 lint: $(STAMP)
-	$(VENV)/bin/ruff check taichi_render tests benchmarks
+	$(VENV)/bin/ruff check taichi_render tests benchmarks examples
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict

@@ -8,7 +8,9 @@ backend    when
 window     ``show_window=True``, an X display answers and a GGUI probe window opened
 offscreen  ``show_window=False`` and GGUI works off-screen (software Vulkan is enough)
 notebook   no window possible, running inside a Jupyter kernel: inline image updated in place
-frames     otherwise: frames are composed (and recorded / written) but not shown
+frames     otherwise, and on every rank but 0 of a distributed run (torchrun's ``RANK``
+           or an initialised ``torch.distributed`` group): frames are composed (and
+           recorded / written) but not shown
 ========== ===============================================================================
 
 ``backend="frames"`` (or any other name) forces a backend; the ``TR_PREVIEW_BACKEND``
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 import time
 import warnings
 
@@ -68,11 +71,25 @@ def format_value(value) -> str:
     return f"array{tuple(arr.shape)} mean {arr.mean():.4g}"
 
 
+def distributed_rank() -> int:
+    """This process's rank in a distributed run: torch.distributed's when a process group is
+    initialised (torch is not imported for this), else torchrun's ``RANK``, else 0."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
 def choose_backend(show_window: bool, backend: str = "auto", arch: str = "cpu") -> tuple[str, str]:
     """(backend, reason for any fallback). Probes run here, never after a window exists."""
     backend = os.environ.get("TR_PREVIEW_BACKEND", backend) if backend == "auto" else backend
     if backend not in ("auto",) + BACKENDS:
         raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+    if backend == "auto" and distributed_rank() != 0:
+        return "frames", f"rank {distributed_rank()} of a distributed run: only rank 0 shows a preview"
     if backend in ("window", "offscreen"):
         ok, reason = safety.ggui_available(backend == "window", arch)
         if not ok:
@@ -169,7 +186,7 @@ class Preview:
         self._drawing: M.MeshDrawing | None = None
         self.backend, self.fallback_reason = choose_backend(self.show_window, backend,
                                                             current_arch() or "cpu")
-        if self.fallback_reason:
+        if self.fallback_reason and distributed_rank() == 0:  # other ranks never show one
             warnings.warn(f"preview: no GGUI window ({self.fallback_reason}); showing "
                           f"{'inline' if self.backend == 'notebook' else 'nothing'}, "
                           f"frames are still composed (backend {self.backend!r})", stacklevel=2)

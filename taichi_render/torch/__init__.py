@@ -8,7 +8,8 @@
     torch.nn.functional.mse_loss(image, ref).backward()       # color.grad via path replay
 """
 
+from . import distributed
 from .function import render
 from .module import RenderLayer
 
-__all__ = ["RenderLayer", "render"]
+__all__ = ["RenderLayer", "distributed", "render"]

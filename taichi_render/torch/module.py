@@ -35,10 +35,13 @@ class RenderLayer(torch.nn.Module):
         self.spp, self.seed, self.seed_grad = spp, seed, seed_grad
         self.calls = 0
 
-    def forward(self, *args, sensor=0, **tensors) -> torch.Tensor:
+    def forward(self, *args, sensor=0, seed=None, **tensors) -> torch.Tensor:
         """Render with ``{key: tensor}``; a layer built for one key also takes that tensor
         positionally, so it can sit in ``torch.nn.Sequential``. `sensor`: index (or sensor
-        plugin) of the sensor to render, as in ``tr.render``."""
+        plugin) of the sensor to render, as in ``tr.render``. `seed`: this call's seed
+        (default: the layer's fixed seed, else the number of calls so far); data-parallel
+        loops pass ``trt.distributed.render_seed(step, view, n)`` so that a view draws the same
+        noise on any number of ranks."""
         if args:
             if len(args) != 1 or len(self.keys) != 1 or tensors:
                 raise TypeError("RenderLayer takes one positional tensor only when built for exactly one key")
@@ -46,7 +49,8 @@ class RenderLayer(torch.nn.Module):
         unknown = set(tensors) - set(self.keys)
         if unknown:
             raise KeyError(f"RenderLayer got keys it was not built for: {sorted(unknown)}")
-        seed = self.calls if self.seed is None else self.seed
+        if seed is None:
+            seed = self.calls if self.seed is None else self.seed
         self.calls += 1
         return render(self.scene, self.params, spp=self.spp, seed=seed, seed_grad=self.seed_grad, sensor=sensor,
                       **tensors)

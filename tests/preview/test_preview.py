@@ -271,6 +271,20 @@ def test_backend_choice_without_vulkan_or_display_needs_no_child(monkeypatch):
         choose_backend(False, backend="offscreen")
 
 
+def test_only_rank_zero_of_a_distributed_run_shows_a_preview(monkeypatch, recwarn):
+    monkeypatch.delenv("TR_PREVIEW_BACKEND", raising=False)
+    monkeypatch.setenv("RANK", "1")  # as torchrun sets it, before any process group exists
+    backend, reason = choose_backend(True)
+    assert backend == "frames" and "rank 1" in reason
+    assert choose_backend(True, backend="frames") == ("frames", "")  # a forced backend is kept
+    pv = Preview(show_window=True, scale=1)
+    assert pv.backend == "frames" and not recwarn.list  # silent: not a failure on rank 1
+    pv.close()
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert choose_backend(True) == ("frames", "DISPLAY is not set")  # rank 0 chooses as usual
+
+
 def test_notebook_view_outside_a_kernel_does_not_fail(capsys):
     pytest.importorskip("IPython")
     with Preview(backend="notebook", inline="display", min_interval=0.0) as pv:
