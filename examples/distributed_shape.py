@@ -60,6 +60,7 @@ def parse_args(argv=None):
     p.add_argument("--iterations", type=int, default=120, help="optimization steps (default 120)")
     p.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate, halved every 40 steps")
     p.add_argument("--threads", type=int, default=None, help="Taichi threads per rank (default: cores / ranks)")
+    p.add_argument("--log-every", type=int, default=10, help="print and measure Chamfer every N steps")
     p.add_argument("--out", type=pathlib.Path, default=None, help="npz written by rank 0")
     p.add_argument("--preview", action="store_true", help="live preview on rank 0")
     return p.parse_args(argv)
@@ -86,38 +87,42 @@ def main(argv=None) -> None:
     opt["u"] = ls.to_differential(params[KEY])
     target_points = torch.from_numpy(target_vertices.astype(np.float32))
     preview = tr.preview.Preview(targets[0]) if args.preview and rank == 0 else None
-    history = {"loss": [], "chamfer": []}
-    start, timed_from = time.perf_counter(), 0
+    history = {"loss": [], "chamfer": [], "chamfer_iterations": []}
+    step_seconds = []  # the optimization step alone (renders, backward, all-reduce, Adam)
     for it in range(args.iterations):
-        if it == 1:  # the first iteration compiles (or loads) the kernels: not timed
-            start, timed_from = time.perf_counter(), 1
+        started = time.perf_counter()
         opt.set_learning_rate(args.lr * 0.5 ** (it // 40))
         u = torch.tensor(opt["u"], requires_grad=True)
         vertices = ls.from_differential(u)
-        loss = torch.zeros(())
+        loss, shown = torch.zeros(()), None
         for v in sampler.views(it):
             image = trt.render(scene, params, sensor=v, spp=args.spp, seed=sampler.render_seed(it, v), **{KEY: vertices})
             loss = loss + torch.mean((image - targets[v]) ** 2)
+            shown = image if v == 0 else shown
         loss.backward()
         grads = trd.all_reduce_gradients(opt, gradients={"u": u.grad}, op="sum")  # the sum over all views
         total = float(trd.all_reduce(loss))  # the loss over all views, for the log
         opt.step(gradients=grads)
-        if rank == 0:
-            history["loss"].append(total)
+        step_seconds.append(time.perf_counter() - started)
+        if rank != 0:
+            continue
+        history["loss"].append(total)
+        if preview is not None and shown is not None:
+            preview.update(shown, loss=total, it=it, mesh=(vertices.detach(), faces))
+        if it % args.log_every == 0 or it == args.iterations - 1:
             history["chamfer"].append(chamfer(vertices.detach().reshape(-1, 3), target_points))
-            if preview is not None and sampler.views(it)[0] == 0:
-                preview.update(image, loss=history["loss"][-1], it=it, mesh=(vertices.detach(), faces))
-            if it % 10 == 0 or it == args.iterations - 1:
-                print(f"iteration {it:4d}  loss {history['loss'][-1]:.5f}  Chamfer {history['chamfer'][-1]:.5f}  "
-                      f"{(time.perf_counter() - start) / max(1, it + 1 - timed_from):.3f} s/it", flush=True)
-    seconds = (time.perf_counter() - start) / max(1, args.iterations - timed_from)
+            history["chamfer_iterations"].append(it)
+            print(f"iteration {it:4d}  loss {total:.5f}  Chamfer {history['chamfer'][-1]:.5f}  "
+                  f"step {step_seconds[-1]:.3f} s", flush=True)
+    # the first step compiles (or loads) the kernels: the mean is over the later ones
+    seconds = float(np.mean(step_seconds[1:] if len(step_seconds) > 1 else step_seconds))
     final = ls.from_differential(opt["u"])
     if rank == 0:
         print(f"{world} rank(s): {seconds:.3f} s per iteration, "
               f"{sampler.views_per_step / seconds:.1f} views/s; Chamfer {history['chamfer'][0]:.5f} -> "
               f"{history['chamfer'][-1]:.5f}")
         if args.out is not None:
-            np.savez(args.out, world=world, loss=history["loss"], chamfer=history["chamfer"],
+            np.savez(args.out, world=world, **history,
                      vertices=np.asarray(final), seconds_per_iteration=seconds)
     if preview is not None:
         preview.close()

@@ -8,17 +8,21 @@ parameters can be read and written without a device round trip.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import taichi as ti
 
 from . import layout as L
 from . import view
-from .bvh import build_bvh
+from .bvh import BvhRefitter
 from .derivative_data import DerivativeData
 from .quads import expand_units, pair_codes, pair_frames, unit_boxes
 from .triangle_transforms import barycentric_transforms
 from .view import SCENE_ARRAYS
 
+# each scene's BVH builder: a re-pack after vertices moved refits the last tree (bvh.py)
+_REFITTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _WRAP = {"repeat": L.WRAP_REPEAT, "mirror": L.WRAP_MIRROR, "clamp": L.WRAP_CLAMP}
 _FILTER = {"nearest": L.FILTER_NEAREST, "bilinear": L.FILTER_BILINEAR}
 
@@ -295,7 +299,8 @@ class SceneData(DerivativeData):
         codes = pair_codes(prim_arr, corners, tri[:, 3], tri_p[:, 3:6]) if len(tri) else np.zeros(len(prim_arr),
                                                                                                    np.int32)
         units, first = unit_boxes(boxes, codes)
-        node_box, node_i, unit_order = build_bvh(units)
+        refitter = _REFITTERS.setdefault(scene, BvhRefitter())
+        node_box, node_i, unit_order = refitter(units, np.concatenate([prim_arr.ravel(), codes]))
         order, node_i = expand_units(unit_order, first, codes, node_i)
         num_nodes = len(node_i) if len(order) else 0
         prim_arr = prim_arr[order] if len(order) else np.zeros((1, 2), np.int32)

@@ -40,6 +40,9 @@ API_NAMES = [
     "loss_field",
     "LargeSteps",
     "RenderLayer",
+    "init_process_group",
+    "ViewSampler",
+    "all_reduce_gradients",
 ]
 
 # Names whose modules are still being written: required as soon as the module exists in the

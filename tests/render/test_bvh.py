@@ -56,3 +56,63 @@ def test_small_scene_is_one_leaf_and_large_one_splits():
     assert len(node_i) == 1 and node_i[0, 1] == 36
     _, node_i, _ = bvh.build_bvh(random_boxes(2000))
     assert len(node_i) > 31
+
+
+def test_refit_of_unchanged_boxes_is_the_built_tree_and_bounds_hold_after_moves():
+    boxes = random_boxes(3000)
+    node_box, node_i, order = bvh.build_bvh(boxes)
+    np.testing.assert_array_equal(bvh.refit_bvh(boxes, node_i, order), node_box)
+    moved = boxes + np.random.default_rng(1).normal(0.0, 0.05, (len(boxes), 1, 3))
+    refit = bvh.refit_bvh(moved, node_i, order)
+    for leaf, _ in walk(node_i):
+        first, count = node_i[leaf]
+        prims = order[first:first + count]
+        assert np.all(refit[leaf, 0] <= moved[prims, 0]) and np.all(moved[prims, 1] <= refit[leaf, 1])
+    for node, (first, count) in enumerate(node_i):
+        if count == 0:
+            for child in (node + 1, first):
+                assert np.all(refit[node, 0] <= refit[child, 0]) and np.all(refit[child, 1] <= refit[node, 1])
+    assert bvh.sah_cost(refit, node_i) > bvh.sah_cost(node_box, node_i)  # scattered boxes: a worse tree
+
+
+def test_refitter_refits_small_moves_and_rebuilds_on_new_primitives_or_a_worse_tree():
+    boxes = random_boxes(2000)
+    topology = np.arange(2000)
+    refitter = bvh.BvhRefitter()
+    first = refitter(boxes, topology)
+    small = refitter(boxes + 1e-3, topology)
+    assert (refitter.builds, refitter.refits) == (1, 1)
+    assert small[1] is first[1] and np.allclose(small[0], first[0] + 1e-3, atol=1e-5)
+    refitter(boxes[:1999], topology[:1999])  # another set of primitives: built anew
+    assert (refitter.builds, refitter.refits) == (2, 1)
+    shuffled = boxes[:1999][np.random.default_rng(2).permutation(1999)]  # same count, boxes far from their tree
+    _, node_i, _ = refitter(shuffled, topology[:1999])
+    assert (refitter.builds, refitter.refits) == (3, 1)
+    np.testing.assert_array_equal(node_i, bvh.build_bvh(shuffled)[1])
+
+
+def test_moving_vertices_refits_and_renders_what_a_fresh_scene_renders():
+    import taichi_render as tr
+    from taichi_render.render import scene_data as packing
+
+    def scene():
+        d = tr.cornell_box()
+        d["sensor"]["film"]["width"] = d["sensor"]["film"]["height"] = 24
+        return tr.load_dict(d)
+
+    moving = scene()
+    params = tr.traverse(moving)
+    key = "small-box.vertex_positions"
+    tr.render(moving, spp=2)
+    refitter = packing._REFITTERS[moving]
+    v = params[key].copy()
+    v[1::3] += 0.05  # lift the small box
+    params[key] = v
+    params.update()
+    image = tr.render(moving, spp=2).to_numpy()
+    assert refitter.refits == 1 and refitter.builds == 1
+    fresh = scene()
+    fresh_params = tr.traverse(fresh)
+    fresh_params[key] = v
+    fresh_params.update()
+    np.testing.assert_array_equal(image, tr.render(fresh, spp=2).to_numpy())
