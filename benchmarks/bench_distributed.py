@@ -1,5 +1,5 @@
 """Data-parallel scaling (issue: scale out): time per step of examples/distributed_shape.py (a
-blob recovered from 8 views, prb_projective, 64x64, spp 4, Large Steps, Adam) with 1 rank of 1
+blob recovered from 8 views, prb_projective, 64x64 and 128x128, spp 4, Large Steps, Adam) with 1 rank of 1
 thread, 2 ranks of 1 thread each (torchrun, gloo) and 1 process of 2 threads.
 
 Each configuration runs as its own processes, the configurations in alternation for several
@@ -47,10 +47,15 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--iterations", type=int, default=8)
     p.add_argument("--views", type=int, default=8)
-    p.add_argument("--res", type=int, default=64)
+    p.add_argument("--res", type=int, nargs="+", default=[64, 128], help="image sizes, one table each")
     p.add_argument("--spp", type=int, default=4)
     a = p.parse_args(argv)
-    args = ["--views", str(a.views), "--res", str(a.res), "--spp", str(a.spp), "--iterations", str(a.iterations),
+    for res in a.res:
+        table(a, res)
+
+
+def table(a, res: int) -> None:
+    args = ["--views", str(a.views), "--res", str(res), "--spp", str(a.spp), "--iterations", str(a.iterations),
             "--log-every", str(10 * a.iterations)]
     times: dict[str, list[float]] = {name: [] for name in CONFIGS}
     for _ in range(a.rounds):
@@ -62,10 +67,10 @@ def main(argv=None):
         t = statistics.median(ts)
         rows.append([name, f"{1000 * t:.0f}", f"{a.views / t:.1f}", f"{base / t:.2f}x",
                      " ".join(f"{1000 * x:.0f}" for x in ts)])
-    print(f"### Data-parallel shape optimization ({a.views} views, {a.res}x{a.res}, spp {a.spp}, "
+    print(f"### Data-parallel shape optimization ({a.views} views, {res}x{res}, spp {a.spp}, "
           f"{a.iterations} steps, median of {a.rounds} rounds)\n")
     print(markdown_table(["configuration", "ms / step", "views / s", "vs 1 rank", "rounds (ms)"], rows))
-
+    print()
 
 if __name__ == "__main__":
     main()
