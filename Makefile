@@ -37,7 +37,7 @@ test: $(STAMP) sysdeps lint
 
 # the tests marked `portable` again, in a process where taichi_render changes nothing it can
 # switch off (docs/host_process.md): no LLVM rewrite, no thread pinning, Taichi's own frontend
-PORTABLE_SWITCHES := TR_HOST_CPU=0 TR_WIDE_VECTORS=0 TR_FMA=0 TR_PIN_THREADS=0 TR_FAST_FRONTEND=0
+PORTABLE_SWITCHES := TR_HOST_CPU=0 TR_WIDE_VECTORS=0 TR_FMA=0 TR_PIN_THREADS=0 TR_FAST_FRONTEND=0 TR_TORCH_OMP_PAUSE=0
 test-portable: $(STAMP)
 	$(PORTABLE_SWITCHES) TR_EXPECT_PORTABLE=1 $(VPY) -m pytest -q -m portable tests
 

@@ -1,8 +1,10 @@
 """The red-wall inversion loop (256x256, prb max_depth 3, spp 1, Adam lr 0.05): ms per
 iteration of the native loop (ti.ad.Tape + tr.ad.Adam) and of the torch-driven loop
-(taichi_render.torch + torch.optim.Adam), interleaved in one process so that machine drift
-hits both alike; with Mitsuba 3 (synchronised) in processes of its own that alternate with
-ours when it is installed (common.worker_results)."""
+(taichi_render.torch + torch.optim.Adam), measured two ways: interleaved iteration by iteration
+in one process (machine drift hits both alike), and back to back as users run them (each loop
+alone in a process of its own, the processes alternating; at 128x128 and 256x256). With
+Mitsuba 3 (synchronised) in processes of its own when it is installed
+(common.worker_results)."""
 
 from __future__ import annotations
 
@@ -98,19 +100,23 @@ def mitsuba_loop():
 
 def worker(kind: str) -> dict:
     """Median ms per iteration, in this process: the native and torch loops interleaved
-    (kind "taichi"), or Mitsuba's loop (kind "mitsuba"); after 3 warm-up iterations."""
+    (kind "taichi"), one loop alone (kinds "native@RES", "torch@RES"), or Mitsuba's loop
+    (kind "mitsuba"); after 3 warm-up iterations."""
     if kind == "mitsuba":
         steps = {"mitsuba": mitsuba_loop()}
     else:
         import taichi_render as tr
 
         tr.init()
+        loop, _, res = kind.partition("@")
         d = tr.cornell_box()
         d["integrator"] = {"type": "prb", "max_depth": 3}
+        d["sensor"]["film"]["width"] = d["sensor"]["film"]["height"] = int(res or RES)
         scene_a = tr.load_dict(d)
         scene_b = tr.load_dict(d)
         ref = tr.render(scene_a, spp=64, seed=12345).to_numpy()
-        steps = {"native": native_loop(scene_a, ref), "torch": torch_loop(scene_b, ref)}
+        loops = {"native": lambda: native_loop(scene_a, ref), "torch": lambda: torch_loop(scene_b, ref)}
+        steps = {name: make() for name, make in loops.items() if loop in ("taichi", name)}
     times = {k: [] for k in steps}
     for _ in range(3):  # warm-up
         for f in steps.values():
@@ -137,6 +143,22 @@ def main():
     print(f"Red-wall inversion {RES}x{RES}, spp 1, median of {ITERS} iterations in {ROUNDS} alternating processes"
           + ("" if "mitsuba" in results else " (Mitsuba 3 not installed)"))
     print(markdown_table(["loop", "ms / iteration", "ratio to native"], rows))
+    print()
+    back_to_back()
+
+
+def back_to_back():
+    """Each loop alone in its process, as users run one of them; the processes alternate."""
+    rows = []
+    for res in (128, RES):
+        kinds = [f"native@{res}", f"torch@{res}"]
+        results = worker_results(__file__, kinds, ROUNDS)
+        native = median_of(results[kinds[0]], "native")
+        torch_ms = median_of(results[kinds[1]], "torch")
+        rows.append([f"{res}x{res}", f"{native:.2f}", f"{torch_ms:.2f}", f"{torch_ms / native:.3f}"])
+    print(f"Red-wall inversion run back to back: each loop alone in a process, median of {ITERS} iterations, "
+          f"{ROUNDS} alternating processes per loop")
+    print(markdown_table(["image", "native ms / iteration", "torch ms / iteration", "torch / native"], rows))
 
 
 if __name__ == "__main__":

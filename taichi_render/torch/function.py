@@ -14,6 +14,7 @@ import torch
 from ..ad.params import traverse, values_version
 from ..backend import ensure_init, torch_device
 from ..render import renderer as R
+from .openmp import release_idle_workers
 
 
 def _as_parameter(key: str, value) -> torch.Tensor:
@@ -36,6 +37,7 @@ class _RenderFunction(torch.autograd.Function):
         params, keys = info["params"], info["keys"]
         _apply_values(params, keys, values)
         info["values_version"] = values_version(info["scene"])
+        release_idle_workers()  # torch's spinning OpenMP workers would share the cores (openmp.py)
         image = R.render(info["scene"], params, info["sensor"], info["spp"], info["seed"], info["seed_grad"])
         buf = R.film_buffers(R.get_sensor(info["scene"], info["sensor"]))
         ctx.info = info
@@ -63,6 +65,7 @@ class _RenderFunction(torch.autograd.Function):
         data = R.scene_data(scene)
         params._note_gradients([key for key, needs in zip(keys, wanted) if needs])
         data.zero_gradients()
+        release_idle_workers()
         R.launch(scene, sensor, info["spp"], info["seed_grad"], "adjoint", image_grad=image_grad)
         grads = []
         for key, value, needs in zip(keys, values, wanted):
