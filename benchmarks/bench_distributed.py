@@ -72,5 +72,6 @@ def table(a, res: int) -> None:
     print(markdown_table(["configuration", "ms / step", "views / s", "vs 1 rank", "rounds (ms)"], rows))
     print()
 
+
 if __name__ == "__main__":
     main()

@@ -170,24 +170,18 @@ class BvhRefitter:
 
     def __init__(self, growth: float = REFIT_GROWTH, leaf_size: int = LEAF_SIZE):
         self.growth, self.leaf_size = float(growth), int(leaf_size)
-        self._topology = None
-        self._tree = None  # (node_i, order, cost when built)
+        self._tree = None  # (topology, node_i, order, cost when built) of the last build
         self.builds = self.refits = 0
 
     def __call__(self, boxes: np.ndarray, topology: np.ndarray):
         topology = np.asarray(topology)
-        if self._tree is not None and len(boxes) and self._same(topology):
-            node_i, order, built_cost = self._tree
+        if self._tree is not None and np.array_equal(self._tree[0], topology):
+            _, node_i, order, built_cost = self._tree
             node_box = refit_bvh(boxes, node_i, order)
             if sah_cost(node_box, node_i) <= self.growth * built_cost:
                 self.refits += 1
                 return node_box, node_i, order
         node_box, node_i, order = build_bvh(boxes, self.leaf_size)
         self.builds += 1
-        self._topology = topology.copy()
-        self._tree = (node_i, order, sah_cost(node_box, node_i)) if len(boxes) else None
+        self._tree = (topology.copy(), node_i, order, sah_cost(node_box, node_i)) if len(boxes) else None
         return node_box, node_i, order
-
-    def _same(self, topology: np.ndarray) -> bool:
-        t = self._topology
-        return t is not None and t.shape == topology.shape and t.dtype == topology.dtype and np.array_equal(t, topology)

@@ -220,6 +220,11 @@ class ViewSampler:
                 f"rank={self.rank}, world_size={self.world_size})")
 
 
+def _check_op(op: str) -> None:
+    if op not in ("mean", "sum"):
+        raise ValueError(f"op must be 'mean' or 'sum', got {op!r}")
+
+
 def _gradient_source(source, keys):
     """(keys, read(key) -> np.ndarray) for an optimizer or scene parameters."""
     from ..ad.optimizers import Optimizer
@@ -251,8 +256,7 @@ def all_reduce_gradients(source, keys=None, gradients: dict | None = None, op: s
         ``{key: np.ndarray}`` float32 shaped like each key's gradient, the same on every rank;
         pass it to ``opt.step(gradients=...)``. Without a process group the local gradients.
     """
-    if op not in ("mean", "sum"):
-        raise ValueError(f"op must be 'mean' or 'sum', got {op!r}")
+    _check_op(op)  # also when there is nothing to reduce
     keys, read = _gradient_source(source, keys)
     given = dict(gradients or {})
     local = {}
@@ -282,8 +286,7 @@ def all_reduce(value, op: str = "sum") -> np.ndarray:
         float32 numpy array of the value's shape, the same on every rank (the local value
         without a process group).
     """
-    if op not in ("mean", "sum"):
-        raise ValueError(f"op must be 'mean' or 'sum', got {op!r}")
+    _check_op(op)
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     local = np.array(value, np.float32)
