@@ -35,10 +35,12 @@ plugin                                 key (after prefix)  value
 rgb texture                            ``value``         * (3,)
 bitmap texture                         ``data``          * (H, W, C); a new H', W' is accepted
 checkerboard                           ``color0.value``, ``color1.value`` (their rgb textures) *
-dielectric, thindielectric, plastic    ``eta``, ``int_ior``, ``ext_ior``  (1,), > 0
+dielectric, thindielectric, plastic,   ``eta``, ``int_ior``, ``ext_ior``  (1,), > 0
+roughplastic, roughdielectric
+roughplastic                           ``alpha`` (1,) > 0 (Mitsuba's key: a float there)
 conductor, roughconductor              ``eta.value``, ``k.value``  (3,), >= 0 (Mitsuba's keys:
                                        eta and k are textures there)
-roughconductor                         ``alpha.value`` (1,) when alpha_u == alpha_v, else
+roughconductor, roughdielectric        ``alpha.value`` (1,) when alpha_u == alpha_v, else
                                        ``alpha_u.value`` and ``alpha_v.value``; > 0
 mesh shapes (obj, ply, rectangle,      ``vertex_positions`` * (N*3,), ``vertex_normals``
 cube)                                  (N*3,), ``vertex_texcoords`` (N*2,) (when the mesh has
@@ -444,7 +446,8 @@ class SceneParameters(Mapping):
 
 
 def _plastic_textures(data) -> set[int]:
-    """ids of the textures a packed ``plastic`` BSDF reads (its sampling weight uses them)."""
+    """ids of the textures a packed ``plastic``/``roughplastic`` BSDF reads (its sampling weight
+    uses them)."""
     out: set[int] = set()
 
     def add(tex):
@@ -456,7 +459,7 @@ def _plastic_textures(data) -> set[int]:
             add(tex.color1)
 
     for bsdf in data.bsdfs:
-        if bsdf.type_name == "plastic":
+        if bsdf.type_name in ("plastic", "roughplastic"):
             add(bsdf.diffuse_reflectance)
             add(bsdf.specular_reflectance)
     return out

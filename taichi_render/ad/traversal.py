@@ -31,6 +31,8 @@ MITSUBA_CLASS_NAMES = {
     ("bsdf", "conductor"): "SmoothConductor",
     ("bsdf", "roughconductor"): "RoughConductor",
     ("bsdf", "plastic"): "SmoothPlastic",
+    ("bsdf", "roughplastic"): "RoughPlastic",
+    ("bsdf", "roughdielectric"): "RoughDielectric",
     ("texture", "rgb"): "RGBReflectanceSpectrum",
     ("texture", "bitmap"): "BitmapTexture",
     ("texture", "checkerboard"): "Checkerboard",
@@ -212,14 +214,22 @@ def _bsdf(t: _Traversal, bsdf, name: str):
         return [("reflectance", bsdf.reflectance)]
     if kind == "twosided":
         return [("brdf_0", bsdf.brdf[0]), ("brdf_1", bsdf.brdf[1])]
-    if kind in ("dielectric", "thindielectric"):
+    if kind in ("dielectric", "thindielectric", "roughdielectric"):
         _ior_params(t, bsdf, name)
+        if kind == "roughdielectric":
+            _roughness_params(t, bsdf, name)
         return [
             ("specular_reflectance", bsdf.specular_reflectance),
             ("specular_transmittance", bsdf.specular_transmittance),
         ]
-    if kind == "plastic":
+    if kind in ("plastic", "roughplastic"):
         _ior_params(t, bsdf, name)
+        if kind == "roughplastic":
+
+            def set_alpha(v):
+                bsdf.alpha = bsdf.alpha_u = bsdf.alpha_v = float(v[0])
+
+            t.add(name, "alpha", bsdf, _float1(lambda: bsdf.alpha), set_alpha, check=_positive)
         return [
             ("diffuse_reflectance", bsdf.diffuse_reflectance),
             ("specular_reflectance", bsdf.specular_reflectance),

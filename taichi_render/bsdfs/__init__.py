@@ -1,7 +1,17 @@
 """BSDF plugins: ``diffuse``, ``twosided``, ``dielectric``, ``thindielectric``, ``conductor``,
-``roughconductor``, ``plastic`` (host data; see each module)."""
+``roughconductor``, ``roughdielectric``, ``plastic``, ``roughplastic`` (host data; see each module)."""
 
-from . import conductor, dielectric, diffuse, plastic, roughconductor, thindielectric, twosided
+from . import (
+    conductor,
+    dielectric,
+    diffuse,
+    plastic,
+    roughconductor,
+    roughdielectric,
+    roughplastic,
+    thindielectric,
+    twosided,
+)
 
 __all__ = [
     "conductor",
@@ -9,6 +19,8 @@ __all__ = [
     "diffuse",
     "plastic",
     "roughconductor",
+    "roughdielectric",
+    "roughplastic",
     "thindielectric",
     "twosided",
 ]

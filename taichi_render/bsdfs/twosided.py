@@ -9,7 +9,8 @@ Parameter         Type   Description
 
 Exposes ``brdf``: a list of two BSDF plugins ``[front, back]`` (the same object twice when one
 child is given). Parameter keys are ``brdf_0``/``brdf_1`` as in Mitsuba's ``traverse``.
-Children with a transmission component (``dielectric``, ``thindielectric``) are rejected, as in
+Children with a transmission component (``dielectric``, ``thindielectric``,
+``roughdielectric``) are rejected, as in
 Mitsuba.
 
 Example::
@@ -23,7 +24,7 @@ from __future__ import annotations
 from ..core.registry import Plugin, register
 
 #: BSDF types with a transmission component (not allowed inside ``twosided``).
-TRANSMISSIVE_TYPES = ("dielectric", "thindielectric")
+TRANSMISSIVE_TYPES = ("dielectric", "thindielectric", "roughdielectric")
 
 
 @register("bsdf", "twosided")

@@ -9,6 +9,7 @@ are never evaluated, only sampled. `twosided` is resolved before these are calle
 
 import taichi as ti
 
+from ..bsdfs.roughplastic import TRANSMITTANCE_RESOLUTION
 from . import layout as L
 from .frame import reflect, refract
 from .fresnel import fresnel_conductor, fresnel_dielectric
@@ -41,7 +42,8 @@ def resolve(sc: ti.template(), b: ti.i32, cos_theta_i: ti.f32):
 def has_smooth_lobe(sc: ti.template(), b: ti.i32) -> ti.i32:
     """Whether the BSDF has a non-delta component (emitter sampling is then worthwhile)."""
     kind = sc.bsdf_i[b, L.BI_TYPE]
-    return ti.i32(kind == L.BSDF_DIFFUSE or kind == L.BSDF_ROUGHCONDUCTOR or kind == L.BSDF_PLASTIC)
+    return ti.i32(kind == L.BSDF_DIFFUSE or kind == L.BSDF_ROUGHCONDUCTOR or kind == L.BSDF_PLASTIC
+                  or kind == L.BSDF_ROUGHPLASTIC or kind == L.BSDF_ROUGHDIELECTRIC)
 
 
 @ti.func
@@ -62,6 +64,16 @@ def _plastic_probs(sc: ti.template(), b: ti.i32, f_i: ti.f32):
     total = ps + pd
     ps = ps / total if total > 0.0 else 0.0
     return ps, 1.0 - ps
+
+
+@ti.func
+def _coating_transmittance(sc: ti.template(), b: ti.i32, cos_theta: ti.f32) -> ti.f32:
+    """Rough plastic's coating transmittance at cos_theta: its table, linearly interpolated."""
+    offset = sc.bsdf_i[b, L.BI_TABLE]
+    x = cos_theta * (TRANSMITTANCE_RESOLUTION - 1)
+    i = ti.min(ti.cast(x, ti.i32), TRANSMITTANCE_RESOLUTION - 2)
+    w1 = x - ti.cast(i, ti.f32)
+    return (1.0 - w1) * sc.dist[offset + i] + w1 * sc.dist[offset + i + 1]
 
 
 @ti.func
@@ -91,6 +103,42 @@ def slot_textures(sc: ti.template(), b: ti.i32, uv: vec2):
 
 
 @ti.func
+def _rough_dielectric_eval_pdf(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, wo: vec3):
+    """Rough dielectric (Walter et al. 2007, Mitsuba's roughdielectric) on either side: the
+    reflection lobe (tex0) where wi and wo share a side, the refraction lobe (tex1) otherwise,
+    with the generalized half vector; radiance crossing the interface is scaled by 1 / eta^2."""
+    value = vec3(0.0)
+    pdf = 0.0
+    cos_i = wi.z
+    if cos_i != 0.0:
+        au = sc.bsdf_f[b, L.BF_ALPHA_U]
+        av = sc.bsdf_f[b, L.BF_ALPHA_V]
+        ggx = sc.bsdf_i[b, L.BI_DISTRIBUTION]
+        eta = sc.bsdf_f[b, L.BF_ETA]
+        reflected = cos_i * wo.z > 0.0
+        eta_rel = eta if cos_i > 0.0 else 1.0 / eta  # inside / outside, seen from wi's side
+        m = (wi + wo * (1.0 if reflected else eta_rel)).normalized()
+        if m.z < 0.0:
+            m = -m
+        dot_i = wi.dot(m)
+        dot_o = wo.dot(m)
+        if dot_i * cos_i > 0.0 and dot_o * wo.z > 0.0:
+            d = ndf(m, au, av, ggx)
+            g = smith_g1(wi, m, au, av, ggx) * smith_g1(wo, m, au, av, ggx)
+            f, _, _, _ = fresnel_dielectric(dot_i, eta)
+            pdf_m = pdf_normal(wi if cos_i > 0.0 else -wi, m, au, av, ggx)
+            if reflected:
+                value = tex0 * (f * d * g / (4.0 * ti.abs(cos_i)))
+                pdf = pdf_m * f / (4.0 * ti.abs(dot_o))
+            else:
+                denom = dot_i + eta_rel * dot_o
+                # the BTDF's eta_rel^2 and the radiance scale 1 / eta_rel^2 cancel
+                value = tex1 * ti.abs((1.0 - f) * d * g * dot_i * dot_o / (cos_i * denom * denom))
+                pdf = pdf_m * (1.0 - f) * eta_rel * eta_rel * ti.abs(dot_o) / (denom * denom)
+    return value, pdf
+
+
+@ti.func
 def eval_pdf(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, wo: vec3):
     """(f * cos_theta_o (vec3), pdf of sampling wo) of the smooth lobes of leaf BSDF `b`.
 
@@ -98,7 +146,9 @@ def eval_pdf(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, wo:
     kind = sc.bsdf_i[b, L.BI_TYPE]
     value = vec3(0.0)
     pdf = 0.0
-    if wi.z > 0.0 and wo.z > 0.0:
+    if ti.static(sc.features & MATERIALS) and kind == L.BSDF_ROUGHDIELECTRIC:
+        value, pdf = _rough_dielectric_eval_pdf(sc, b, tex0, tex1, wi, wo)
+    elif wi.z > 0.0 and wo.z > 0.0:
         if kind == L.BSDF_DIFFUSE:
             value = tex0 * (INV_PI * wo.z)
             pdf = square_to_cosine_hemisphere_pdf(wo)
@@ -121,6 +171,21 @@ def eval_pdf(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, wo:
                 value = diff * ((1.0 - f_i) * (1.0 - f_o) / (eta * eta) * INV_PI * wo.z)
                 _, pd = _plastic_probs(sc, b, f_i)
                 pdf = pd * square_to_cosine_hemisphere_pdf(wo)
+            elif kind == L.BSDF_ROUGHPLASTIC:
+                eta = sc.bsdf_f[b, L.BF_ETA]
+                alpha = sc.bsdf_f[b, L.BF_ALPHA_U]
+                ggx = sc.bsdf_i[b, L.BI_DISTRIBUTION]
+                h = (wi + wo).normalized()
+                f, _, _, _ = fresnel_dielectric(wi.dot(h), eta)
+                d = ndf(h, alpha, alpha, ggx)
+                g = smith_g1(wi, h, alpha, alpha, ggx) * smith_g1(wo, h, alpha, alpha, ggx)
+                t_i = _coating_transmittance(sc, b, wi.z)
+                t_o = _coating_transmittance(sc, b, wo.z)
+                diff = _plastic_diffuse(sc, b, tex0)
+                value = tex1 * (f * d * g / (4.0 * wi.z)) + diff * (INV_PI / (eta * eta) * wo.z * t_i * t_o)
+                ps, pd = _plastic_probs(sc, b, 1.0 - t_i)
+                pdf = ps * pdf_normal(wi, h, alpha, alpha, ggx) / (4.0 * wo.dot(h))
+                pdf += pd * square_to_cosine_hemisphere_pdf(wo)
     return value, pdf
 
 
@@ -191,6 +256,31 @@ def sample(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, s1: t
                     bs.pdf = ps
                     bs.delta = 1
                     bs.weight = tex1 * (f_i / ps)
+                else:
+                    bs.wo = square_to_cosine_hemisphere(s2)
+        elif kind == L.BSDF_ROUGHDIELECTRIC:
+            if wi.z != 0.0:
+                side = 1.0 if wi.z > 0.0 else -1.0
+                m = sample_normal(wi * side, s2, sc.bsdf_f[b, L.BF_ALPHA_U], sc.bsdf_f[b, L.BF_ALPHA_V],
+                                  sc.bsdf_i[b, L.BI_DISTRIBUTION])
+                dot_i = wi.dot(m)
+                f, cos_t, eta_it, eta_ti = fresnel_dielectric(dot_i, sc.bsdf_f[b, L.BF_ETA])
+                if s1 <= f:
+                    bs.wo = 2.0 * dot_i * m - wi
+                    bs.valid = ti.i32(bs.wo.z * wi.z > 0.0)
+                else:
+                    bs.wo = m * (dot_i * eta_ti + cos_t) - wi * eta_ti
+                    bs.eta = eta_it
+                    bs.valid = ti.i32(bs.wo.z * wi.z < 0.0)
+        elif kind == L.BSDF_ROUGHPLASTIC:
+            if wi.z > 0.0:
+                ps, _ = _plastic_probs(sc, b, 1.0 - _coating_transmittance(sc, b, wi.z))
+                bs.valid = 1
+                if s1 < ps:
+                    alpha = sc.bsdf_f[b, L.BF_ALPHA_U]
+                    m = sample_normal(wi, s2, alpha, alpha, sc.bsdf_i[b, L.BI_DISTRIBUTION])
+                    bs.wo = 2.0 * wi.dot(m) * m - wi
+                    bs.valid = ti.i32(bs.wo.z > 0.0)
                 else:
                     bs.wo = square_to_cosine_hemisphere(s2)
     return bs

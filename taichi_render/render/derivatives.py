@@ -52,21 +52,32 @@ def safe_inverse(v: vec3) -> vec3:
 
 
 @ti.func
-def lobe_dlog(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, delta: ti.i32, reflected: ti.i32):
+def lobe_dlog(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, delta: ti.i32, reflected: ti.i32,
+              value: vec3, units: ti.template()):
     """Per-channel d log(value) / d tex0 and d log(value) / d tex1 of the lobe that produced a
-    sample of leaf BSDF `b` (delta: a delta lobe; reflected: wo on the side of wi)."""
+    sample of leaf BSDF `b` (delta: a delta lobe; reflected: wo on the side of wi).
+
+    value: f * cos of a smooth sample; units: `evaluate_both`'s unit values (rows 2 and 3: the
+    sampled direction per unit of slot 0 and slot 1), used where a smooth sample's value sums
+    lobes of both slots (roughplastic)."""
     kind = sc.bsdf_i[b, L.BI_TYPE]
     a0 = vec3(0.0)
     a1 = vec3(0.0)
     if ti.static(sc.features & MATERIALS):
-        if kind == L.BSDF_PLASTIC:
+        if kind == L.BSDF_ROUGHPLASTIC and not delta:
+            inv = safe_inverse(value)
+            unit0 = vec3(units[2, 0], units[2, 1], units[2, 2])
+            unit1 = vec3(units[3, 0], units[3, 1], units[3, 2])
+            a0 = unit0 * unit_correction(sc, b, tex0) * inv
+            a1 = unit1 * inv
+        elif kind == L.BSDF_PLASTIC:
             if delta:
                 a1 = safe_inverse(tex1)
             elif sc.bsdf_i[b, L.BI_NONLINEAR]:
                 a0 = safe_inverse(tex0 * (1.0 - tex0 * sc.bsdf_f[b, L.BF_FDR_INT]))
             else:
                 a0 = safe_inverse(tex0)
-        elif kind == L.BSDF_DIELECTRIC or kind == L.BSDF_THINDIELECTRIC:
+        elif kind == L.BSDF_DIELECTRIC or kind == L.BSDF_THINDIELECTRIC or kind == L.BSDF_ROUGHDIELECTRIC:
             if reflected:
                 a0 = safe_inverse(tex0)
             else:
@@ -81,10 +92,11 @@ def lobe_dlog(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, delta: ti.i3
 @ti.func
 def unit_correction(sc: ti.template(), b: ti.i32, tex0: vec3) -> vec3:
     """d value / d tex0 = (value at tex0 = 1) * this: 1 for lobes linear in tex0; for the
-    nonlinear plastic, diff = t / (1 - t fdr) has derivative 1 / (1 - t fdr)^2."""
+    nonlinear (rough) plastic, diff = t / (1 - t fdr) has derivative 1 / (1 - t fdr)^2."""
     c = vec3(1.0)
     if ti.static(sc.features & MATERIALS):
-        if sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_PLASTIC and sc.bsdf_i[b, L.BI_NONLINEAR]:
+        kind = sc.bsdf_i[b, L.BI_TYPE]
+        if (kind == L.BSDF_PLASTIC or kind == L.BSDF_ROUGHPLASTIC) and sc.bsdf_i[b, L.BI_NONLINEAR]:
             fdr = sc.bsdf_f[b, L.BF_FDR_INT]
             q = 1.0 - tex0 * fdr
             c = (1.0 - fdr) / (q * q)
@@ -138,7 +150,7 @@ def apply_texture_derivative(sc: ti.template(), ad: ti.template(), tex: ti.i32, 
     return out
 
 
-MAX_TERMS = 5
+MAX_TERMS = 6
 
 
 @ti.func

@@ -44,14 +44,17 @@ BSDF_THINDIELECTRIC = 3
 BSDF_CONDUCTOR = 4
 BSDF_ROUGHCONDUCTOR = 5
 BSDF_PLASTIC = 6
+BSDF_ROUGHPLASTIC = 7
+BSDF_ROUGHDIELECTRIC = 8
 
 BI_TYPE = 0
-BI_TEX0 = 1  # diffuse.reflectance, *.specular_reflectance, plastic.diffuse_reflectance
-BI_TEX1 = 2  # dielectric.specular_transmittance, plastic.specular_reflectance
+BI_TEX0 = 1  # diffuse.reflectance, *.specular_reflectance, (rough)plastic.diffuse_reflectance
+BI_TEX1 = 2  # (rough)dielectric.specular_transmittance, (rough)plastic.specular_reflectance
 BI_CHILD0 = 3  # twosided front
 BI_CHILD1 = 4  # twosided back
 BI_DISTRIBUTION = 5  # 0 beckmann, 1 ggx
 BI_NONLINEAR = 6
+BI_TABLE = 7  # roughplastic: offset of its coating transmittance table in the dist pool
 BI_WIDTH = 8
 
 BF_ETA = 0  # int_ior / ext_ior
@@ -59,8 +62,8 @@ BF_ALPHA_U = 1
 BF_ALPHA_V = 2
 BF_COND_ETA = 3  # 3 floats
 BF_COND_K = 6  # 3 floats
-BF_FDR_INT = 9  # plastic: internal diffuse Fresnel reflectance
-BF_SPEC_WEIGHT = 10  # plastic: probability weight of the specular lobe
+BF_FDR_INT = 9  # plastic, roughplastic: internal diffuse Fresnel reflectance
+BF_SPEC_WEIGHT = 10  # plastic, roughplastic: probability weight of the specular lobe
 BF_PERFECT_MIRROR = 11
 BF_WIDTH = 12
 

@@ -3,6 +3,7 @@ ray, emitter-sampling densities for MIS, shadow rays, and the shared BSDF evalua
 
 import taichi as ti
 
+from . import layout as L
 from .bsdf import eval_pdf
 from .emitters import area_lookup, environment_lookup, pdf_area, pdf_environment
 from .intersect import INF, SHADOW_EPSILON, occluded, spawn_origin
@@ -60,25 +61,40 @@ def evaluate_both(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3
                   emitter_active: ti.i32, bs: ti.template(), with_unit: ti.template()):
     """Evaluate the smooth lobes for the emitter direction and the BSDF-sampled direction at one
     inlined `eval_pdf` site. Fills bs.weight/pdf of smooth samples; returns the emitter
-    direction's (f * cos, bsdf pdf, f * cos per unit of the first texture slot).
+    direction's f * cos (vec3) and bsdf pdf, then `units`, a 4x3 matrix whose rows are f * cos
+    per unit of a texture slot: (emitter direction, slot 0), (emitter direction, slot 1),
+    (sampled direction, slot 0), (sampled direction, slot 1).
 
-    The last value (`with_unit`, derivative modes) is the value with tex0 = 1: the derivative
-    of a lobe that is linear in tex0, defined even where tex0 = 0 (where dividing by tex0, as
-    the indirect term must, loses the gradient)."""
+    The units (`with_unit`, derivative modes) are the value with that slot = 1 and the other 0:
+    the derivative of a lobe that is linear in the slot, defined even where the slot's value is
+    0 (where dividing by it, as the indirect term must, loses the gradient). Only `roughplastic`
+    (a sum of lobes of both slots) and `roughdielectric` (slot 0 or 1 by the side of wo) have
+    smooth values that depend on slot 1; for every other BSDF the slot-1 rows and the
+    sampled-direction rows are not evaluated (zero), and the caller uses the lobe's own
+    derivative (`lobe_dlog`)."""
     em_value = vec3(0.0)
     em_pdf = 0.0
-    em_unit = vec3(0.0)
-    n_evals = 3 if ti.static(with_unit) else 2
+    units = ti.Matrix.zero(ti.f32, 4, 3)
+    n_evals = 6 if ti.static(with_unit) else 2
+    kind = sc.bsdf_i[b, L.BI_TYPE]
+    both_slots = kind == L.BSDF_ROUGHPLASTIC or kind == L.BSDF_ROUGHDIELECTRIC
     for k in range(n_evals):
-        active = bs.valid and not bs.delta if k == 1 else emitter_active
+        # k: 0 emitter direction, 1 sampled direction, then the units' rows 2..5
+        towards_sample = k == 1 or k >= 4
+        active = bs.valid and not bs.delta if towards_sample else emitter_active
+        if k >= 3 and not both_slots:
+            active = False
         if active:
             wo = wo_emitter
             t0 = tex0
-            if k == 1:
+            t1 = tex1
+            if towards_sample:
                 wo = bs.wo
-            if k == 2:
-                t0 = vec3(1.0)
-            value, pdf = eval_pdf(sc, b, t0, tex1, wi, wo)
+            if k >= 2:
+                slot0 = k % 2 == 0
+                t0 = vec3(1.0) if slot0 else vec3(0.0)
+                t1 = vec3(0.0) if slot0 else vec3(1.0)
+            value, pdf = eval_pdf(sc, b, t0, t1, wi, wo)
             if k == 0:
                 em_value = value
                 em_pdf = pdf
@@ -88,5 +104,6 @@ def evaluate_both(sc: ti.template(), b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3
                 if pdf > 0.0:
                     bs.weight = value / pdf
             else:
-                em_unit = value
-    return em_value, em_pdf, em_unit
+                for c in ti.static(range(3)):
+                    units[k - 2, c] = value[c]
+    return em_value, em_pdf, units

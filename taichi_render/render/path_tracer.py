@@ -159,7 +159,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
             rng.rand2(key, rng.bounce_dim(depth, rng.OFS_BSDF_2D)),
         )
         em_active = has_smooth_lobe(sc, b) and es.pdf > 0.0 and es.weight.max() > 0.0
-        em_value, em_bsdf_pdf, em_unit = evaluate_both(
+        em_value, em_bsdf_pdf, units = evaluate_both(
             sc, b, tex0, tex1, wi, frame @ es.d, em_active, bs, mode != MODE_PRIMAL
         )
         if em_value.max() > 0.0 and visible:
@@ -169,10 +169,14 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
             if ti.static(mode != MODE_PRIMAL):
                 # emitted radiance at the sampled point, and the BSDF's smooth lobe
                 g_em = st.throughput * em_value * (mis * es.factor)
-                g0 = st.throughput * em_unit * unit_correction(sc, b, tex0) * es.weight * mis
+                em_unit0 = vec3(units[0, 0], units[0, 1], units[0, 2])
+                em_unit1 = vec3(units[1, 0], units[1, 1], units[1, 2])
+                g0 = st.throughput * em_unit0 * unit_correction(sc, b, tex0) * es.weight * mis
+                g1 = st.throughput * em_unit1 * es.weight * mis
                 put_term(t_tex, t_uv, t_g, n_terms, es.tex, es.uv, g_em)
                 put_term(t_tex, t_uv, t_g, n_terms + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
-                n_terms += 2
+                put_term(t_tex, t_uv, t_g, n_terms + 2, sc.bsdf_i[b, L.BI_TEX1], si.uv, g1)
+                n_terms += 3
                 if replay and not single_pass and shape_terms:
                     # geometry term of the emitter sample: the receiver, and the emitter's
                     # triangle when it is one
@@ -203,7 +207,8 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
             if ti.static(mode != MODE_PRIMAL):
                 # everything still to come passes through this vertex's sampled lobe
                 future = total - st.gathered
-                a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0))
+                a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0),
+                                   bs.weight * bs.pdf, units)
                 slots = ti.Vector([sc.bsdf_i[b, L.BI_TEX0], sc.bsdf_i[b, L.BI_TEX1]])
                 put_term(t_tex, t_uv, t_g, n_terms, slots[0], si.uv, future * a0)
                 put_term(t_tex, t_uv, t_g, n_terms + 1, slots[1], si.uv, future * a1)

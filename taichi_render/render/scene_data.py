@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 import taichi as ti
 
+from ..bsdfs.roughplastic import rough_transmittance
 from . import layout as L
 from . import view
 from .bvh import BvhRefitter
@@ -148,11 +149,16 @@ class SceneData(DerivativeData):
             c1 = self.bsdf_index(back)
             self._bsdf.ints[idx][L.BI_CHILD0] = c0
             self._bsdf.ints[idx][L.BI_CHILD1] = c1
-        elif kind in ("dielectric", "thindielectric"):
-            bi[L.BI_TYPE] = L.BSDF_DIELECTRIC if kind == "dielectric" else L.BSDF_THINDIELECTRIC
+        elif kind in ("dielectric", "thindielectric", "roughdielectric"):
+            bi[L.BI_TYPE] = {"dielectric": L.BSDF_DIELECTRIC, "thindielectric": L.BSDF_THINDIELECTRIC,
+                             "roughdielectric": L.BSDF_ROUGHDIELECTRIC}[kind]
             bi[L.BI_TEX0] = self.texture_index(bsdf.specular_reflectance)
             bi[L.BI_TEX1] = self.texture_index(bsdf.specular_transmittance)
             bf[L.BF_ETA] = float(bsdf.int_ior) / float(bsdf.ext_ior)
+            if kind == "roughdielectric":
+                bi[L.BI_DISTRIBUTION] = 1 if bsdf.distribution == "ggx" else 0
+                bf[L.BF_ALPHA_U] = bsdf.alpha_u
+                bf[L.BF_ALPHA_V] = bsdf.alpha_v
         elif kind in ("conductor", "roughconductor"):
             bi[L.BI_TYPE] = L.BSDF_CONDUCTOR if kind == "conductor" else L.BSDF_ROUGHCONDUCTOR
             bi[L.BI_TEX0] = self.texture_index(bsdf.specular_reflectance)
@@ -163,14 +169,22 @@ class SceneData(DerivativeData):
                 bi[L.BI_DISTRIBUTION] = 1 if bsdf.distribution == "ggx" else 0
                 bf[L.BF_ALPHA_U] = bsdf.alpha_u
                 bf[L.BF_ALPHA_V] = bsdf.alpha_v
-        elif kind == "plastic":
-            bi[L.BI_TYPE] = L.BSDF_PLASTIC
+        elif kind in ("plastic", "roughplastic"):
+            bi[L.BI_TYPE] = L.BSDF_PLASTIC if kind == "plastic" else L.BSDF_ROUGHPLASTIC
             bi[L.BI_TEX0] = self.texture_index(bsdf.diffuse_reflectance)
             bi[L.BI_TEX1] = self.texture_index(bsdf.specular_reflectance)
             eta = float(bsdf.int_ior) / float(bsdf.ext_ior)
             bf[L.BF_ETA] = eta
             bi[L.BI_NONLINEAR] = int(bool(bsdf.nonlinear))
-            bf[L.BF_FDR_INT] = fresnel_diffuse_reflectance(1.0 / eta)
+            if kind == "plastic":
+                bf[L.BF_FDR_INT] = fresnel_diffuse_reflectance(1.0 / eta)
+            else:
+                ggx = bsdf.distribution == "ggx"
+                table, internal = rough_transmittance(float(bsdf.alpha), ggx, eta)
+                bi[L.BI_DISTRIBUTION] = int(ggx)
+                bi[L.BI_TABLE] = self._append_dist(table)
+                bf[L.BF_ALPHA_U] = bf[L.BF_ALPHA_V] = float(bsdf.alpha)
+                bf[L.BF_FDR_INT] = internal
             d_mean = float(np.mean(_texture_mean(bsdf.diffuse_reflectance)))
             s_mean = float(np.mean(_texture_mean(bsdf.specular_reflectance)))
             bf[L.BF_SPEC_WEIGHT] = s_mean / max(d_mean + s_mean, 1e-12)

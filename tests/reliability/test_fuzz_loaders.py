@@ -49,7 +49,7 @@ DOCUMENTED = (SceneError,)  # PluginNotFoundError is a SceneError
 PLUGIN_TYPES = {
     "shape": ["obj", "ply", "rectangle", "cube", "sphere", "disk"],
     "bsdf": ["diffuse", "dielectric", "thindielectric", "conductor", "roughconductor", "plastic",
-             "twosided"],
+             "roughplastic", "twosided"],
     "texture": ["bitmap", "checkerboard", "rgb"],
     "emitter": ["area", "point", "constant", "envmap"],
     "sensor": ["perspective"],
@@ -251,6 +251,10 @@ BSDF_SPECS = {
                        "eta": _rgb_value(), "k": _rgb_value(), "sample_visible": st.booleans()},
     "plastic": {"diffuse_reflectance": _texture(), "specular_reflectance": _texture(),
                 "int_ior": IOR, "ext_ior": IOR, "nonlinear": st.booleans()},
+    "roughplastic": {"diffuse_reflectance": _texture(), "specular_reflectance": _texture(),
+                     "int_ior": IOR, "ext_ior": IOR, "nonlinear": st.booleans(),
+                     "alpha": st.floats(0, 1), "alpha_u": st.floats(0, 1),
+                     "distribution": st.sampled_from(["ggx", "beckmann", "phong"])},
 }
 PLAIN_BSDF = st.one_of(*[_typed(st.just(t), spec) for t, spec in BSDF_SPECS.items()])
 BSDF = st.one_of(

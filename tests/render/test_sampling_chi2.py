@@ -75,7 +75,10 @@ ROUGH = [
 ]
 EMITTERS = ("rectangle", "obj_fan", "sphere", "disk", "constant", "envmap", "obj_fan+sphere")
 DIELECTRIC_CASES = (0.0, 45.0, 80.0, 180.0 - 30.0, 180.0 - 60.0)  # > 90: wi inside the medium
-N_TESTS = (1 + len(ROUGH) + 1) * len(WI_ANGLES) + len(EMITTERS) + len(DIELECTRIC_CASES)
+ROUGH_PLASTIC = (('beckmann', 0.1), ('ggx', 0.3))
+ROUGH_DIELECTRIC = (('beckmann', 0.2), ('ggx', 0.2), ('ggx', 0.5))
+N_TESTS = ((1 + len(ROUGH) + 1 + len(ROUGH_PLASTIC)) * len(WI_ANGLES) + len(EMITTERS)
+           + (1 + len(ROUGH_DIELECTRIC)) * len(DIELECTRIC_CASES))
 ALPHA = 0.01 / N_TESTS
 
 
@@ -313,7 +316,7 @@ def test_chi2_helper_on_numpy_samples():
 # ---------------------------------------------------------------------------------------------
 
 
-def bsdf_chi2(bsdf: dict, wi, seed, pdf_override=None, n=N_BSDF):
+def bsdf_chi2(bsdf: dict, wi, seed, pdf_override=None, n=N_BSDF, quad=4):
     """Chi-square test of the non-delta samples of `bsdf` against eval_pdf (or pdf_override).
 
     Delta samples and invalid samples fall in the 'rest' cell, whose expected count is N minus
@@ -330,7 +333,7 @@ def bsdf_chi2(bsdf: dict, wi, seed, pdf_override=None, n=N_BSDF):
         state["s"], state["smooth"] = s, smooth
         return s["wo"].astype(np.float64), smooth
 
-    res = ChiSquareTest(SphericalDomain(), sample_fn, pdf_override or probe.pdf, n).run()
+    res = ChiSquareTest(SphericalDomain(), sample_fn, pdf_override or probe.pdf, n, quad=quad).run()
     s, smooth = state["s"], state["smooth"]
     zero = int((((s["flags"] & 3) == 1) & (s["pdf"] <= 0.0)).sum())
     assert zero <= 1e-5 * n, f"{zero} smooth samples where eval_pdf is 0"
@@ -376,6 +379,34 @@ def test_plastic_smooth_lobe(theta):
     np.testing.assert_allclose(s["wo"][delta], np.broadcast_to(mirror, s["wo"][delta].shape),
                                atol=1e-6)
     assert_accepted(f"plastic (smooth lobe) wi={theta}", res)
+
+
+@pytest.mark.parametrize("theta", WI_ANGLES)
+@pytest.mark.parametrize("dist,alpha", ROUGH_PLASTIC)
+def test_roughplastic(dist, alpha, theta):
+    """Both lobes are smooth: the mixture of microfacet and cosine samples against eval_pdf."""
+    bsdf = {"type": "roughplastic", "distribution": dist, "alpha": alpha,
+            "diffuse_reflectance": [0.6, 0.3, 0.2], "int_ior": 1.7}
+    res, s, smooth = bsdf_chi2(bsdf, wi_dir(theta), seed=_seed("roughplastic", dist, alpha, theta))
+    assert not (s["flags"] & 2).any() and smooth.mean() > 0.5
+    assert_accepted(f"roughplastic {dist} alpha={alpha} wi={theta}", res)
+
+
+@pytest.mark.parametrize("theta", DIELECTRIC_CASES)
+@pytest.mark.parametrize("dist,alpha", ROUGH_DIELECTRIC)
+def test_roughdielectric(dist, alpha, theta):
+    """Reflected and refracted samples, from outside and from inside the medium, against
+    eval_pdf over the whole sphere; refracted samples carry the relative IOR."""
+    wi = wi_dir(theta)
+    bsdf = {"type": "roughdielectric", "distribution": dist, "alpha": alpha, "int_ior": 1.5, "ext_ior": 1.0}
+    # quad=16: the refracted lobe is narrower than the reflected one (compressed by eta); at
+    # normal incidence it sits on the pole, inside one row of bins
+    res, s, smooth = bsdf_chi2(bsdf, wi, seed=_seed("roughdielectric", dist, alpha, theta), quad=16)
+    assert not (s["flags"] & 2).any() and smooth.mean() > 0.5
+    refracted = smooth & (np.sign(s["wo"][:, 2]) != np.sign(wi[2]))
+    assert refracted.any()
+    np.testing.assert_allclose(s["eta"][refracted], 1.5 if wi[2] > 0 else 1 / 1.5, rtol=1e-6)
+    assert_accepted(f"roughdielectric {dist} alpha={alpha} wi={theta}", res)
 
 
 def test_negative_controls_bsdf():
