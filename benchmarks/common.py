@@ -38,8 +38,9 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def worker_results(script: str, kinds: list[str], rounds: int = 3) -> dict[str, list[dict]]:
-    """Run `python script --worker KIND` for every kind, `rounds` times in alternation, and
+def worker_results(script: str, kinds: list[str], rounds: int = 3,
+                   extra: list[str] = ()) -> dict[str, list[dict]]:
+    """Run `python script --worker KIND *extra` for every kind, `rounds` times in alternation, and
     collect the JSON object each prints last: {kind: [result of each round]}.
 
     Each renderer runs in a process of its own, alone on the machine: in one process, Dr.Jit's
@@ -49,7 +50,7 @@ def worker_results(script: str, kinds: list[str], rounds: int = 3) -> dict[str, 
     results: dict[str, list[dict]] = {kind: [] for kind in kinds}
     for _ in range(rounds):
         for kind in kinds:
-            out = subprocess.run([sys.executable, script, "--worker", kind], capture_output=True, text=True,
+            out = subprocess.run([sys.executable, script, "--worker", kind, *extra], capture_output=True, text=True,
                                  check=True).stdout
             results[kind].append(json.loads(out.strip().splitlines()[-1]))
     return results
