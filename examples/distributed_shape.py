@@ -9,7 +9,8 @@ or alone (``python examples/distributed_shape.py``): the same run in one process
 arguments, 1 and N ranks give the same vertices up to the order of float32 sums: every view is
 rendered with the seed (iteration, view) and the per-rank gradients are summed.
 
-Rank 0 prints the progress, writes ``--out`` (npz: loss and Chamfer curves, final vertices) and,
+Rank 0 prints the progress, writes ``--out`` (npz: loss and Chamfer curves, start and final
+vertices) and,
 with ``--preview``, shows the live preview (a window where one can open, else frames).
 """
 
@@ -81,6 +82,7 @@ def main(argv=None) -> None:
     faces = params["shape.faces"]
     params[KEY] = (0.55 * target_vertices / np.linalg.norm(target_vertices, axis=1, keepdims=True)).ravel()
     params.update()  # start from a sphere (the normals follow)
+    start = params[KEY].copy()
 
     ls = tr.ad.LargeSteps(params[KEY], faces, lambda_=19)
     opt = tr.ad.Adam(lr=args.lr)
@@ -123,7 +125,7 @@ def main(argv=None) -> None:
               f"{history['chamfer'][-1]:.5f}")
         if args.out is not None:
             np.savez(args.out, world=world, **history,
-                     vertices=np.asarray(final), seconds_per_iteration=seconds)
+                     vertices=np.asarray(final), start=start, seconds_per_iteration=seconds)
     if preview is not None:
         preview.close()
     trd.destroy_process_group()

@@ -58,7 +58,15 @@ def test_distributed_shape_example_gives_the_single_process_vertices(tmp_path):
     assert int(one["world"]) == 1 and int(two["world"]) == 2
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-5)  # the loss of all views, on rank 0
     assert one["chamfer"][-1] < one["chamfer"][0]  # the shape moves towards the blob
-    np.testing.assert_allclose(two["vertices"], one["vertices"], rtol=0, atol=1e-5)
+    # Adam scales each coordinate's step by its own gradient history, so where a gradient is
+    # near zero the float32 summation order (4 views summed in one process, 2 + 2 across ranks)
+    # can change a step by a noticeable part of lr: measured 6e-8 on an AMD Zen 5 and 2.3e-5 on
+    # an Intel Xeon (same code), while the vertices move by `moved`. A rank rendering wrong
+    # views, or a missing all-reduce, changes the result by a large part of `moved`.
+    moved = np.abs(one["vertices"] - one["start"]).max()
+    assert moved > 1e-3
+    np.testing.assert_array_equal(two["start"], one["start"])
+    np.testing.assert_allclose(two["vertices"], one["vertices"], rtol=0, atol=0.01 * moved)
 
 
 def test_view_sampler_gives_every_step_the_same_views_on_any_rank_count():
