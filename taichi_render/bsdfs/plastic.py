@@ -29,15 +29,21 @@ from ..core.registry import Plugin, register
 from .dielectric import read_ior
 
 
+def read_plastic(plugin, props) -> None:
+    """Read the coating's IORs (and ``eta``), both texture slots and ``nonlinear`` (shared with
+    ``roughplastic``)."""
+    plugin.int_ior = read_ior(props, "int_ior", "polypropylene")
+    plugin.ext_ior = read_ior(props, "ext_ior", "air")
+    plugin.eta = plugin.int_ior / plugin.ext_ior
+    plugin.diffuse_reflectance = props.get_texture("diffuse_reflectance", 0.5)
+    plugin.specular_reflectance = props.get_texture("specular_reflectance", 1.0)
+    plugin.nonlinear = props.get_bool("nonlinear", False)
+
+
 @register("bsdf", "plastic")
 class PlasticBSDF(Plugin):
     """Coated diffuse material; see the module docstring."""
 
     def __init__(self, props):
         super().__init__(props)
-        self.int_ior = read_ior(props, "int_ior", "polypropylene")
-        self.ext_ior = read_ior(props, "ext_ior", "air")
-        self.eta = self.int_ior / self.ext_ior
-        self.diffuse_reflectance = props.get_texture("diffuse_reflectance", 0.5)
-        self.specular_reflectance = props.get_texture("specular_reflectance", 1.0)
-        self.nonlinear = props.get_bool("nonlinear", False)
+        read_plastic(self, props)

@@ -35,10 +35,12 @@ Example::
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..core.registry import Plugin, register
-from .dielectric import read_ior
+from .plastic import read_plastic
 from .roughconductor import read_microfacet
 
 TRANSMITTANCE_RESOLUTION = 64  # cosines of the coating's transmittance table (Mitsuba's)
@@ -50,12 +52,7 @@ class RoughPlasticBSDF(Plugin):
 
     def __init__(self, props):
         super().__init__(props)
-        self.int_ior = read_ior(props, "int_ior", "polypropylene")
-        self.ext_ior = read_ior(props, "ext_ior", "air")
-        self.eta = self.int_ior / self.ext_ior
-        self.diffuse_reflectance = props.get_texture("diffuse_reflectance", 0.5)
-        self.specular_reflectance = props.get_texture("specular_reflectance", 1.0)
-        self.nonlinear = props.get_bool("nonlinear", False)
+        read_plastic(self, props)
         read_microfacet(self, props)
         if self.alpha_u != self.alpha_v:
             props.error("'roughplastic' supports isotropic roughness only (give 'alpha')", "alpha_u")
@@ -128,13 +125,19 @@ def coating_albedo(cos_i: np.ndarray, alpha: float, ggx: bool, eta: float,
     return reflected, transmitted
 
 
+@functools.lru_cache(maxsize=64)
 def rough_transmittance(alpha: float, ggx: bool, eta: float) -> tuple[np.ndarray, float]:
     """(external transmittance table, internal reflectance) of a rough plastic's coating.
 
     table: (TRANSMITTANCE_RESOLUTION,) float64, T(mu) at mu = k / (RES - 1) (mu >= 1e-6), looked
     up by linear interpolation in cos_theta. Internal reflectance: 2 * mean(R'(mu) mu) over the
-    same cosines, with R' the reflected albedo seen from inside (1 / eta)."""
+    same cosines, with R' the reflected albedo seen from inside (1 / eta).
+
+    Cached by (alpha, ggx, eta), and the table is read-only: a scene is re-packed whenever its
+    vertices move, and only these three values change the tables (as in Mitsuba's
+    ``parameters_changed``)."""
     mu = np.maximum(1e-6, np.linspace(0.0, 1.0, TRANSMITTANCE_RESOLUTION))
     _, table = coating_albedo(mu, alpha, ggx, eta)
     internal, _ = coating_albedo(mu, alpha, ggx, 1.0 / eta)
+    table.flags.writeable = False
     return table, float(np.mean(internal * mu) * 2.0)

@@ -16,7 +16,7 @@ CONFIGS = [("beckmann", 0.1), ("ggx", 0.25)]  # (distribution, alpha of the sphe
 def scene_dict(T, distribution, alpha, res=RES):
     """A frosted glass sphere and a tinted frosted pane over a checkerboard floor, a point light
     and a constant sky. `T` is the renderer's ScalarTransform4f
-    (tests/reference/roughdielectric/make_reference.py renders the same dict with Mitsuba)."""
+    (tests/reference/make_rough_references.py renders the same dict with Mitsuba)."""
     rgb = lambda v: {"type": "rgb", "value": v}
     return {
         "type": "scene",

@@ -17,7 +17,7 @@ CONFIGS = [("beckmann", 0.1, False), ("ggx", 0.05, True), ("ggx", 0.4, False)]
 
 def scene_dict(T, distribution, alpha, nonlinear, res=RES):
     """A roughplastic sphere on a roughplastic floor under a point light and a constant sky.
-    `T` is the renderer's ScalarTransform4f (tests/reference/roughplastic/make_reference.py
+    `T` is the renderer's ScalarTransform4f (tests/reference/make_rough_references.py
     renders the same dict with Mitsuba)."""
     return {
         "type": "scene",
