@@ -152,12 +152,21 @@ def pdf_area(sc: ti.template(), shape: ti.i32, ref_p: vec3, p: vec3, n: vec3) ->
     pdf = 0.0
     if e >= 0:
         v = p - ref_p
-        dist2 = v.dot(v)
-        cos_e = ti.abs(n.dot(v)) / ti.sqrt(dist2)
-        area = sc.em_f[e, L.EF_AREA]
-        if cos_e > 0.0 and area > 0.0:
-            pdf = dist2 / (cos_e * area) / ti.cast(sc.scene_i[L.SC_NUM_EMITTERS], ti.f32)
+        pdf = area_solid_angle_pdf(v.x, v.y, v.z, n.x, n.y, n.z, sc.em_f[e, L.EF_AREA],
+                                   sc.scene_i[L.SC_NUM_EMITTERS])
     return pdf
+
+
+@ti.func
+def area_solid_angle_pdf(vx: ti.template(), vy: ti.template(), vz: ti.template(), nx: ti.template(),
+                         ny: ti.template(), nz: ti.template(), area: ti.template(), num_emitters: ti.template()):
+    """Solid-angle density of a uniform area sample at offset v from the reference point, on a
+    surface of normal n and `area`, its emitter one of `num_emitters` chosen uniformly; on
+    components, scalars or lane vectors (0 where v is tangent or the area is 0)."""
+    dist2 = vx * vx + vy * vy + vz * vz
+    cos_e = ti.abs(nx * vx + ny * vy + nz * vz) / ti.sqrt(ti.select(dist2 > 0.0, dist2, 1.0))
+    ok = (cos_e > 0.0) & (area > 0.0)
+    return ti.select(ok, dist2 / ti.select(ok, cos_e * area, 1.0), 0.0) / ti.cast(num_emitters, ti.f32)
 
 
 @ti.func

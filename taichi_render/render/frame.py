@@ -7,14 +7,21 @@ mat3 = ti.math.mat3
 
 
 @ti.func
+def tangents(nx: ti.template(), ny: ti.template(), nz: ti.template()):
+    """The tangent s and bitangent t that complete the unit normal n to an orthonormal frame,
+    on components, scalars or lane vectors (the packet driver's shading frames):
+    (sx, sy, sz, tx, ty, tz)."""
+    sign = ti.select(nz >= 0.0, 1.0, -1.0)
+    a = -1.0 / (sign + nz)
+    b = nx * ny * a
+    return 1.0 + sign * nx * nx * a, sign * b, -sign * nx, b, sign + ny * ny * a, -ny
+
+
+@ti.func
 def frame_from_normal(n: vec3) -> mat3:
     """Rows (s, t, n): to_local(v) = F @ v, to_world(v) = F.transpose() @ v."""
-    sign = 1.0 if n.z >= 0.0 else -1.0
-    a = -1.0 / (sign + n.z)
-    b = n.x * n.y * a
-    s = vec3(1.0 + sign * n.x * n.x * a, sign * b, -sign * n.x)
-    t = vec3(b, sign + n.y * n.y * a, -n.y)
-    return mat3([[s.x, s.y, s.z], [t.x, t.y, t.z], [n.x, n.y, n.z]])
+    sx, sy, sz, tx, ty, tz = tangents(n.x, n.y, n.z)
+    return mat3([[sx, sy, sz], [tx, ty, tz], [n.x, n.y, n.z]])
 
 
 @ti.func

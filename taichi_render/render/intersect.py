@@ -10,6 +10,7 @@ from . import layout as L
 from .frame import frame_from_normal
 from .quads import pair_hit
 from .view import ANALYTIC_SHAPES
+from .warp import select_max
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -256,9 +257,18 @@ def occluded(sc: ti.template(), o: vec3, d: vec3, tmax: ti.f32) -> ti.i32:
 @ti.func
 def spawn_origin(p: vec3, n: vec3, d: vec3) -> vec3:
     """Offset a surface point along the geometric normal, to the side `d` leaves towards."""
-    mag = (1.0 + ti.abs(p).max()) * RAY_EPSILON
-    offset = n * mag
-    return p + offset if n.dot(d) >= 0.0 else p - offset
+    x, y, z = spawn(p.x, p.y, p.z, n.x, n.y, n.z, d.x, d.y, d.z)
+    return vec3(x, y, z)
+
+
+@ti.func
+def spawn(px: ti.template(), py: ti.template(), pz: ti.template(), nx: ti.template(), ny: ti.template(),
+          nz: ti.template(), dx: ti.template(), dy: ti.template(), dz: ti.template()):
+    """`spawn_origin` on components, scalars or lane vectors: the point moved by
+    (1 + max |p_i|) * RAY_EPSILON along n, to the side d leaves towards."""
+    mag = (1.0 + select_max(select_max(ti.abs(px), ti.abs(py)), ti.abs(pz))) * RAY_EPSILON
+    mag = ti.select(nx * dx + ny * dy + nz * dz >= 0.0, mag, -mag)
+    return px + nx * mag, py + ny * mag, pz + nz * mag
 
 
 @ti.func

@@ -21,6 +21,7 @@ from .packet_trace import (
     unit_normal,
 )
 from .textures import eval_texture
+from .warp import uniform_triangle
 
 vec2 = ti.math.vec2
 
@@ -53,9 +54,7 @@ def _one_emitter_few_triangles(sc: ti.template(), T: ti.template(), s_x: VF, s_y
     width = cdf_k - prev
     u_tri = ti.select(width > 0.0, (s_x - prev) / ti.select(width > 0.0, width, 1.0), 0.5)
     u_tri = lane_min(lane_max(u_tri, VF(0.0)), VF(0.99999994))
-    t = ti.sqrt(1.0 - u_tri)
-    b1 = 1.0 - t
-    b2 = t * s_y
+    b1, b2 = uniform_triangle(u_tri, s_y)
     tu, tv = b1, b2
     # each lane's triangle by selects over the few triangles (rows of j >= n are read clamped
     # and selected by no lane); the lanes stay in SIMD registers
@@ -154,8 +153,7 @@ def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i
                 u_tri[l] = u
                 flip[l] = c_flip
                 area[l] = c_area
-                t = ti.sqrt(1.0 - u)
-                b1, b2 = 1.0 - t, t * s_y[l]
+                b1, b2 = uniform_triangle(u, s_y[l])
                 uv = vec2(b1, b2)
                 if c_uv:
                     uv = (1.0 - b1 - b2) * sc.vtx_uv[c_vtx.x] + b1 * sc.vtx_uv[c_vtx.y] + b2 * sc.vtx_uv[c_vtx.z]
@@ -165,11 +163,9 @@ def sample_triangle_emitters(sc: ti.template(), keys: ti.template(), depth: ti.i
                     radiance = eval_texture(sc, c_tex, uv)
                 rx[l], ry[l], rz[l] = radiance.x, radiance.y, radiance.z
                 tu[l], tv[l] = uv.x, uv.y
-    # the point (emitters.square_to_uniform_triangle) and the direction towards it
+    # the point and the direction towards it
     p0x, p0y, p0z, e1x, e1y, e1z, e2x, e2y, e2z = triangle_rows(T)
-    t = ti.sqrt(1.0 - u_tri)
-    b1 = 1.0 - t
-    b2 = t * s_y
+    b1, b2 = uniform_triangle(u_tri, s_y)
     vx = p0x + b1 * e1x + b2 * e2x - px
     vy = p0y + b1 * e1y + b2 * e2y - py
     vz = p0z + b1 * e1z + b2 * e2z - pz

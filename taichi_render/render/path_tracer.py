@@ -41,7 +41,7 @@ from .shape_derivatives import (
     triangle_tangent,
 )
 from .textures import eval_texture
-from .warp import power_heuristic
+from .warp import power_heuristic, roulette_probability
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -124,34 +124,21 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
     first pass) also applies the vertex's derivative terms. With `single_pass` (and `total` 0)
     the lobe term's part in `total` is left to the caller (`st.lobe_*`, deferred_terms.py) and
     vertex-position terms are skipped (single-pass replay is used without them)."""
-    n_terms = 0
     if ti.static(mode != MODE_PRIMAL):
         st.lobe_tex = ti.Vector([-1, -1])
     t_tex = ti.Vector([-1] * MAX_TERMS, ti.i32)
     t_uv = ti.Matrix.zero(ti.f32, MAX_TERMS, 2)
     t_g = ti.Matrix.zero(ti.f32, MAX_TERMS, 3)
     ray_d = st.d
-    # ---- emission found by the BSDF-sampled (or camera) ray ----
-    if depth > 0 or not hide_emitters:
-        tex, uv, scale = emission_lookup(sc, si, ray_d)
-        if tex >= 0:
-            w = 1.0
-            if not st.prev_delta:
-                w = power_heuristic(st.prev_pdf, emitter_pdf(sc, si, st.prev_p, ray_d))
-            st.gathered += st.throughput * eval_texture(sc, tex, uv) * (scale * w)
-            if ti.static(mode != MODE_PRIMAL):
-                put_term(t_tex, t_uv, t_g, 0, tex, uv, st.throughput * (scale * w))
-                n_terms = 1
+    n_terms = _emission_term(sc, st, si, depth, hide_emitters, t_tex, t_uv, t_g, mode)
     if not scatters:
         st.alive = False
     else:
         frame = frame_from_normal(si.sh_n * flip)
         wi = frame @ (-ray_d)
         tex0, tex1 = slot_textures(sc, b, si.uv)
-        # vertex-position derivatives: diffuse surfaces of triangle meshes; the normal's part
-        # goes to the triangle (face normals) or to its vertex normals (shading normals)
-        shape_terms = si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
-        face_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
+        # vertex-position derivatives: diffuse surfaces of triangle meshes (two-pass replay)
+        shape_terms = replay and not single_pass and si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
         # ---- emitter sampling and BSDF sampling ----
         bs = sample(
             sc, b, tex0, tex1, wi,
@@ -163,93 +150,153 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
             sc, b, tex0, tex1, wi, frame @ es.d, em_active, bs, mode != MODE_PRIMAL
         )
         if em_value.max() > 0.0 and visible:
-            mis = 1.0 if es.delta else power_heuristic(es.pdf, em_bsdf_pdf)
-            contrib = st.throughput * em_value * es.weight * mis
-            st.gathered += contrib
-            if ti.static(mode != MODE_PRIMAL):
-                # emitted radiance at the sampled point, and the BSDF's smooth lobe
-                g_em = st.throughput * em_value * (mis * es.factor)
-                em_unit0 = vec3(units[0, 0], units[0, 1], units[0, 2])
-                em_unit1 = vec3(units[1, 0], units[1, 1], units[1, 2])
-                g0 = st.throughput * em_unit0 * unit_correction(sc, b, tex0) * es.weight * mis
-                g1 = st.throughput * em_unit1 * es.weight * mis
-                put_term(t_tex, t_uv, t_g, n_terms, es.tex, es.uv, g_em)
-                put_term(t_tex, t_uv, t_g, n_terms + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
-                put_term(t_tex, t_uv, t_g, n_terms + 2, sc.bsdf_i[b, L.BI_TEX1], si.uv, g1)
-                n_terms += 3
-                if replay and not single_pass and shape_terms:
-                    # geometry term of the emitter sample: the receiver, and the emitter's
-                    # triangle when it is one
-                    g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
-                    if g > 0.0:
-                        gn = gn * flip  # with respect to si.sh_n
-                        if ti.static(mode == MODE_ADJOINT):
-                            wgt = delta.dot(contrib) / g
-                            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt,
-                                             gn * (wgt * ti.cast(face_normal, ti.f32)))
-                            if not face_normal:
-                                shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * wgt)
-                            if es.tri >= 0:
-                                triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
-                                ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
-                        else:
-                            dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
-                            if not face_normal:
-                                dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
-                            s_dot = gx.dot(dx) + gn.dot(dn)
-                            if es.tri >= 0:
-                                dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
-                                s_dot += gy.dot(dy) + gnl.dot(dnl) + ga * ad.tan_area[es.emitter]
-                            st.d_total += contrib * (s_dot / g)
+            n_terms = _emitter_sample_term(sc, ad, st, si, b, flip, es, em_value, em_bsdf_pdf, units, tex0,
+                                           shape_terms, ray_d, delta, t_tex, t_uv, t_g, n_terms, mode)
         if not bs.valid:
             st.alive = False
         else:
             if ti.static(mode != MODE_PRIMAL):
-                # everything still to come passes through this vertex's sampled lobe
-                future = total - st.gathered
-                a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0),
-                                   bs.weight * bs.pdf, units)
-                slots = ti.Vector([sc.bsdf_i[b, L.BI_TEX0], sc.bsdf_i[b, L.BI_TEX1]])
-                put_term(t_tex, t_uv, t_g, n_terms, slots[0], si.uv, future * a0)
-                put_term(t_tex, t_uv, t_g, n_terms + 1, slots[1], si.uv, future * a1)
-                n_terms += 2
-                st.lobe_tex, st.lobe_uv, st.lobe_a0, st.lobe_a1 = slots, si.uv, a0, a1
-                if replay and not single_pass and shape_terms and not bs.delta and bs.wo.z > 0.0:
-                    # the cosine of the sampled direction, through the normal
-                    gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
-                    if ti.static(mode == MODE_ADJOINT):
-                        if face_normal:
-                            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
-                        else:
-                            shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * delta.dot(future))
-                    else:
-                        dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
-                        if not face_normal:
-                            dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
-                        st.d_total += future * gn.dot(dn)
-            new_d = (frame.transpose() @ bs.wo).normalized()
-            st.throughput *= bs.weight
-            st.eta *= bs.eta
-            st.prev_p = si.p
-            st.prev_pdf = bs.pdf
-            st.prev_delta = bs.delta
-            st.o = spawn_origin(si.p, si.n, new_d)
-            st.d = new_d
-            st.tmax = INF
-            # ---- Russian roulette (depth + 1: the number of vertices scattered so far) ----
-            tp_max = st.throughput.max()
-            if depth + 1 >= rr_depth:
-                rr_prob = ti.min(tp_max * st.eta * st.eta, 0.95)
-                if rng.rand(key, rng.bounce_dim(depth, rng.OFS_RR)) >= rr_prob:
-                    st.alive = False
-                else:
-                    st.throughput /= rr_prob
-            if tp_max <= 0.0:
-                st.alive = False
+                n_terms = _lobe_terms(sc, ad, st, si, b, flip, frame, wi, bs, tex0, tex1, units, total,
+                                      shape_terms, ray_d, delta, t_tex, t_uv, t_g, n_terms, mode)
+            _continue_path(key, depth, st, si, frame, bs, rr_depth)
     if ti.static(mode != MODE_PRIMAL):
         if replay and n_terms > 0:
             st.d_total += flush_terms(sc, ad, n_terms, t_tex, t_uv, t_g, delta, mode)
     return st
+
+
+@ti.func
+def _emission_term(sc: ti.template(), st: ti.template(), si: ti.template(), depth: ti.i32, hide_emitters: ti.i32,
+                   t_tex: ti.template(), t_uv: ti.template(), t_g: ti.template(), mode: ti.template()) -> ti.i32:
+    """Emission found by the BSDF-sampled (or camera) ray, MIS-weighted against emitter sampling
+    from the previous vertex, added to `st.gathered`; its derivative term goes to row 0 of the
+    vertex's terms. Returns the number of terms (0 or 1)."""
+    n_terms = 0
+    if depth > 0 or not hide_emitters:
+        tex, uv, scale = emission_lookup(sc, si, st.d)
+        if tex >= 0:
+            w = 1.0
+            if not st.prev_delta:
+                w = power_heuristic(st.prev_pdf, emitter_pdf(sc, si, st.prev_p, st.d))
+            st.gathered += st.throughput * eval_texture(sc, tex, uv) * (scale * w)
+            if ti.static(mode != MODE_PRIMAL):
+                put_term(t_tex, t_uv, t_g, 0, tex, uv, st.throughput * (scale * w))
+                n_terms = 1
+    return n_terms
+
+
+@ti.func
+def _emitter_sample_term(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(), b: ti.i32,
+                         flip: ti.f32, es: ti.template(), em_value: vec3, em_bsdf_pdf: ti.f32, units: ti.template(),
+                         tex0: vec3, shape_terms: ti.i32, ray_d: vec3, delta: vec3, t_tex: ti.template(),
+                         t_uv: ti.template(), t_g: ti.template(), n_terms: ti.i32, mode: ti.template()) -> ti.i32:
+    """The visible emitter sample's contribution (`em_value`: f * cos towards it), MIS-weighted
+    against BSDF sampling, added to `st.gathered`. Derivative modes: its terms (the radiance at
+    the sampled point, the BSDF's two slots) from row `n_terms` on, and with `shape_terms` its
+    geometry term's vertex-position derivatives. Returns the number of terms."""
+    n = n_terms
+    mis = 1.0 if es.delta else power_heuristic(es.pdf, em_bsdf_pdf)
+    contrib = st.throughput * em_value * es.weight * mis
+    st.gathered += contrib
+    if ti.static(mode != MODE_PRIMAL):
+        g_em = st.throughput * em_value * (mis * es.factor)
+        em_unit0 = vec3(units[0, 0], units[0, 1], units[0, 2])
+        em_unit1 = vec3(units[1, 0], units[1, 1], units[1, 2])
+        g0 = st.throughput * em_unit0 * unit_correction(sc, b, tex0) * es.weight * mis
+        g1 = st.throughput * em_unit1 * es.weight * mis
+        put_term(t_tex, t_uv, t_g, n, es.tex, es.uv, g_em)
+        put_term(t_tex, t_uv, t_g, n + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
+        put_term(t_tex, t_uv, t_g, n + 2, sc.bsdf_i[b, L.BI_TEX1], si.uv, g1)
+        n += 3
+        if shape_terms:
+            _emitter_geometry_derivative(sc, ad, st, si, flip, es, contrib, ray_d, delta, mode)
+    return n
+
+
+@ti.func
+def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(),
+                                 flip: ti.f32, es: ti.template(), contrib: vec3, ray_d: vec3, delta: vec3,
+                                 mode: ti.template()):
+    """Vertex-position derivative of the emitter sample's geometry term: through the receiver
+    (its position and face or vertex normals), and through the emitter's triangle and area when
+    it is one. Adjoint mode scatters it, forward mode adds it to `st.d_total`."""
+    face_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
+    g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
+    if g > 0.0:
+        gn = gn * flip  # with respect to si.sh_n
+        if ti.static(mode == MODE_ADJOINT):
+            wgt = delta.dot(contrib) / g
+            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * (wgt * ti.cast(face_normal, ti.f32)))
+            if not face_normal:
+                shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * wgt)
+            if es.tri >= 0:
+                triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
+                ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
+        else:
+            dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
+            if not face_normal:
+                dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
+            s_dot = gx.dot(dx) + gn.dot(dn)
+            if es.tri >= 0:
+                dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
+                s_dot += gy.dot(dy) + gnl.dot(dnl) + ga * ad.tan_area[es.emitter]
+            st.d_total += contrib * (s_dot / g)
+
+
+@ti.func
+def _lobe_terms(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(), b: ti.i32, flip: ti.f32,
+                frame: ti.template(), wi: vec3, bs: ti.template(), tex0: vec3, tex1: vec3, units: ti.template(),
+                total: vec3, shape_terms: ti.i32, ray_d: vec3, delta: vec3, t_tex: ti.template(),
+                t_uv: ti.template(), t_g: ti.template(), n_terms: ti.i32, mode: ti.template()) -> ti.i32:
+    """Derivative terms of the sampled lobe, through which everything still to come passes
+    (`total` - gathered so far): the BSDF's two slots from row `n_terms` on, kept in `st.lobe_*`
+    for single-pass replay, and with `shape_terms` the sampled direction's cosine through the
+    normal. Returns the number of terms."""
+    future = total - st.gathered
+    a0, a1 = lobe_dlog(sc, b, tex0, tex1, bs.delta, ti.i32(bs.wo.z * wi.z > 0.0), bs.weight * bs.pdf, units)
+    slots = ti.Vector([sc.bsdf_i[b, L.BI_TEX0], sc.bsdf_i[b, L.BI_TEX1]])
+    put_term(t_tex, t_uv, t_g, n_terms, slots[0], si.uv, future * a0)
+    put_term(t_tex, t_uv, t_g, n_terms + 1, slots[1], si.uv, future * a1)
+    st.lobe_tex, st.lobe_uv, st.lobe_a0, st.lobe_a1 = slots, si.uv, a0, a1
+    if shape_terms and not bs.delta and bs.wo.z > 0.0:
+        face_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
+        gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
+        if ti.static(mode == MODE_ADJOINT):
+            if face_normal:
+                triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
+            else:
+                shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * delta.dot(future))
+        else:
+            _, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
+            if not face_normal:
+                dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
+            st.d_total += future * gn.dot(dn)
+    return n_terms + 2
+
+
+@ti.func
+def _continue_path(key: ti.u32, depth: ti.i32, st: ti.template(), si: ti.template(), frame: ti.template(),
+                   bs: ti.template(), rr_depth: ti.i32):
+    """The next ray along the sampled direction, the throughput times the sample's weight, and
+    Russian roulette (from depth + 1 = rr_depth on: the number of vertices scattered so far)."""
+    new_d = (frame.transpose() @ bs.wo).normalized()
+    st.throughput *= bs.weight
+    st.eta *= bs.eta
+    st.prev_p = si.p
+    st.prev_pdf = bs.pdf
+    st.prev_delta = bs.delta
+    st.o = spawn_origin(si.p, si.n, new_d)
+    st.d = new_d
+    st.tmax = INF
+    tp_max = st.throughput.max()
+    if depth + 1 >= rr_depth:
+        rr_prob = roulette_probability(tp_max, st.eta)
+        if rng.rand(key, rng.bounce_dim(depth, rng.OFS_RR)) >= rr_prob:
+            st.alive = False
+        else:
+            st.throughput /= rr_prob
+    if tp_max <= 0.0:
+        st.alive = False
 
 
 @ti.func

@@ -8,6 +8,7 @@ parameters can be read and written without a device round trip.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 
 import numpy as np
@@ -69,6 +70,21 @@ class _Table:
 
     def __len__(self):
         return len(self.ints)
+
+
+@dataclasses.dataclass
+class _MeshArrays:
+    """What packing the shapes accumulates: mesh vertices and triangles, and every primitive
+    with its bounds."""
+
+    positions: list = dataclasses.field(default_factory=list)
+    normals: list = dataclasses.field(default_factory=list)
+    uvs: list = dataclasses.field(default_factory=list)
+    tri_v: list = dataclasses.field(default_factory=list)
+    prims: list = dataclasses.field(default_factory=list)
+    prim_boxes: list = dataclasses.field(default_factory=list)
+    vtx_count: int = 0
+    tri_count: int = 0
 
 
 class SceneData(DerivativeData):
@@ -194,6 +210,7 @@ class SceneData(DerivativeData):
 
     # ---- whole scene ----
     def pack(self):
+        """Pack the scene into the host arrays `self.np` (the device copies are made from them)."""
         scene = self.scene
         self._tex = _Table(L.TI_COLS, L.TF_WIDTH)
         self._bsdf = _Table(L.BI_WIDTH, L.BF_WIDTH)
@@ -207,133 +224,15 @@ class SceneData(DerivativeData):
         self._tri_areas: dict[int, np.ndarray] = {}
         self.vertex_ranges: dict[int, tuple[int, int]] = {}  # id(mesh shape) -> (first vertex, count)
         self.emitter_of_shape: dict[int, int] = {}  # id(shape) -> emitter row
-
-        positions, normals, uvs, tri_v = [], [], [], []
-        vtx_count = 0
-        tri_count = 0
-        prim_boxes, prims = [], []
         self.shapes = list(scene.shapes())
+        mesh = _MeshArrays()
         shape_emitter = {}
         for s_idx, shape in enumerate(self.shapes):
-            si, sf = self._shape.add()
-            si[L.SI_BSDF] = self.bsdf_index(shape.bsdf)
-            si[L.SI_FLIP_NORMALS] = int(bool(getattr(shape, "flip_normals", False)))
-            si[L.SI_HAS_NORMALS] = L.NORMALS_NONE
-            si[L.SI_HAS_UV] = 0
-            si[L.SI_TRI_OFFSET] = tri_count
-            si[L.SI_TRI_COUNT] = 0
+            self._pack_shape(s_idx, shape, mesh)
             if shape.emitter is not None:
                 shape_emitter[s_idx] = shape.emitter
-            kind = shape.type_name
-            if kind == "sphere":
-                si[L.SI_TYPE] = L.PRIM_SPHERE
-                c, r = np.asarray(shape.center, np.float64), float(shape.radius)
-                sf[L.SF_CENTER : L.SF_CENTER + 3] = c
-                sf[L.SF_RADIUS] = r
-                sf[L.SF_AREA] = 4.0 * np.pi * r * r
-                prims.append((L.PRIM_SPHERE, s_idx))
-                prim_boxes.append(np.stack([c - r, c + r]))
-            elif kind == "disk":
-                si[L.SI_TYPE] = L.PRIM_DISK
-                m = np.asarray(shape.to_world, np.float64)
-                sf[L.SF_TO_WORLD : L.SF_TO_WORLD + 12] = _affine_3x4(m)
-                sf[L.SF_TO_LOCAL : L.SF_TO_LOCAL + 12] = _affine_3x4(np.linalg.inv(m))
-                ax, ay = m[:3, 0], m[:3, 1]
-                sf[L.SF_AREA] = np.pi * np.linalg.norm(np.cross(ax, ay))
-                ring = np.array(
-                    [m[:3, :3] @ [np.cos(a), np.sin(a), 0] + m[:3, 3] for a in np.linspace(0, 2 * np.pi, 65)]
-                )
-                extent = np.linalg.norm(ax) + np.linalg.norm(ay)
-                center = m[:3, 3]
-                lo = np.minimum(ring.min(0), center - 1e-6 * extent)
-                hi = np.maximum(ring.max(0), center + 1e-6 * extent)
-                prim_boxes.append(np.stack([lo, hi]))
-                prims.append((L.PRIM_DISK, s_idx))
-            else:  # triangle meshes
-                si[L.SI_TYPE] = L.PRIM_TRIANGLE
-                p = np.asarray(shape.vertex_positions, np.float32).reshape(-1, 3)
-                f = np.asarray(shape.faces, np.int64).reshape(-1, 3)
-                n = getattr(shape, "vertex_normals", None)
-                face_normals = bool(getattr(shape, "face_normals", False))
-                has_n = n is not None and len(n) == len(p) and not face_normals
-                uv = getattr(shape, "vertex_texcoords", None)
-                has_uv = uv is not None and len(uv) == len(p)
-                si[L.SI_HAS_NORMALS] = _normals_kind(p, f, n) if has_n else L.NORMALS_NONE
-                si[L.SI_HAS_UV] = int(has_uv)
-                si[L.SI_TRI_COUNT] = len(f)
-                self.vertex_ranges[id(shape)] = (vtx_count, len(p))
-                positions.append(p)
-                normals.append(np.asarray(n, np.float32).reshape(-1, 3) if has_n else np.zeros_like(p))
-                uvs.append(np.asarray(uv, np.float32).reshape(-1, 2) if has_uv else np.zeros((len(p), 2), np.float32))
-                tv = np.empty((len(f), 4), np.int32)
-                tv[:, :3] = f + vtx_count
-                tv[:, 3] = s_idx
-                tri_v.append(tv)
-                corners = p[f]  # (F, 3, 3)
-                prim_boxes.append(np.stack([corners.min(1), corners.max(1)], axis=1))
-                prims.extend(zip([L.PRIM_TRIANGLE] * len(f), range(tri_count, tri_count + len(f))))
-                e1 = corners[:, 1] - corners[:, 0]
-                e2 = corners[:, 2] - corners[:, 0]
-                areas = 0.5 * np.linalg.norm(np.cross(e1.astype(np.float64), e2), axis=1)
-                sf[L.SF_AREA] = areas.sum()
-                self._tri_areas[s_idx] = areas
-                vtx_count += len(p)
-                tri_count += len(f)
-
-        # ---- emitters: area emitters in shape order, then the scene's other emitters ----
-        env_index = -1
-        for s_idx, emitter in shape_emitter.items():
-            self._add_area_emitter(emitter, s_idx)
-        for emitter in scene.emitters():
-            if emitter.type_name == "area":
-                continue
-            idx = self._add_emitter(emitter)
-            if emitter.type_name in ("constant", "envmap"):
-                if env_index >= 0:
-                    raise ValueError("a scene can hold only one environment emitter (constant or envmap)")
-                env_index = idx
-
-        # ---- geometry arrays ----
-        P = np.concatenate(positions) if positions else np.zeros((1, 3), np.float32)
-        tri = np.concatenate(tri_v) if tri_v else np.zeros((0, 4), np.int32)
-        corners = P[tri[:, :3]] if len(tri) else np.zeros((0, 3, 3), np.float32)
-        tri_p = np.zeros((max(len(tri), 1), 6, 3), np.float32)
-        if len(tri):
-            tri_p[:, 0] = corners[:, 0]
-            tri_p[:, 1] = corners[:, 1] - corners[:, 0]
-            tri_p[:, 2] = corners[:, 2] - corners[:, 0]
-            tri_p[:, 3:6] = barycentric_transforms(corners)
-        boxes = (
-            np.concatenate([b.reshape(-1, 2, 3) for b in prim_boxes]).astype(np.float32)
-            if prim_boxes
-            else np.zeros((0, 2, 3), np.float32)
-        )
-        prim_arr = np.array(prims, np.int32).reshape(-1, 2)
-        # triangle pairs forming parallelograms are tested as one unit by packets (quads.py)
-        codes = pair_codes(prim_arr, corners, tri[:, 3], tri_p[:, 3:6]) if len(tri) else np.zeros(len(prim_arr),
-                                                                                                   np.int32)
-        units, first = unit_boxes(boxes, codes)
-        refitter = _REFITTERS.setdefault(scene, BvhRefitter())
-        node_box, node_i, unit_order = refitter(units, np.concatenate([prim_arr.ravel(), codes]))
-        order, node_i = expand_units(unit_order, first, codes, node_i)
-        num_nodes = len(node_i) if len(order) else 0
-        prim_arr = prim_arr[order] if len(order) else np.zeros((1, 2), np.int32)
-        pair_p = np.zeros((1, 4, 3), np.float32)
-        if len(order):  # rows num_nodes + k: (unit code, pairs headed before k), then (0, Q); quads.py
-            pair_p, pair_rows = pair_frames(codes[order], prim_arr[:, 1], corners)
-            node_i = np.concatenate([node_i, np.stack([np.r_[codes[order], 0], pair_rows], axis=1)])
-
-        self.np.update(
-            tri_p=tri_p,
-            tri_v=tri if len(tri) else np.zeros((1, 4), np.int32),
-            vtx_n=np.concatenate(normals) if normals else np.zeros((1, 3), np.float32),
-            vtx_uv=np.concatenate(uvs) if uvs else np.zeros((1, 2), np.float32),
-            prim=prim_arr,
-            node_box=node_box,
-            node_i=node_i,
-            pair_p=pair_p,
-        )
-        self.vertex_positions = P
+        env_index = self._pack_emitters(shape_emitter)
+        prim_arr, any_prims = self._pack_geometry(mesh)
         self.np["shape_i"], self.np["shape_f"] = self._shape.arrays()
         self.np["bsdf_i"], self.np["bsdf_f"] = self._bsdf.arrays()
         _pack_diffuse_leaves(self.np["shape_i"], self.np["bsdf_i"], len(self._shape))
@@ -342,7 +241,142 @@ class SceneData(DerivativeData):
         self.np["texels"] = np.concatenate(self._texels) if self._texels else np.zeros((1, 3), np.float32)
         self.np["em_i"], self.np["em_f"] = self._em.arrays()
         self.np["dist"] = np.concatenate(self._dist).astype(np.float32) if self._dist else np.zeros(1, np.float32)
-        emitter_prims = self._emitter_prims(prim_arr, len(order) > 0)
+        self.np["scene_i"] = self._scene_row(prim_arr, any_prims, env_index)
+        self.np["cam"] = np.zeros(L.CAM_WIDTH, np.float32)
+        self.features = plugin_features(self.np, len(self._shape), len(self._bsdf), len(self._tex), len(self._em))
+
+    def _pack_shape(self, s_idx: int, shape, mesh: _MeshArrays) -> None:
+        """Row s_idx of the shape table; a mesh's vertices and triangles go to `mesh`, every
+        shape's primitives and their bounds to `mesh.prims` / `mesh.prim_boxes`."""
+        si, sf = self._shape.add()
+        si[L.SI_BSDF] = self.bsdf_index(shape.bsdf)
+        si[L.SI_FLIP_NORMALS] = int(bool(getattr(shape, "flip_normals", False)))
+        si[L.SI_HAS_NORMALS] = L.NORMALS_NONE
+        si[L.SI_HAS_UV] = 0
+        si[L.SI_TRI_OFFSET] = mesh.tri_count
+        si[L.SI_TRI_COUNT] = 0
+        kind = shape.type_name
+        if kind == "sphere":
+            si[L.SI_TYPE] = L.PRIM_SPHERE
+            c, r = np.asarray(shape.center, np.float64), float(shape.radius)
+            sf[L.SF_CENTER : L.SF_CENTER + 3] = c
+            sf[L.SF_RADIUS] = r
+            sf[L.SF_AREA] = 4.0 * np.pi * r * r
+            mesh.prims.append((L.PRIM_SPHERE, s_idx))
+            mesh.prim_boxes.append(np.stack([c - r, c + r]))
+        elif kind == "disk":
+            si[L.SI_TYPE] = L.PRIM_DISK
+            m = np.asarray(shape.to_world, np.float64)
+            sf[L.SF_TO_WORLD : L.SF_TO_WORLD + 12] = _affine_3x4(m)
+            sf[L.SF_TO_LOCAL : L.SF_TO_LOCAL + 12] = _affine_3x4(np.linalg.inv(m))
+            ax, ay = m[:3, 0], m[:3, 1]
+            sf[L.SF_AREA] = np.pi * np.linalg.norm(np.cross(ax, ay))
+            ring = np.array(
+                [m[:3, :3] @ [np.cos(a), np.sin(a), 0] + m[:3, 3] for a in np.linspace(0, 2 * np.pi, 65)]
+            )
+            extent = np.linalg.norm(ax) + np.linalg.norm(ay)
+            center = m[:3, 3]
+            lo = np.minimum(ring.min(0), center - 1e-6 * extent)
+            hi = np.maximum(ring.max(0), center + 1e-6 * extent)
+            mesh.prim_boxes.append(np.stack([lo, hi]))
+            mesh.prims.append((L.PRIM_DISK, s_idx))
+        else:  # triangle meshes
+            self._pack_mesh(s_idx, shape, si, sf, mesh)
+
+    def _pack_mesh(self, s_idx: int, shape, si: np.ndarray, sf: np.ndarray, mesh: _MeshArrays) -> None:
+        si[L.SI_TYPE] = L.PRIM_TRIANGLE
+        p = np.asarray(shape.vertex_positions, np.float32).reshape(-1, 3)
+        f = np.asarray(shape.faces, np.int64).reshape(-1, 3)
+        n = getattr(shape, "vertex_normals", None)
+        face_normals = bool(getattr(shape, "face_normals", False))
+        has_n = n is not None and len(n) == len(p) and not face_normals
+        uv = getattr(shape, "vertex_texcoords", None)
+        has_uv = uv is not None and len(uv) == len(p)
+        si[L.SI_HAS_NORMALS] = _normals_kind(p, f, n) if has_n else L.NORMALS_NONE
+        si[L.SI_HAS_UV] = int(has_uv)
+        si[L.SI_TRI_COUNT] = len(f)
+        self.vertex_ranges[id(shape)] = (mesh.vtx_count, len(p))
+        mesh.positions.append(p)
+        mesh.normals.append(np.asarray(n, np.float32).reshape(-1, 3) if has_n else np.zeros_like(p))
+        mesh.uvs.append(np.asarray(uv, np.float32).reshape(-1, 2) if has_uv else np.zeros((len(p), 2), np.float32))
+        tv = np.empty((len(f), 4), np.int32)
+        tv[:, :3] = f + mesh.vtx_count
+        tv[:, 3] = s_idx
+        mesh.tri_v.append(tv)
+        corners = p[f]  # (F, 3, 3)
+        mesh.prim_boxes.append(np.stack([corners.min(1), corners.max(1)], axis=1))
+        mesh.prims.extend(zip([L.PRIM_TRIANGLE] * len(f), range(mesh.tri_count, mesh.tri_count + len(f))))
+        e1 = corners[:, 1] - corners[:, 0]
+        e2 = corners[:, 2] - corners[:, 0]
+        areas = 0.5 * np.linalg.norm(np.cross(e1.astype(np.float64), e2), axis=1)
+        sf[L.SF_AREA] = areas.sum()
+        self._tri_areas[s_idx] = areas
+        mesh.vtx_count += len(p)
+        mesh.tri_count += len(f)
+
+    def _pack_emitters(self, shape_emitter: dict) -> int:
+        """Area emitters in shape order, then the scene's other emitters; returns the row of the
+        environment emitter (-1: none)."""
+        env_index = -1
+        for s_idx, emitter in shape_emitter.items():
+            self._add_area_emitter(emitter, s_idx)
+        for emitter in self.scene.emitters():
+            if emitter.type_name == "area":
+                continue
+            idx = self._add_emitter(emitter)
+            if emitter.type_name in ("constant", "envmap"):
+                if env_index >= 0:
+                    raise ValueError("a scene can hold only one environment emitter (constant or envmap)")
+                env_index = idx
+        return env_index
+
+    def _pack_geometry(self, mesh: _MeshArrays):
+        """Triangle, vertex, primitive and BVH arrays into `self.np`; returns the primitives in
+        BVH order ((N, 2) int32 (kind, index)) and whether the scene has any."""
+        P = np.concatenate(mesh.positions) if mesh.positions else np.zeros((1, 3), np.float32)
+        tri = np.concatenate(mesh.tri_v) if mesh.tri_v else np.zeros((0, 4), np.int32)
+        corners = P[tri[:, :3]] if len(tri) else np.zeros((0, 3, 3), np.float32)
+        tri_p = np.zeros((max(len(tri), 1), 6, 3), np.float32)
+        if len(tri):
+            tri_p[:, 0] = corners[:, 0]
+            tri_p[:, 1] = corners[:, 1] - corners[:, 0]
+            tri_p[:, 2] = corners[:, 2] - corners[:, 0]
+            tri_p[:, 3:6] = barycentric_transforms(corners)
+        boxes = (
+            np.concatenate([b.reshape(-1, 2, 3) for b in mesh.prim_boxes]).astype(np.float32)
+            if mesh.prim_boxes
+            else np.zeros((0, 2, 3), np.float32)
+        )
+        prim_arr = np.array(mesh.prims, np.int32).reshape(-1, 2)
+        # triangle pairs forming parallelograms are tested as one unit by packets (quads.py)
+        codes = pair_codes(prim_arr, corners, tri[:, 3], tri_p[:, 3:6]) if len(tri) else np.zeros(len(prim_arr),
+                                                                                                   np.int32)
+        units, first = unit_boxes(boxes, codes)
+        refitter = _REFITTERS.setdefault(self.scene, BvhRefitter())
+        node_box, node_i, unit_order = refitter(units, np.concatenate([prim_arr.ravel(), codes]))
+        order, node_i = expand_units(unit_order, first, codes, node_i)
+        self._num_nodes = len(node_i) if len(order) else 0
+        prim_arr = prim_arr[order] if len(order) else np.zeros((1, 2), np.int32)
+        pair_p = np.zeros((1, 4, 3), np.float32)
+        if len(order):  # rows num_nodes + k: (unit code, pairs headed before k), then (0, Q); quads.py
+            pair_p, pair_rows = pair_frames(codes[order], prim_arr[:, 1], corners)
+            node_i = np.concatenate([node_i, np.stack([np.r_[codes[order], 0], pair_rows], axis=1)])
+        self.np.update(
+            tri_p=tri_p,
+            tri_v=tri if len(tri) else np.zeros((1, 4), np.int32),
+            vtx_n=np.concatenate(mesh.normals) if mesh.normals else np.zeros((1, 3), np.float32),
+            vtx_uv=np.concatenate(mesh.uvs) if mesh.uvs else np.zeros((1, 2), np.float32),
+            prim=prim_arr,
+            node_box=node_box,
+            node_i=node_i,
+            pair_p=pair_p,
+        )
+        self.vertex_positions = P
+        return prim_arr, len(order) > 0
+
+    def _scene_row(self, prim_arr: np.ndarray, any_prims: bool, env_index: int) -> np.ndarray:
+        """The `scene_i` row: counts, the environment emitter, the listed emitter primitives."""
+        emitter_prims = self._emitter_prims(prim_arr, any_prims)
         listed = env_index < 0 and len(emitter_prims) <= L.MAX_LISTED_EMITTER_PRIMS
         scene_i = np.zeros(L.SC_WIDTH + (len(emitter_prims) if listed else 0), np.int32)
         scene_i[L.SC_EMITTER_PRIMS] = len(emitter_prims) if listed else -1
@@ -350,15 +384,13 @@ class SceneData(DerivativeData):
             scene_i[L.SC_WIDTH:] = emitter_prims
         scene_i[L.SC_NUM_EMITTERS] = len(self._em)
         scene_i[L.SC_ENV_EMITTER] = env_index
-        scene_i[L.SC_NUM_NODES] = num_nodes
+        scene_i[L.SC_NUM_NODES] = self._num_nodes
         scene_i[L.SC_GRAD_TEXTURES] = -1
         em_i = self.np["em_i"]
         scene_i[L.SC_TRIANGLE_EMITTERS] = int(len(self._em) > 0 and all(
             row[L.EI_TYPE] == L.EMITTER_AREA and self.np["shape_i"][row[L.EI_SHAPE], L.SI_TYPE] == L.PRIM_TRIANGLE
             for row in em_i))
-        self.np["scene_i"] = scene_i
-        self.np["cam"] = np.zeros(L.CAM_WIDTH, np.float32)
-        self.features = plugin_features(self.np, len(self._shape), len(self._bsdf), len(self._tex), len(self._em))
+        return scene_i
 
     def _emitter_prims(self, prim_arr: np.ndarray, any_prims: bool) -> list:
         """Indices into the BVH-ordered `prim` array of the primitives of emitting shapes."""
