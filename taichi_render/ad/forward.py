@@ -6,6 +6,7 @@ import numpy as np
 import taichi as ti
 
 from ..backend import ensure_init
+from ..render.renderer import check_spp_seed, get_sensor, render_forward_tangents, scene_data
 from ..shapes.vertex_normals import smooth_vertex_normals_jvp
 
 
@@ -22,8 +23,6 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
         seed: seed of the samples; the same seed gives the same derivative image.
     Returns a ``ti.Vector.field(3, ti.f32)`` of shape (height, width) owned by the sensor.
     """
-    from ..render.renderer import check_spp_seed, get_sensor, render_forward_tangents, scene_data
-
     ensure_init()
     params.flush()
     tex = params._gradient_texture(key)

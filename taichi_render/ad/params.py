@@ -63,7 +63,8 @@ the staged values into the host plugins and into the packed scene data:
   arrays (``tex_rgb``, ``texels``) and uploaded; the BVH and everything else stay;
 - everything else (a new bitmap resolution, vertex data, IORs, envmap data, textures of a
   ``plastic`` BSDF, whose sampling weight depends on them, ...) updates the host plugin and
-  drops the packed data (``scene._render_data = None``), so the next render re-packs the scene.
+  drops the packed data (``render_state(scene).invalidate()``), so the next render re-packs the
+  scene.
   Changing vertex positions therefore rebuilds the BVH: correct, but slower than a texture
   update;
 - sensor ``to_world``/``x_fov`` only change the host sensor (the camera is set up per render).
@@ -78,12 +79,17 @@ silhouette or shadow-boundary terms yet; see render/shape_derivatives.py).
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..backend import current_arch
+from ..render import layout as L
+from ..render.state import render_state
+from .optimizers import Optimizer
 from .param_values import validated_value
 
 # how `update` refreshes the packed scene data after a key changed
@@ -110,10 +116,13 @@ class _Param:
     order: int = 0  # application order within one update (eta after int_ior/ext_ior)
 
 
+_values_versions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # scene -> update count
+
+
 def values_version(scene) -> int:
     """How many `update` calls changed the scene's parameter values so far (through any
     `traverse` of it): equal counts mean equal values."""
-    return getattr(scene, "_param_values_version", 0)
+    return _values_versions.get(scene, 0)
 
 
 class SceneParameters(Mapping):
@@ -197,8 +206,6 @@ class SceneParameters(Mapping):
         Keys whose staged value equals the current one are not reported and cause no work.
         """
         if values is not None:
-            from .optimizers import Optimizer
-
             is_optimizer = isinstance(values, Optimizer)
             items = values.items() if hasattr(values, "items") else values
             batch = {}
@@ -224,7 +231,7 @@ class SceneParameters(Mapping):
         for p, value in changed:
             p.set(value.copy())
         if changed:  # every traverse of the scene shares the count (see values_version)
-            self._scene._param_values_version = values_version(self._scene) + 1
+            _values_versions[self._scene] = values_version(self._scene) + 1
         self._refresh_packed([p for p, _ in changed])
         return {p.key for p, _ in changed}
 
@@ -233,11 +240,10 @@ class SceneParameters(Mapping):
         return self.update() if self._staged else set()
 
     def _refresh_packed(self, changed: list[_Param]) -> None:
-        data = getattr(self._scene, "_render_data", None)
+        state = render_state(self._scene)
+        data = state.data
         if data is None or not changed:
             return
-        from ..render import layout as L
-
         rgb_rows: list[tuple[int, np.ndarray]] = []
         texel_writes: list[tuple[int, np.ndarray]] = []
         plastic_textures = None
@@ -245,15 +251,15 @@ class SceneParameters(Mapping):
             if p.refresh == _UPDATE_HOST:
                 continue
             if p.refresh not in (_UPDATE_RGB, _UPDATE_BITMAP):
-                self._scene._render_data = None
+                state.invalidate()
                 return
-            row = data._tex_index.get(id(p.node))
+            row = data.texture_row(p.node)
             if row is None:
                 continue  # the texture is not rendered (e.g. a BSDF no shape uses)
             if plastic_textures is None:
                 plastic_textures = _plastic_textures(data)
             if id(p.node) in plastic_textures:  # plastic's sampling weight uses texture means
-                self._scene._render_data = None
+                state.invalidate()
                 return
             if p.refresh == _UPDATE_RGB:
                 rgb_rows.append((row, np.broadcast_to(np.asarray(p.node.value, np.float32), (3,))))
@@ -263,7 +269,7 @@ class SceneParameters(Mapping):
             h, w, c = tex.shape
             ti_row = data.np["tex_i"][row]
             if int(ti_row[L.TI_WIDTH]) != w or int(ti_row[L.TI_HEIGHT]) != h:
-                self._scene._render_data = None
+                state.invalidate()
                 return
             texels = np.repeat(tex[..., :1], 3, axis=2) if c == 1 else tex[..., :3]
             texel_writes.append((int(ti_row[L.TI_OFFSET]), texels.reshape(-1, 3)))
@@ -340,10 +346,8 @@ class SceneParameters(Mapping):
     def _note_gradients(self, keys) -> None:
         """Tell the renderer that adjoint launches of the scene want these keys' gradients
         (enable_grad, and the torch bridge for the tensors it differentiates)."""
-        from ..render.renderer import note_gradient_keys
-
         shapes = [self._lookup(key).node for key in keys if key.endswith(".vertex_positions")]
-        note_gradient_keys(self._scene, keys, self._gradient_textures(keys), shapes)
+        render_state(self._scene).note_gradient_keys(keys, self._gradient_textures(keys), shapes)
 
     def _gradient_textures(self, keys) -> list:
         """The texture plugins whose values these keys name (vertex positions name none)."""
@@ -369,9 +373,7 @@ class SceneParameters(Mapping):
         node = p.node
         is_envmap = getattr(node, "type_name", None) == "envmap" and p.key.endswith(".data")
         if is_envmap:
-            from ..render.renderer import scene_data
-
-            scene_data(self._scene)  # packing creates the envmap's texture
+            render_state(self._scene).packed()  # packing creates the envmap's texture
             node = getattr(node, "texture", None)
         if p.key.endswith(".vertex_positions"):
             return node
@@ -387,18 +389,18 @@ class SceneParameters(Mapping):
         (same shape as ``params[key]``; zeros before any backward pass)."""
         node = self._gradient_texture(key)
         shape = self[key].shape
-        data = getattr(self._scene, "_render_data", None)
+        data = render_state(self._scene).data
         if key.endswith(".vertex_positions"):
             if data is None or id(node) not in data.vertex_ranges:
                 return np.zeros(shape, np.float32)
             return data.vertex_gradient(node).reshape(shape)
-        if data is None or id(node) not in data._tex_index:
+        if data is None or data.texture_row(node) is None:
             return np.zeros(shape, np.float32)
         return np.asarray(data.texture_gradient(node), np.float32).reshape(shape)
 
     def zero_grad(self) -> None:
         """Reset the accumulated gradients (a new ``ti.ad.Tape`` does this by itself)."""
-        data = getattr(self._scene, "_render_data", None)
+        data = render_state(self._scene).data
         if data is not None:
             data.zero_gradients()
 
@@ -408,9 +410,7 @@ class SceneParameters(Mapping):
         differentiable keys; on CUDA when Taichi runs on CUDA."""
         import torch
 
-        from ..backend import _state
-
-        device = "cuda" if _state.get("arch") == "cuda" and torch.cuda.is_available() else "cpu"
+        device = "cuda" if current_arch() == "cuda" and torch.cuda.is_available() else "cpu"
         out = {}
         for key, p in self._params.items():
             t = torch.from_numpy(self[key]).to(device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..scene.scene import Scene
 from ..shapes.vertex_normals import smooth_vertex_normals
 from .params import (  # noqa: F401
     _UPDATE_BITMAP,
@@ -410,8 +411,6 @@ _HANDLERS = {
 def traverse(scene) -> SceneParameters:
     """The parameters of a loaded `Scene` (Mitsuba's ``mi.traverse``); see the module
     docstring for the key names and what each update costs."""
-    from ..scene.scene import Scene
-
     if not isinstance(scene, Scene):
         raise TypeError(
             f"traverse() expects a Scene (from tr.load_dict / tr.load_file), got "

@@ -29,6 +29,7 @@ import numpy as np
 
 from .errors import SceneError
 from .registry import Plugin, create
+from .transform import ScalarTransform4f
 
 REQUIRED = object()  # sentinel: no default, the property must be given
 
@@ -291,8 +292,6 @@ class Properties:
 
 # ---- helpers ----
 def _infer_tag(value):
-    from .transform import ScalarTransform4f
-
     if isinstance(value, (bool, np.bool_)):
         return "bool"
     if isinstance(value, (int, np.integer)):

@@ -1,7 +1,7 @@
 """Gradient and tangent arrays of a scene's packed data, and reading gradients back per plugin.
 
 `DerivativeData` is a part of `scene_data.SceneData`: it reads the packed numpy arrays
-(`self.np`), the texture rows (`self._tex_index`), the vertex ranges and the emitter of each
+(`self.np`), the texture rows (`self.texture_row`), the vertex ranges and the emitter of each
 mesh that `SceneData.pack` records. Derivative targets: rgb texture values (`tex_rgb`, (N, 3)),
 bitmap texels (`texels`, (N, 3)), vertices (`vtx`, (2 V, 3): the positions in rows [0, V), the
 unit vertex normals in rows [V, 2 V)) and emitter areas (`area`, (E,)), all float32. Vertex
@@ -125,7 +125,7 @@ class DerivativeData:
 
     def texture_slot(self, tex) -> tuple[str, slice, tuple]:
         """Where texture `tex`'s values live: (array name, slice of rows, numpy shape)."""
-        row = self._tex_index[id(tex)]
+        row = self.texture_row(tex)
         if self.np["tex_i"][row, L.TI_TYPE] == L.TEX_BITMAP:
             off = int(self.np["tex_i"][row, L.TI_OFFSET])
             w, h = int(self.np["tex_i"][row, L.TI_WIDTH]), int(self.np["tex_i"][row, L.TI_HEIGHT])

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import weakref
 
 import numpy as np
 import taichi as ti
@@ -18,7 +17,8 @@ from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
 from .camera import camera_table
 from .compile_notice import first_launch
-from .film import develop_kernel, zero
+from .film import develop_kernel, field_grad_to_ndarray
+from .film_buffers import film_buffers
 from .indirect_edges import edge_table_3d, indirect_edges_kernel
 from .kernels import (
     INTEGRATOR_DIRECT,
@@ -45,6 +45,7 @@ from .primary_edges import (
     primary_edges_kernel,
 )
 from .scene_data import SceneData
+from .state import render_state
 
 vec3 = ti.math.vec3
 
@@ -81,13 +82,8 @@ def single_pass_replay(mode: str, max_depth: int, shape_terms: bool) -> bool:
 
 
 def scene_data(scene) -> SceneData:
-    """The packed device data of `scene`, built on first use."""
-    ensure_init()
-    data = getattr(scene, "_render_data", None)
-    if data is None:
-        data = SceneData(scene)
-        scene._render_data = data
-    return data
+    """The packed device data of `scene`, built on first use (`RenderState.packed`)."""
+    return render_state(scene).packed()
 
 
 def get_sensor(scene, sensor):
@@ -97,64 +93,6 @@ def get_sensor(scene, sensor):
             raise IndexError(f"sensor index {sensor} out of range: the scene has {len(sensors)} sensor(s)")
         return sensors[int(sensor)]
     return sensor
-
-
-class FilmBuffers:
-    """Per-sensor accumulation buffers and the output field, allocated once per resolution."""
-
-    def __init__(self, width: int, height: int):
-        self.width, self.height = width, height
-        self.accum = ti.ndarray(vec3, (height, width))
-        self.weight = ti.ndarray(ti.f32, (height, width))
-        self.image = ti.Vector.field(3, ti.f32, shape=(height, width), needs_grad=True)
-        self.image_grad = ti.ndarray(vec3, (height, width))  # adjoint of the image (backward)
-        self.derivative = None  # forward-mode image, allocated on first use
-        self._spare_weights = []
-
-    def clear(self):
-        zero(self.accum)
-        zero(self.weight)
-
-    def take_weight(self):
-        """Hand over the sample weights of the last render (the torch bridge keeps them for its
-        backward pass) and go on with other storage: a spare array, or a new one. A swap, not a
-        copy."""
-        weight = self.weight
-        self.weight = self._spare_weights.pop() if self._spare_weights else ti.ndarray(ti.f32, weight.shape)
-        return weight
-
-    def restore_weight(self, weight):
-        """Make `weight` (from `take_weight`) the current sample weights again; the array it
-        displaces becomes a spare (at most two are kept)."""
-        if weight is not self.weight:
-            if len(self._spare_weights) < 2:
-                self._spare_weights.append(self.weight)
-            self.weight = weight
-
-
-# Film buffers of sensors that no longer exist, by (width, height). Taichi 1.7 never frees a
-# field and compiles new copies of the kernels that take it, so buffers are recycled: a new
-# sensor of the same resolution takes over the buffers (and image field) of a dead one.
-_free_buffers: dict[tuple[int, int], list[FilmBuffers]] = {}
-
-
-def _release_buffers(buf: FilmBuffers) -> None:
-    _free_buffers.setdefault((buf.width, buf.height), []).append(buf)
-
-
-def film_buffers(sensor) -> FilmBuffers:
-    """The sensor's buffers for its current film size (taken from the pool or allocated)."""
-    width, height = (int(v) for v in sensor.film().crop_size())
-    buf = getattr(sensor, "_film_buffers", None)
-    if buf is None or (buf.width, buf.height) != (width, height):
-        old_finalizer = getattr(sensor, "_film_finalizer", None)
-        if old_finalizer is not None:
-            old_finalizer()  # the previous size's buffers go back to the pool now
-        pool = _free_buffers.get((width, height))
-        buf = pool.pop() if pool else FilmBuffers(width, height)
-        sensor._film_buffers = buf
-        sensor._film_finalizer = weakref.finalize(sensor, _release_buffers, buf)
-    return buf
 
 
 def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
@@ -167,59 +105,14 @@ def check_spp_seed(sensor, spp, seed) -> tuple[int, int]:
     return int(spp), int(seed) & 0xFFFFFFFF
 
 
-def note_gradient_keys(scene, keys, textures, shapes=()) -> None:
-    """Record that gradients of these parameter keys are wanted (they add up over calls): once a
-    vertex-position key is among them, adjoint launches of the scene compute vertex-position
-    terms, and the boundary terms of the projective integrators sample the edges of `shapes`
-    (the meshes those keys name) only; `textures` are the texture plugins the other keys name,
-    and adjoint launches compute the gradients of those textures only (all of them while none
-    was recorded)."""
-    if any(key.endswith(".vertex_positions") for key in keys):
-        scene._vertex_grads_enabled = True
-    moving = scene.__dict__.setdefault("_gradient_shapes", {})
-    for shape in shapes:
-        moving[id(shape)] = shape
-    recorded = scene.__dict__.setdefault("_gradient_textures", {})
-    for tex in textures:
-        recorded[id(tex)] = tex
-
-
-def gradient_texture_mask(scene, data: SceneData) -> int:
-    """scene_i[SC_GRAD_TEXTURES] for an adjoint launch: bit t for texture row t whose gradient is
-    wanted (bit 31 for rows 31 and up, a checkerboard's row when one of its colours is wanted),
-    -1 (every texture) while no texture was recorded by `note_gradient_keys`."""
-    recorded = getattr(scene, "_gradient_textures", None)
-    if not recorded:
-        return -1
-    rows = {data._tex_index[key] for key in recorded if key in data._tex_index}
-    tex_i = data.np["tex_i"]
-    for row in range(len(tex_i) - 1, -1, -1):  # children come after their checkerboard
-        if tex_i[row, L.TI_TYPE] == L.TEX_CHECKERBOARD and rows & {tex_i[row, L.TI_CHILD0], tex_i[row, L.TI_CHILD1]}:
-            rows.add(row)
-    mask = 0
-    for row in rows:
-        mask |= 1 << min(row, 31)
-    return int(np.array(mask & 0xFFFFFFFF, np.uint32).view(np.int32))
-
-
-def wants_shape_terms(scene, data: SceneData, mode: str) -> bool:
-    """Whether a launch in `mode` must compute vertex-position derivative terms: in adjoint mode
-    once a vertex-position key had gradients enabled (params.enable_grad, the torch bridge), in
-    forward mode when vertex tangents were set (SceneData.set_tangents)."""
-    if mode == "adjoint":
-        return bool(getattr(scene, "_vertex_grads_enabled", False))
-    if mode == "forward":
-        return bool(getattr(data, "vertex_tangents_set", False))
-    return False
-
-
 def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offset: int = 0,
            clear: bool = True, image_grad=None):
     """Run the integrator kernel for the sensor: primal or forward samples are added to the
     sensor's buffers (cleared first unless `clear` is False); adjoint reads `buf.image_grad`, or
     `image_grad` when given (an (H, W, 3) float32 array on Taichi's device, a torch tensor for
     instance, read in place)."""
-    data = scene_data(scene)
+    state = render_state(scene)
+    data = state.packed()
     buf = film_buffers(sensor)
     cam = camera_table(sensor)
     if not np.array_equal(cam, data.np["cam"]):  # an upload is a kernel launch: skip it when unchanged
@@ -250,7 +143,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
     if clear and mode != "adjoint" and not overwrite:
         buf.clear()
     if mode == "adjoint":
-        mask = gradient_texture_mask(scene, data)
+        mask = state.texture_mask()
         if data.np["scene_i"][L.SC_GRAD_TEXTURES] != mask:
             data.np["scene_i"][L.SC_GRAD_TEXTURES] = mask
             data.upload_one("scene_i")
@@ -260,7 +153,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
             rows = len(cam) // L.CAM_WIDTH  # sub-images of a batch sensor, padded one by one
             padded_pixels = rows * -(-(buf.width // rows) // TILE) * TILE * -(-buf.height // TILE) * TILE
             per_launch = max(1, MAX_SAMPLES_PER_LAUNCH // padded_pixels)
-            shape = wants_shape_terms(scene, data, mode)
+            shape = state.wants_shape_terms(mode)
             single = single_pass_replay(mode, int_a, shape)
             for first in range(0, spp, per_launch):
                 count = min(per_launch, spp - first)
@@ -289,7 +182,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
                     data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
                     int_a, int_b, hide, rf, radius, stddev, border,
                 )
-        if kind in PROJECTIVE and mode != "primal" and sample_offset == 0 and wants_shape_terms(scene, data, mode):
+        if kind in PROJECTIVE and mode != "primal" and sample_offset == 0 and state.wants_shape_terms(mode):
             launch_boundary_terms(scene, data, buf, integ, mode, seed, spp, grad_in, (int_a, int_b, hide),
                                   (rf, radius, stddev), border)
     return buf
@@ -302,21 +195,6 @@ def film_border(sensor) -> int:
     if not getattr(film, "sample_border", False):
         return 0
     return max(0, math.ceil(float(getattr(film.rfilter, "radius", 0.5)) - 0.5 - 1e-6))
-
-
-def moving_vertices(scene, data: SceneData, mode: str) -> np.ndarray:
-    """(V,) bool: the vertices whose derivatives a launch computes (their edges carry the
-    boundary terms; others add exactly zero): forward mode, those with a nonzero tangent;
-    adjoint, those of the meshes whose vertex positions have gradients enabled."""
-    n = len(data.vertex_positions)
-    if mode == "forward":
-        tangent = getattr(data, "vertex_tangents", None)
-        return np.ones(n, bool) if tangent is None else np.any(tangent[:n] != 0.0, axis=1)
-    moving = np.zeros(n, bool)
-    for shape in getattr(scene, "_gradient_shapes", {}).values():
-        if id(shape) in data.vertex_ranges:
-            moving[data.shape_vertices(shape)] = True
-    return moving
 
 
 def camera_edge_table(topology, positions, tri_v, flat, cam: np.ndarray, width: int, height: int, moving,
@@ -365,7 +243,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
     if len(topology.faces) == 0:
         return
     flat = data.np["shape_i"][:, L.SI_HAS_NORMALS] != L.NORMALS_VERTEX
-    moving = moving_vertices(scene, data, mode)
+    moving = render_state(scene).moving_vertices(mode)
     vtx_index = data.DERIVATIVE_TARGETS.index("vtx")
     derivative = data.derivative_arrays(mode)
     vertex_arrays = (derivative[vtx_index], derivative[len(data.DERIVATIVE_TARGETS) + vtx_index])
@@ -472,8 +350,6 @@ def _render_recorded(scene, sensor, spp, seed, seed_grad):
 
 @ti.ad.grad_for(_render_recorded)
 def _render_adjoint(scene, sensor, spp, seed, seed_grad):
-    from .film import field_grad_to_ndarray
-
     buf = film_buffers(sensor)
     field_grad_to_ndarray(buf.image, buf.image_grad)
     launch(scene, sensor, spp, seed_grad, "adjoint")

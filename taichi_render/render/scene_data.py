@@ -19,6 +19,7 @@ from . import layout as L
 from . import view
 from .bvh import BvhRefitter
 from .derivative_data import DerivativeData
+from .envmap_sampling import pack_envmap
 from .quads import expand_units, pair_codes, pair_frames, unit_boxes
 from .triangle_transforms import barycentric_transforms
 from .view import SCENE_ARRAYS
@@ -100,10 +101,17 @@ class SceneData(DerivativeData):
         self._bsdf_index: dict[int, int] = {}
         self.np: dict[str, np.ndarray] = {}
         self.grad_tape = None  # the ti.ad.Tape whose gradients the grad arrays hold
+        self.vertex_tangents = None  # (V, 3) float32 forward-mode vertex tangents (set_tangents)
+        self.vertex_tangents_set = False  # whether any of them is nonzero
         self.pack()
         self.upload()
 
     # ---- textures ----
+    def texture_row(self, tex) -> int | None:
+        """The row of texture plugin `tex` in the packed texture table (`tex_i`, `tex_f`,
+        `tex_rgb`), None when the scene does not render it."""
+        return self._tex_index.get(id(tex))
+
     def texture_index(self, tex) -> int:
         key = id(tex)
         if key in self._tex_index:
@@ -440,8 +448,6 @@ class SceneData(DerivativeData):
             ei[L.EI_TYPE] = L.EMITTER_CONSTANT
             ei[L.EI_TEX] = self.texture_index(emitter.radiance)
         elif kind == "envmap":
-            from .envmap_sampling import pack_envmap
-
             ei[L.EI_TYPE] = L.EMITTER_ENVMAP
             pack_envmap(self, emitter, ei, ef)
         else:

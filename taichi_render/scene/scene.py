@@ -1,7 +1,7 @@
 """`Scene`: the host-side scene, built by the loaders from the scene-level `Properties`.
 
-It holds the plugins (numpy data only); the renderer packs them into Taichi fields once and keeps
-the result in ``scene._render_data``. As in Mitsuba 3:
+It holds the plugins (numpy data only); the renderer packs them into Taichi arrays once and keeps
+the result in its own state of the scene (``render/state.py``). As in Mitsuba 3:
 
 - shapes, sensors and non-area emitters are taken in declaration order; area emitters belong to
   their shape and are listed by `Scene.emitters` at the shape's position;
@@ -83,7 +83,6 @@ class Scene:
                 "path",
                 Properties("path", location=self._default_loc, kind="integrator"),
             )
-        self._render_data = None  # filled by the renderer (render/scene_data.py)
 
     # ---- Accessors ----
     def shapes(self) -> list:

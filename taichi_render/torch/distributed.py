@@ -35,6 +35,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ..ad.optimizers import Optimizer
+from ..ad.params import SceneParameters
+from ..backend import init
+
 __all__ = [
     "ViewSampler",
     "all_reduce",
@@ -107,8 +111,6 @@ def init_process_group(backend: str | None = None, arch: str = "auto", threads: 
     (``tr.init`` runs once per process). What ``tr.init`` changes is listed in
     docs/host_process.md; this function changes nothing else.
     """
-    from ..backend import init
-
     if not _active() and "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         if backend is None:
             backend = "nccl" if arch in ("auto", "cuda") and torch.cuda.is_available() else "gloo"
@@ -227,9 +229,6 @@ def _check_op(op: str) -> None:
 
 def _gradient_source(source, keys):
     """(keys, read(key) -> np.ndarray) for an optimizer or scene parameters."""
-    from ..ad.optimizers import Optimizer
-    from ..ad.params import SceneParameters
-
     if isinstance(source, Optimizer):
         return list(source.variables) if keys is None else list(keys), source.gradient
     if isinstance(source, SceneParameters):

@@ -7,6 +7,7 @@ import pytest
 import taichi_render as tr
 from taichi_render.ad import traverse
 from taichi_render.core.transform import ScalarTransform4f
+from taichi_render.render.state import render_state
 from taichi_render.shapes.cube import POSITIONS as CUBE_POSITIONS
 from taichi_render.shapes.mesh import transform_points
 
@@ -169,7 +170,7 @@ def test_invalid_writes_change_nothing(key, value, error):
     scene = cbox()
     params = traverse(scene)
     before = render(scene)
-    data = scene._render_data
+    data = render_state(scene).data
     old = params.get(key, None)
     with pytest.raises(error) as info:
         params[key] = value
@@ -178,7 +179,7 @@ def test_invalid_writes_change_nothing(key, value, error):
     if old is not None:
         np.testing.assert_array_equal(params[key], old)
     assert params.update() == set()
-    assert scene._render_data is data
+    assert render_state(scene).data is data
     np.testing.assert_array_equal(render(scene, params), before)
 
 
@@ -293,10 +294,10 @@ def test_rgb_update_matches_fresh_scene():
     scene = cbox(32)
     params = traverse(scene)
     before = render(scene)
-    data = scene._render_data
+    data = render_state(scene).data
     params["red.reflectance.value"] = [0.1, 0.9, 0.1]
     assert params.update() == {"red.reflectance.value"}
-    assert scene._render_data is data  # in-place update, no re-pack
+    assert render_state(scene).data is data  # in-place update, no re-pack
     after = render(scene)
     assert left_green(after) > 2 * left_green(before) + 0.01
 
@@ -309,10 +310,10 @@ def test_render_flushes_staged_values_and_same_values_are_no_ops():
     scene = cbox()
     params = traverse(scene)
     before = render(scene)
-    data = scene._render_data
+    data = render_state(scene).data
     params["red.reflectance.value"] = params["red.reflectance.value"]
     assert params.update() == set()
-    assert scene._render_data is data
+    assert render_state(scene).data is data
     params["light.emitter.radiance.value"] = [1.0, 1.0, 1.0]
     dimmer = render(scene, params)  # render() flushes
     assert params.staged() == set()
@@ -335,7 +336,7 @@ def test_bitmap_update_matches_fresh_scene(scenes_dir, res):
     scene = glass_sphere(scenes_dir)
     params = traverse(scene)
     before = render(scene)
-    data = scene._render_data
+    data = render_state(scene).data
     rng = np.random.default_rng(1)
     texture = np.empty((res, res, 3), np.float32)
     texture[...] = [0.05, 0.9, 0.05]
@@ -344,7 +345,7 @@ def test_bitmap_update_matches_fresh_scene(scenes_dir, res):
     assert params.update() == {TEXTURE_KEY}
     assert params[TEXTURE_KEY].shape == (res, res, 3)
     # same resolution: texels rewritten in place; a new resolution re-packs the scene
-    assert (scene._render_data is data) == (res == 64)
+    assert (render_state(scene).data is data) == (res == 64)
     after = render(scene)
     assert after[..., 1].mean() > before[..., 1].mean() + 0.05
     np.testing.assert_array_equal(
@@ -362,7 +363,7 @@ def test_vertex_positions_update_matches_fresh_scene():
     positions = transform_points(moved.matrix, CUBE_POSITIONS).astype(np.float32)
     params["small-box.vertex_positions"] = positions.ravel()
     assert params.update() == {"small-box.vertex_positions"}
-    assert scene._render_data is None  # geometry changed: re-pack (new BVH) at the next render
+    assert render_state(scene).data is None  # geometry changed: re-pack (new BVH) at the next render
     after = render(scene)
     assert not np.array_equal(after, before)
     np.testing.assert_array_equal(params["small-box.vertex_positions"], positions.ravel())
@@ -388,10 +389,10 @@ def test_sensor_fov_update_matches_fresh_scene():
     scene = cbox()
     params = traverse(scene)
     before = render(scene)
-    data = scene._render_data
+    data = render_state(scene).data
     params["sensor.x_fov"] = 30.0
     assert params.update() == {"sensor.x_fov"}
-    assert scene._render_data is data  # the camera is set up per render
+    assert render_state(scene).data is data  # the camera is set up per render
     after = render(scene)
     assert not np.array_equal(after, before)
     d = cbox_dict()
@@ -475,7 +476,7 @@ def test_plastic_texture_update_repacks_and_matches_fresh_scene():
     before = render(scene)
     params[key] = [0.05, 0.9, 0.05]
     assert params.update() == {key}
-    assert scene._render_data is None
+    assert render_state(scene).data is None
     after = render(scene)
     assert not np.array_equal(after, before)
     assert left_green(after) > left_green(before)
@@ -495,13 +496,13 @@ def test_checkerboard_color_update_in_place_matches_fresh_scene():
     scene = tr.load_dict(scene_dict([0.5, 0.05, 0.05]))
     params = traverse(scene)
     before = render(scene)
-    data = scene._render_data
+    data = render_state(scene).data
     color0 = params.node("red.reflectance.color0.value")
     # guards a fixed packing bug: checkerboard colour rows used to be shifted by one
-    assert np.array_equal(data.np["tex_rgb"][data._tex_index[id(color0)]], color0.value)
+    assert np.array_equal(data.np["tex_rgb"][data.texture_row(color0)], color0.value)
     params["red.reflectance.color0.value"] = [0.05, 0.9, 0.05]
     params.update()
-    assert scene._render_data is data
+    assert render_state(scene).data is data
     after = render(scene)
     assert left_green(after) > left_green(before) + 0.005
     np.testing.assert_array_equal(after, render(tr.load_dict(scene_dict([0.05, 0.9, 0.05]))))

@@ -13,6 +13,7 @@ from fake_scene_plugins import (  # noqa: F401  (plugins is a fixture)
 
 from taichi_render.core.errors import PluginNotFoundError, SceneError
 from taichi_render.core.transform import ScalarTransform4f as T
+from taichi_render.render.state import render_state
 from taichi_render.scene import load_file, load_string
 
 pytestmark = pytest.mark.usefixtures("plugins")
@@ -92,7 +93,7 @@ def test_basic_scene(tmp_path):
     lo, hi = scene.bbox()
     np.testing.assert_allclose(lo, [-1, -1, 0])
     np.testing.assert_allclose(hi, [2, 1, 0])
-    assert scene._render_data is None
+    assert render_state(scene).data is None
 
 
 def test_scalar_properties(tmp_path):
