@@ -73,7 +73,7 @@ Gradients: `SceneParameters.enable_grad` (or ``update(opt)``) marks keys; after 
 ``ti.ad.Tape`` block, `SceneParameters.grad` reads the path-replay gradient of texture values
 (rgb ``value``, bitmap and envmap ``data``). Vertex positions are listed as differentiable (as
 in Mitsuba): their gradients are "interior" shape derivatives of diffuse surfaces (no
-silhouette or shadow-boundary terms yet; see render/shape_derivatives.py).
+silhouette or shadow-boundary terms yet; see render/device/shape_derivatives.py).
 """
 
 from __future__ import annotations

@@ -27,12 +27,12 @@ The primal image is ``prb``'s. Vertex-position gradients (reverse mode under ``t
 torch bridge, and ``tr.render_forward``) add to ``prb``'s interior terms two boundary terms,
 estimated by edge sampling (Li et al. 2018):
 
-- primary visibility (render/primary_edges.py): silhouettes, mesh boundaries and flat-shaded
+- primary visibility (render/boundary/primary_edges.py): silhouettes, mesh boundaries and flat-shaded
   creases seen by the camera;
-- indirect visibility (render/indirect_edges.py): what a diffuse path vertex sees changes at
+- indirect visibility (render/boundary/indirect_edges.py): what a diffuse path vertex sees changes at
   the edges of moving meshes: shadow boundaries of area lights and environment emitters,
   silhouettes seen after a bounce;
-- point-light shadows (render/point_shadow_edges.py; a point light is a delta in direction
+- point-light shadows (render/boundary/point_shadow_edges.py; a point light is a delta in direction
   space, so the term above misses it): edge points on the silhouettes seen from the light
   (``sppi`` x width x height samples), the shadow boundary behind them on diffuse surfaces
   the camera sees, splatted where the camera sees it. Not covered: point-light shadows seen

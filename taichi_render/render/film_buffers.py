@@ -14,7 +14,7 @@ import weakref
 
 import taichi as ti
 
-from .film import zero
+from .device.film import zero
 
 vec3 = ti.math.vec3
 

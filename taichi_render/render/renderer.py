@@ -15,25 +15,9 @@ import taichi as ti
 
 from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
-from .camera import camera_table
-from .compile_notice import first_launch
-from .film import develop_kernel, field_grad_to_ndarray
-from .film_buffers import film_buffers
-from .indirect_edges import edge_table_3d, indirect_edges_kernel
-from .kernels import (
-    INTEGRATOR_DIRECT,
-    INTEGRATOR_PATH,
-    MODE_ADJOINT,
-    MODE_FORWARD,
-    MODE_PRIMAL,
-    render_border_kernel,
-    render_kernel,
-)
-from .packet_kernels import TILE, render_packets_kernel
-from .packet_state import KEPT_SLOTS
-from .packet_trace import LANES
-from .point_shadow_edges import point_lights, point_shadow_kernel
-from .primary_edges import (
+from .boundary.indirect_edges import edge_table_3d, indirect_edges_kernel
+from .boundary.point_shadow_edges import point_lights, point_shadow_kernel
+from .boundary.primary_edges import (
     EF_A,
     EF_B,
     EF_S0,
@@ -44,7 +28,23 @@ from .primary_edges import (
     filter_normalisation,
     primary_edges_kernel,
 )
-from .scene_data import SceneData
+from .compile_notice import first_launch
+from .device.camera import camera_table
+from .device.film import develop_kernel, field_grad_to_ndarray
+from .drivers.kernels import (
+    INTEGRATOR_DIRECT,
+    INTEGRATOR_PATH,
+    MODE_ADJOINT,
+    MODE_FORWARD,
+    MODE_PRIMAL,
+    render_border_kernel,
+    render_kernel,
+)
+from .drivers.packet_kernels import TILE, render_packets_kernel
+from .drivers.packet_state import KEPT_SLOTS
+from .drivers.packet_trace import LANES
+from .film_buffers import film_buffers
+from .packing.scene_data import SceneData
 from .state import render_state
 
 vec3 = ti.math.vec3

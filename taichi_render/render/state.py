@@ -7,11 +7,13 @@ One `RenderState` per scene, from `render_state(scene)`:
 - which gradients adjoint launches compute, recorded by `note_gradient_keys` (the keys given to
   ``params.enable_grad`` and the tensors the torch bridge differentiates): `vertex_gradients`,
   `gradient_shapes`, `gradient_textures`, read through `texture_mask`, `wants_shape_terms` and
-  `moving_vertices`.
+  `moving_vertices`;
+- `default_parameters`: the ``traverse(scene)`` that renders given no parameters use (the torch
+  bridge's ``trt.render(scene, **tensors)``), made on first use.
 
-The states live in a weak dictionary of this module, keyed by scene: a scene carries no
-renderer attribute, and its state goes when the scene goes. `ad/` and `torch/` use this
-interface, not SceneData's internals.
+A scene keeps its state in its public ``render_state`` attribute (None until the first render),
+so the state goes with the scene. `ad/` and `torch/` use this interface, not SceneData's
+internals.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from ..backend import ensure_init
 from . import layout as L
-from .scene_data import SceneData
+from .packing.scene_data import SceneData
 
 
 class RenderState:
@@ -35,6 +37,7 @@ class RenderState:
         self.vertex_gradients = False  # a vertex-position key had gradients enabled
         self.gradient_shapes: dict[int, object] = {}  # id -> mesh whose vertex gradients are wanted
         self.gradient_textures: dict[int, object] = {}  # id -> texture whose gradients are wanted
+        self.default_parameters = None  # SceneParameters of renders given none (torch bridge)
 
     def packed(self) -> SceneData:
         """The packed device data of the scene, built on first use (and after `invalidate`)."""
@@ -105,12 +108,9 @@ class RenderState:
         return moving
 
 
-_states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def render_state(scene) -> RenderState:
-    """The renderer's state of `scene`, created on first use."""
-    state = _states.get(scene)
+    """The renderer's state of `scene` (its ``render_state`` attribute), created on first use."""
+    state = scene.render_state
     if state is None:
-        state = _states[scene] = RenderState(scene)
+        state = scene.render_state = RenderState(scene)
     return state

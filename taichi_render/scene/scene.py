@@ -1,7 +1,7 @@
 """`Scene`: the host-side scene, built by the loaders from the scene-level `Properties`.
 
 It holds the plugins (numpy data only); the renderer packs them into Taichi arrays once and keeps
-the result in its own state of the scene (``render/state.py``). As in Mitsuba 3:
+the result in the scene's ``render_state`` (``render/state.py``). As in Mitsuba 3:
 
 - shapes, sensors and non-area emitters are taken in declaration order; area emitters belong to
   their shape and are listed by `Scene.emitters` at the shape's position;
@@ -83,6 +83,9 @@ class Scene:
                 "path",
                 Properties("path", location=self._default_loc, kind="integrator"),
             )
+        # the renderer's state of this scene (render/state.py: packed arrays, wanted gradients),
+        # made by its first render
+        self.render_state = None
 
     # ---- Accessors ----
     def shapes(self) -> list:

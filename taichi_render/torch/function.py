@@ -9,17 +9,12 @@ in place, and returns the parameter gradients as tensors.
 
 from __future__ import annotations
 
-import weakref
-
 import torch
 
 from ..ad.params import traverse, values_version
 from ..backend import ensure_init, torch_device
 from ..render import renderer as R
 from .openmp import release_idle_workers
-
-# scene -> the `traverse` that renders without params use (one per scene, made on first use)
-_scene_params: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _as_parameter(key: str, value) -> torch.Tensor:
@@ -100,9 +95,10 @@ def render(scene, params=None, spp=None, seed: int = 0, seed_grad=None, malloc_t
     """
     ensure_init()
     if params is None:
-        params = _scene_params.get(scene)
-        if params is None:
-            params = _scene_params[scene] = traverse(scene)
+        state = R.render_state(scene)
+        if state.default_parameters is None:
+            state.default_parameters = traverse(scene)
+        params = state.default_parameters
     keys = list(tensors)
     values = [_as_parameter(k, tensors[k]) for k in keys]
     for key in keys:

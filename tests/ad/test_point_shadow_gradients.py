@@ -1,4 +1,4 @@
-"""Point-light shadows (render/point_shadow_edges.py): a box out of view, lit by a point light,
+"""Point-light shadows (render/boundary/point_shadow_edges.py): a box out of view, lit by a point light,
 casts a hard shadow on a diffuse floor in view; the box slides and spins, and every derivative
 of the image comes from the moving shadow boundary. Criteria of test_visibility_gradients.py
 (the shape-optimization issue) against central finite differences, in forward and reverse mode.

@@ -1,4 +1,4 @@
-"""Single-pass path replay (render/deferred_terms.py) against the two-pass replay: the same
+"""Single-pass path replay (render/device/deferred_terms.py) against the two-pass replay: the same
 paths, so the same gradients and forward-mode images up to float rounding."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import taichi as ti
 
 import taichi_render as tr
-from taichi_render.render.packet_state import KEPT_SLOTS
+from taichi_render.render.drivers.packet_state import KEPT_SLOTS
 from taichi_render.render.renderer import single_pass_replay
 
 

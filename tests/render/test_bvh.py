@@ -1,10 +1,10 @@
-"""The BVH builder (render/bvh.py): structure invariants on random boxes, and the SAH cost model's
+"""The BVH builder (render/packing/bvh.py): structure invariants on random boxes, and the SAH cost model's
 choice of one leaf for a Cornell-box-sized scene."""
 
 import numpy as np
 import pytest
 
-from taichi_render.render import bvh
+from taichi_render.render.packing import bvh
 
 
 def random_boxes(n, seed=0):
@@ -93,7 +93,7 @@ def test_refitter_refits_small_moves_and_rebuilds_on_new_primitives_or_a_worse_t
 
 def test_moving_vertices_refits_and_renders_what_a_fresh_scene_renders():
     import taichi_render as tr
-    from taichi_render.render import scene_data as packing
+    from taichi_render.render.packing import scene_data as packing
 
     def scene():
         d = tr.cornell_box()

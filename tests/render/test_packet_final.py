@@ -1,4 +1,4 @@
-"""The last vertex's rays traced towards the emitters only (render/packet_final.py): the scene's
+"""The last vertex's rays traced towards the emitters only (render/drivers/packet_final.py): the scene's
 list of emitter primitives, the hits against a closest-hit traversal, and images."""
 
 import numpy as np
@@ -8,8 +8,8 @@ import taichi as ti
 import taichi_render as tr
 from taichi_render.backend import megakernel_compile
 from taichi_render.render import layout as L
-from taichi_render.render.packet_final import trace_to_emitters
-from taichi_render.render.packet_trace import LANES, VF, trace_packet
+from taichi_render.render.drivers.packet_final import trace_to_emitters
+from taichi_render.render.drivers.packet_trace import LANES, VF, trace_packet
 from taichi_render.render.renderer import scene_data
 from taichi_render.render.view import (
     ALL_FEATURES,

@@ -1,10 +1,10 @@
-"""The per-packet table of rgb texture gradients (render/packet_gradients.py): sums, and the
+"""The per-packet table of rgb texture gradients (render/drivers/packet_gradients.py): sums, and the
 textures beyond its size added at once."""
 
 import numpy as np
 import taichi as ti
 
-from taichi_render.render.packet_gradients import (
+from taichi_render.render.drivers.packet_gradients import (
     TABLE_SIZE,
     add_rgb_gradient,
     flush_rgb_gradients,

@@ -9,8 +9,8 @@ import taichi_render as tr
 from taichi_render.backend import megakernel_compile
 from taichi_render.render import layout as L
 from taichi_render.render import renderer
-from taichi_render.render.intersect import INF, trace
-from taichi_render.render.packet_trace import LANES, VF, trace_packet
+from taichi_render.render.device.intersect import INF, trace
+from taichi_render.render.drivers.packet_trace import LANES, VF, trace_packet
 from taichi_render.render.renderer import scene_data
 from taichi_render.render.view import (
     ALL_FEATURES,

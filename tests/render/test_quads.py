@@ -1,4 +1,4 @@
-"""Triangle pairs tested as parallelograms by the packet traversal (taichi_render/render/quads.py)."""
+"""Triangle pairs tested as parallelograms by the packet traversal (taichi_render/render/packing/quads.py)."""
 
 import itertools
 
@@ -9,8 +9,8 @@ from test_packets import _trace_both
 import taichi_render as tr
 from taichi_render.backend import megakernel_compile
 from taichi_render.render import layout as L
-from taichi_render.render.packet_trace import LANES
-from taichi_render.render.quads import (
+from taichi_render.render.drivers.packet_trace import LANES
+from taichi_render.render.packing.quads import (
     SINGLE,
     TAIL,
     expand_units,
@@ -18,8 +18,8 @@ from taichi_render.render.quads import (
     pair_frames,
     unit_boxes,
 )
+from taichi_render.render.packing.scene_data import barycentric_transforms
 from taichi_render.render.renderer import scene_data
-from taichi_render.render.scene_data import barycentric_transforms
 
 
 def _codes_of(triangles, shapes=None):

@@ -40,9 +40,9 @@ from chi2 import (
 
 import taichi_render as tr
 from taichi_render.render import layout as L
-from taichi_render.render.bsdf import eval_pdf, sample, slot_textures
-from taichi_render.render.emitters import pdf_area, pdf_environment, sample_emitter
-from taichi_render.render.intersect import INF, interaction_at, trace
+from taichi_render.render.device.bsdf import eval_pdf, sample, slot_textures
+from taichi_render.render.device.emitters import pdf_area, pdf_environment, sample_emitter
+from taichi_render.render.device.intersect import INF, interaction_at, trace
 from taichi_render.render.renderer import scene_data
 from taichi_render.render.view import (
     ALL_FEATURES,

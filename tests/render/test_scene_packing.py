@@ -4,8 +4,8 @@ import numpy as np
 
 import taichi_render as tr
 from taichi_render.render import layout as L
+from taichi_render.render.packing.scene_data import _normals_kind
 from taichi_render.render.renderer import scene_data
-from taichi_render.render.scene_data import _normals_kind
 
 SQUARE = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float64)
 FACES = np.array([[0, 1, 2], [2, 3, 0]])

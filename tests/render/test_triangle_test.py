@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import taichi as ti
 
-from taichi_render.render.intersect import INF, TRI_TO_BARY, intersect_triangle_rows
-from taichi_render.render.scene_data import barycentric_transforms
+from taichi_render.render.device.intersect import INF, TRI_TO_BARY, intersect_triangle_rows
+from taichi_render.render.packing.scene_data import barycentric_transforms
 
 
 @ti.func

@@ -4,7 +4,7 @@ concentric disk map built on them."""
 import numpy as np
 import taichi as ti
 
-from taichi_render.render.warp import quarter_sincos, square_to_uniform_disk_concentric
+from taichi_render.render.device.warp import quarter_sincos, square_to_uniform_disk_concentric
 
 
 @ti.kernel

@@ -33,7 +33,7 @@ them to a triangle and its barycentrics once, after the traversal (`pair_hit`).
 import numpy as np
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
 from .triangle_transforms import barycentric_transforms
 
 SINGLE = 0

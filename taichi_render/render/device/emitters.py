@@ -6,10 +6,10 @@ that selection probability. Directions point from the reference point towards th
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
+from ..view import ANALYTIC_SHAPES, EMITTERS
 from .intersect import INF, affine_normal, affine_point, sphere_uv, triangle_uv
 from .textures import eval_texture
-from .view import ANALYTIC_SHAPES, EMITTERS
 from .warp import (
     INV_FOUR_PI,
     PI,

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import taichi as ti
 
-from ..shapes.vertex_normals import smooth_vertex_normals_vjp
-from . import layout as L
-from .film import zero, zero_gradient_arrays
+from ...shapes.vertex_normals import smooth_vertex_normals_vjp
+from .. import layout as L
+from ..device.film import zero, zero_gradient_arrays
 
 
 class DerivativeData:

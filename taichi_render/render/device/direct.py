@@ -2,7 +2,7 @@
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
 from . import rng
 from .bsdf import eval_pdf, has_smooth_lobe, resolve, sample, slot_textures
 from .emitters import sample_emitter

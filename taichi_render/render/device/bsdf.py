@@ -9,13 +9,13 @@ are never evaluated, only sampled. `twosided` is resolved before these are calle
 
 import taichi as ti
 
-from ..bsdfs.roughplastic import TRANSMITTANCE_RESOLUTION
-from . import layout as L
+from ...bsdfs.roughplastic import TRANSMITTANCE_RESOLUTION
+from .. import layout as L
+from ..view import MATERIALS
 from .frame import reflect, refract
 from .fresnel import fresnel_conductor, fresnel_dielectric
 from .microfacet import ndf, pdf_normal, sample_normal, smith_g1
 from .textures import eval_texture
-from .view import MATERIALS
 from .warp import INV_PI, square_to_cosine_hemisphere, square_to_cosine_hemisphere_pdf
 
 vec2 = ti.math.vec2

@@ -18,7 +18,7 @@ Modes (static):
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
 from . import rng
 from .bsdf import has_smooth_lobe, resolve, sample, slot_textures
 from .derivatives import (

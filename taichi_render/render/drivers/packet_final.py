@@ -11,8 +11,8 @@ loop over a few primitives, and a shadow ray for the rare lanes that see an emit
 
 import taichi as ti
 
-from . import layout as L
-from .intersect import SHADOW_EPSILON
+from .. import layout as L
+from ..device.intersect import SHADOW_EPSILON
 from .packet_trace import VF, VI, any_lane, closer_hit, trace_packet
 
 

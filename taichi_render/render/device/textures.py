@@ -3,8 +3,8 @@
 
 import taichi as ti
 
-from . import layout as L
-from .view import TEXTURES
+from .. import layout as L
+from ..view import TEXTURES
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

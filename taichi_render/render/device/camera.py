@@ -15,7 +15,7 @@ import math
 import numpy as np
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

@@ -14,10 +14,10 @@ advanced IR optimisations miscompile the masked traversal loop).
 
 import taichi as ti
 
-from . import layout as L
-from .intersect import TRI_TO_BARY
-from .quads import pair_hit
-from .view import ANALYTIC_SHAPES
+from .. import layout as L
+from ..device.intersect import TRI_TO_BARY
+from ..packing.quads import pair_hit
+from ..view import ANALYTIC_SHAPES
 
 LANES = 16  # lane_max_int is written for 16
 VF = ti.types.vector(LANES, ti.f32)

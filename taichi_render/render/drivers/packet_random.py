@@ -2,7 +2,7 @@
 
 import taichi as ti
 
-from . import rng
+from ..device import rng
 from .packet_trace import VF, VU
 
 

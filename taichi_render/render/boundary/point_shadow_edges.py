@@ -43,16 +43,16 @@ position.
 import numpy as np
 import taichi as ti
 
-from . import layout as L
-from . import rng
-from .bsdf import resolve, slot_textures
-from .frame import frame_from_normal
+from .. import layout as L
+from ..device import rng
+from ..device.bsdf import resolve, slot_textures
+from ..device.frame import frame_from_normal
+from ..device.intersect import INF, interaction_at, trace
+from ..device.textures import eval_texture
+from ..device.warp import INV_PI
+from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 from .indirect_edges import E3_ENDS, E3_F0, E3_F1, E3_FLAGS, EDGE_ALWAYS
-from .intersect import INF, interaction_at, trace
 from .primary_edges import apply_boundary_term, pick_edge
-from .textures import eval_texture
-from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
-from .warp import INV_PI
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

@@ -8,11 +8,11 @@ vertices the SIMD fast path (packet_diffuse.py) does not cover.
 
 import taichi as ti
 
+from ..device.deferred_terms import keep_lobe
+from ..device.derivatives import MODE_PRIMAL
+from ..device.intersect import Hit
+from ..device.path_tracer import traced_vertex
 from . import packet_state as P
-from .deferred_terms import keep_lobe
-from .derivatives import MODE_PRIMAL
-from .intersect import Hit
-from .path_tracer import traced_vertex
 
 
 @ti.func

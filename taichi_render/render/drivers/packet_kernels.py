@@ -20,12 +20,13 @@ share one camera. Path state lives in a small per-thread matrix (packet_state.py
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
+from ..device import rng
+from ..device.camera import camera_rows
+from ..device.deferred_terms import apply_kept
+from ..device.derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
+from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 from . import packet_state as P
-from . import rng
-from .camera import camera_rows
-from .deferred_terms import apply_kept
-from .derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from .kernels import sample_delta, splat
 from .packet_diffuse import diffuse_vertex
 from .packet_final import emitters_only, trace_to_emitters
@@ -33,7 +34,6 @@ from .packet_gradients import flush_rgb_gradients, new_table
 from .packet_lane import lane_vertex
 from .packet_random import pcg_lanes, rand_lanes
 from .packet_trace import LANES, VF, VI, VU, any_lane, trace_packet
-from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

@@ -17,11 +17,11 @@ two-pass); images and gradients are those of two passes up to float rounding
 
 import taichi as ti
 
-from . import layout as L
-from . import packet_state as P
+from .. import layout as L
+from ..drivers import packet_state as P
+from ..drivers.packet_gradients import add_rgb_gradient
+from ..drivers.packet_trace import LANES
 from .derivatives import MODE_ADJOINT, apply_texture_derivative, gradient_wanted
-from .packet_gradients import add_rgb_gradient
-from .packet_trace import LANES
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

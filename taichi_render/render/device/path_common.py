@@ -3,7 +3,7 @@ ray, emitter-sampling densities for MIS, shadow rays, and the shared BSDF evalua
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
 from .bsdf import eval_pdf
 from .emitters import area_lookup, environment_lookup, pdf_area, pdf_environment
 from .intersect import INF, SHADOW_EPSILON, occluded, spawn_origin

@@ -6,10 +6,10 @@ differentiated by Taichi (adjoints are written by hand), so loops here may use w
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
+from ..packing.quads import pair_hit
+from ..view import ANALYTIC_SHAPES
 from .frame import frame_from_normal
-from .quads import pair_hit
-from .view import ANALYTIC_SHAPES
 from .warp import select_max
 
 vec2 = ti.math.vec2

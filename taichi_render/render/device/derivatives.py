@@ -9,9 +9,9 @@ arrays (adjoint) or contracts g with the tangent arrays (forward).
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
+from ..view import MATERIALS, TEXTURES
 from .textures import apply_to_uv, bitmap_footprint
-from .view import MATERIALS, TEXTURES
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

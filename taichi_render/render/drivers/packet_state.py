@@ -7,8 +7,8 @@ rows (`row`, `set_row`), while per-lane code loads and stores a lane's `PathStat
 
 import taichi as ti
 
+from ..device.path_tracer import PathState
 from .packet_trace import LANES, row
-from .path_tracer import PathState
 
 vec3 = ti.math.vec3
 

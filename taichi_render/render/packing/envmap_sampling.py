@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import layout as L
+from .. import layout as L
 
 
 def envmap_cdfs(data: np.ndarray) -> np.ndarray:

@@ -44,12 +44,12 @@ import math
 import numpy as np
 import taichi as ti
 
-from . import layout as L
-from . import rng
-from .camera import camera_ray, gaussian_weight
-from .derivatives import MODE_ADJOINT, MODE_PRIMAL, ADView
-from .path_tracer import path_sample
-from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from .. import layout as L
+from ..device import rng
+from ..device.camera import camera_ray, gaussian_weight
+from ..device.derivatives import MODE_ADJOINT, MODE_PRIMAL, ADView
+from ..device.path_tracer import path_sample
+from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

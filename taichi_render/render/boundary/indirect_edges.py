@@ -26,17 +26,17 @@ gathers (forward mode) the term weighted by the path's throughput up to x and th
 import numpy as np
 import taichi as ti
 
-from . import layout as L
-from . import rng
-from .bsdf import has_smooth_lobe, slot_textures
-from .camera import camera_ray
-from .derivatives import MODE_PRIMAL, ADView
-from .frame import frame_from_normal
-from .intersect import INF, spawn_origin, trace
-from .path_tracer import path_sample, path_start, traced_vertex, vertex_setup
+from .. import layout as L
+from ..device import rng
+from ..device.bsdf import has_smooth_lobe, slot_textures
+from ..device.camera import camera_ray
+from ..device.derivatives import MODE_PRIMAL, ADView
+from ..device.frame import frame_from_normal
+from ..device.intersect import INF, spawn_origin, trace
+from ..device.path_tracer import path_sample, path_start, traced_vertex, vertex_setup
+from ..device.warp import INV_PI
+from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 from .primary_edges import apply_boundary_term, pick_edge
-from .view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
-from .warp import INV_PI
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

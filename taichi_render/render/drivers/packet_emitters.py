@@ -5,10 +5,12 @@ the triangle choice (a CDF search), vertex and texture lookups stay per lane."""
 
 import taichi as ti
 
-from . import layout as L
-from . import rng
-from .emitters import sample_cdf
-from .intersect import INF
+from .. import layout as L
+from ..device import rng
+from ..device.emitters import sample_cdf
+from ..device.intersect import INF
+from ..device.textures import eval_texture
+from ..device.warp import uniform_triangle
 from .packet_random import rand_lanes
 from .packet_trace import (
     LANES,
@@ -20,8 +22,6 @@ from .packet_trace import (
     triangle_rows,
     unit_normal,
 )
-from .textures import eval_texture
-from .warp import uniform_triangle
 
 vec2 = ti.math.vec2
 

@@ -20,14 +20,22 @@ terms (`shape_grads`) send the packet to the per-lane code. Otherwise `diffuse_v
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
+from ..device import rng
+from ..device.deferred_terms import keep
+from ..device.derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms, gradient_wanted
+from ..device.emitters import area_solid_angle_pdf, sample_emitter
+from ..device.frame import tangents
+from ..device.intersect import INF, SHADOW_EPSILON, spawn
+from ..device.textures import eval_texture
+from ..device.warp import (
+    cosine_hemisphere,
+    cosine_hemisphere_pdf,
+    power_heuristic,
+    roulette_probability,
+)
+from ..view import EMITTERS
 from . import packet_state as P
-from . import rng
-from .deferred_terms import keep
-from .derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms, gradient_wanted
-from .emitters import area_solid_angle_pdf, sample_emitter
-from .frame import tangents
-from .intersect import INF, SHADOW_EPSILON, spawn
 from .packet_emitters import sample_triangle_emitters
 from .packet_gradients import add_rgb_gradient
 from .packet_lane import lane_vertex
@@ -44,9 +52,6 @@ from .packet_trace import (
     triangle_rows,
     unit_normal,
 )
-from .textures import eval_texture
-from .view import EMITTERS
-from .warp import cosine_hemisphere, cosine_hemisphere_pdf, power_heuristic, roulette_probability
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3

@@ -22,7 +22,7 @@ not part of this estimator.
 
 import taichi as ti
 
-from . import layout as L
+from .. import layout as L
 from .intersect import INF
 
 vec2 = ti.math.vec2

@@ -14,15 +14,15 @@ import weakref
 import numpy as np
 import taichi as ti
 
-from ..bsdfs.roughplastic import rough_transmittance
-from . import layout as L
-from . import view
+from ...bsdfs.roughplastic import rough_transmittance
+from .. import layout as L
+from .. import view
+from ..view import SCENE_ARRAYS
 from .bvh import BvhRefitter
 from .derivative_data import DerivativeData
 from .envmap_sampling import pack_envmap
 from .quads import expand_units, pair_codes, pair_frames, unit_boxes
 from .triangle_transforms import barycentric_transforms
-from .view import SCENE_ARRAYS
 
 # each scene's BVH builder: a re-pack after vertices moved refits the last tree (bvh.py)
 _REFITTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
