@@ -193,7 +193,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     # ---- emission found by the ray ----
     if depth > 0 or not hide_emitters:
         ex, ey, ez = _emission_lanes(sc, S, term_tex, term_g, alive, hit, emitter, u, v, px, py, pz, nx, ny, nz,
-                                     h_dot_d, depth, mode)
+                                     h_dot_d, tpx, tpy, tpz, depth, mode)
         gx += ex
         gy += ey
         gz += ez
@@ -235,8 +235,8 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
                          e_factor, e_u, e_v, term_tex)
         # ---- emitter sampling: shadow rays, then evaluation and MIS ----
         cx, cy, cz, contribute = _emitter_contribution(
-            sc, S, term_g, scatters, wi_z, sx, sy, sz, px, py, pz, nx, ny, nz, edx, edy, edz, e_dist, e_pdf, ewx, ewy,
-            ewz, e_delta, e_factor, ax, ay, az, mode)
+            sc, term_g, scatters, wi_z, sx, sy, sz, px, py, pz, nx, ny, nz, edx, edy, edz, e_dist, e_pdf, ewx, ewy,
+            ewz, e_delta, e_factor, ax, ay, az, tpx, tpy, tpz, mode)
         gx += cx
         gy += cy
         gz += cz
@@ -306,18 +306,18 @@ def _surface_lanes(T: ti.template(), hb1: ti.template(), hb2: ti.template(), nsx
 
 
 @ti.func
-def _emitter_contribution(sc: ti.template(), S: ti.template(), term_g: ti.template(), scatters: ti.template(),
+def _emitter_contribution(sc: ti.template(), term_g: ti.template(), scatters: ti.template(),
                           wi_z: ti.template(), sx: ti.template(), sy: ti.template(), sz: ti.template(),
                           px: ti.template(), py: ti.template(), pz: ti.template(), nx: ti.template(),
                           ny: ti.template(), nz: ti.template(), edx: ti.template(), edy: ti.template(),
                           edz: ti.template(), e_dist: ti.template(), e_pdf: ti.template(), ewx: ti.template(),
                           ewy: ti.template(), ewz: ti.template(), e_delta: ti.template(), e_factor: ti.template(),
-                          ax: ti.template(), ay: ti.template(), az: ti.template(), mode: ti.template()):
+                          ax: ti.template(), ay: ti.template(), az: ti.template(), tpx: ti.template(),
+                          tpy: ti.template(), tpz: ti.template(), mode: ti.template()):
     """The emitter samples' contributions through the diffuse lobes (reflectance a, shading
-    normal s): shadow rays traced as a packet, then the lobe's value and MIS against BSDF
-    sampling. Returns what they add to the gathered radiance (x, y, z) and the lanes whose
-    sample contributes; their derivative terms go to term rows 1 and 2."""
-    tpx, tpy, tpz = P.row3(S, P.TP)
+    normal s) to paths of throughput tp: shadow rays traced as a packet, then the lobe's value
+    and MIS against BSDF sampling. Returns what they add to the gathered radiance (x, y, z) and
+    the lanes whose sample contributes; their derivative terms go to term rows 1 and 2."""
     wo_e_z = sx * edx + sy * edy + sz * edz
     lit = scatters & (wi_z > 0.0) & (wo_e_z > 0.0) & (e_pdf > 0.0) & (_max3(ewx, ewy, ewz) > 0.0)
     sox, soy, soz = spawn(px, py, pz, nx, ny, nz, edx, edy, edz)
@@ -339,11 +339,12 @@ def _emitter_contribution(sc: ti.template(), S: ti.template(), term_g: ti.templa
 def _emission_lanes(sc: ti.template(), S: ti.template(), term_tex: ti.template(), term_g: ti.template(),
                     alive: ti.template(), hit: ti.template(), emitter: ti.template(), u: ti.template(),
                     v: ti.template(), px: ti.template(), py: ti.template(), pz: ti.template(), nx: ti.template(),
-                    ny: ti.template(), nz: ti.template(), h_dot_d: ti.template(), depth: ti.i32, mode: ti.template()):
+                    ny: ti.template(), nz: ti.template(), h_dot_d: ti.template(), tpx: ti.template(),
+                    tpy: ti.template(), tpz: ti.template(), depth: ti.i32, mode: ti.template()):
     """Emission found by every lane's ray (lanes that hit the front of an emitting triangle),
-    MIS-weighted against emitter sampling from the previous vertex: returns what it adds to the
-    gathered radiance (x, y, z lane vectors); its derivative term goes to term row 0."""
-    tpx, tpy, tpz = P.row3(S, P.TP)
+    MIS-weighted against emitter sampling from the previous vertex, on paths of throughput tp:
+    returns what it adds to the gathered radiance (x, y, z lane vectors); its derivative term
+    goes to term row 0."""
     gx, gy, gz = VF(0.0), VF(0.0), VF(0.0)
     sees = hit & (emitter >= 0) & (h_dot_d < 0.0)
     if any_lane(sees):
