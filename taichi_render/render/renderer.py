@@ -273,23 +273,25 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
             )
     table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat, moving)
     if table is not None and path_options[0] != 1:
-        edge3_p, edge3_i, cdf, total = table
         spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
+        ends, info = device(table.ends, table.info)
+        per_sample = 1.0 / spp_i / normalisation
         with first_launch("indirect_edges_kernel", data.features, mode):
             indirect_edges_kernel(
-                *data.arrays(), *vertex_arrays, *device(edge3_p, edge3_i, cdf), buf.accum, buf.weight, grad_in,
-                data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i, total / spp_i / normalisation,
-                *path_options, *film_filter, border,
+                *data.arrays(), *vertex_arrays, ends, info, *device(table.cdf, moving.astype(np.int32)),
+                table.moving_edges, buf.accum, buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9,
+                spp_i, table.moving_length * per_sample, table.total_length * per_sample, *path_options,
+                *film_filter, border,
             )
         lights = point_lights(data)
         if len(lights):
-            # point-light shadows (point_shadow_edges.py): sppi x W x H samples
+            # point-light shadows (point_shadow_edges.py), on the moving edges: sppi x W x H samples
             n_samples = spp_i * buf.width * buf.height
             with first_launch("point_shadow_kernel", data.features, mode):
                 point_shadow_kernel(
-                    *data.arrays(), *vertex_arrays, *device(edge3_p, edge3_i, cdf, lights), buf.accum, buf.weight,
-                    grad_in, data.features, _MODES[mode], seed ^ 0x51ED270B, n_samples,
-                    total * len(lights) / n_samples / normalisation, *film_filter, border,
+                    *data.arrays(), *vertex_arrays, ends, info, *device(table.cdf[:table.moving_edges], lights),
+                    buf.accum, buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x51ED270B, n_samples,
+                    table.moving_length * len(lights) / n_samples / normalisation, *film_filter, border,
                 )
 
 

@@ -6,22 +6,29 @@ Sampling", section 5.2).
 
 At a vertex x the reflected radiance is ∫ g(ω) dω with g = f(x, ω) cos L_i(x, ω). A mesh edge
 p0 + ℓ e (unit e) projects onto the sphere of directions at x; where g jumps across it and the
-edge moves, the derivative has the term
+edge moves as seen from x, the derivative has the term
 
-    ∫_edge (g⁻(ω) - g⁺(ω)) (dm/dθ · (ω × e)) / r² dℓ,      ω = (m - x) / r, r = |m - x|
+    ∫_edge (g⁻(ω) - g⁺(ω)) ((m' - x') · (ω × e)) / r² dℓ,      ω = (m - x) / r, r = |m - x|
 
-with g⁺ just on the side of ω × e. The edge point moves as m' = (1 - t) v₀' + t v₁'. Point
-lights are a delta in direction space: the radiance from them jumps on surfaces, not on the
-sphere of directions, and their shadow boundaries are point_shadow_edges.py's term.
+with g⁺ just on the side of ω × e. The edge point moves as m' = (1 - t) v₀' + t v₁'; x moves
+when its triangle does, along its (detached) ray as in the interior terms
+(shape_derivatives.triangle_tangent), so a moving point also sees static edges move: the sky
+around a wall's edge as seen from a box sliding in front of it. Point lights are a delta in
+direction space: the radiance from them jumps on surfaces, not on the sphere of directions, and
+their shadow boundaries are point_shadow_edges.py's term.
 
-The host (`edge_table_3d`) lists every mesh edge once (coincident vertices fused), with its
-adjacent faces and whether it is a flat-shaded crease, and a CDF by length. The kernel runs
-`sppi` primal camera paths per pixel; at each vertex with a smooth BSDF it draws one edge point
-by length, keeps it if the edge can carry a jump as seen from x (a silhouette from x, a
-boundary, or a crease), evaluates g⁺ and g⁻ with two continuation paths of the remaining depth
-(the same random numbers) a hair to either side of the edge, and scatters (reverse mode) or
+The host (`edge_table_3d`) lists every mesh edge once (coincident vertices fused), moving ones
+first, with its adjacent faces and whether it is a flat-shaded crease, and two CDFs by length:
+over the moving edges and over all. The kernel runs `sppi` primal camera paths per pixel; at
+one vertex of each (drawn uniformly) with a smooth BSDF it draws one edge point by length, among
+all edges where x lies on a moving triangle and among the moving ones elsewhere, keeps it if the
+edge can carry a jump as seen from x (a silhouette from x, a boundary, or a crease), evaluates
+g⁺ and g⁻ with two continuation paths of the remaining depth (the same random numbers) a hair to
+either side of the edge, and scatters (reverse mode, into the edge's ends and x's triangle) or
 gathers (forward mode) the term weighted by the path's throughput up to x and the pixel filter.
 """
+
+import dataclasses
 
 import numpy as np
 import taichi as ti
@@ -30,13 +37,14 @@ from .. import layout as L
 from ..device import rng
 from ..device.bsdf import has_smooth_lobe, slot_textures
 from ..device.camera import camera_ray
-from ..device.derivatives import MODE_PRIMAL, ADView
+from ..device.derivatives import MODE_ADJOINT, MODE_PRIMAL, ADView
 from ..device.frame import frame_from_normal
 from ..device.intersect import INF, spawn_origin, trace
 from ..device.path_tracer import path_sample, path_start, traced_vertex, vertex_setup
+from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..device.warp import INV_PI
 from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
-from .primary_edges import apply_boundary_term, pick_edge
+from .primary_edges import boundary_adjoint, pick_edge_between, splat_boundary_term
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -50,12 +58,28 @@ INDIRECT_STREAM = 0x1D1EC7  # sample index of the indirect edge samples' random 
 MAX_UNBOUNDED_VERTICES = 8  # vertices that carry the term on paths of unbounded depth
 
 
+@dataclasses.dataclass
+class EdgeTable3D:
+    """The mesh edges the indirect and point-shadow terms sample, moving ones first.
+
+    `ends`: (E, 2) vec3 end points (float32, (E, 2, 3)); `info`: (E, E3_WIDTH) int32 (adjacent
+    faces, end vertices, flags); `cdf`: (M + E,) float32, by length over the M moving edges
+    (rows 0 to M - 1), then over all E edges (rows M to M + E - 1); `moving_length`,
+    `total_length`: the lengths those CDFs normalise. An edge moves when one of its ends does."""
+
+    ends: np.ndarray
+    info: np.ndarray
+    cdf: np.ndarray
+    moving_edges: int
+    moving_length: float
+    total_length: float
+
+
 def edge_table_3d(topology, positions: np.ndarray, tri_v: np.ndarray, flat_shapes: np.ndarray,
-                  moving: np.ndarray | None = None):
-    """The edges of `topology` (primary_edges.EdgeTopology) for the current positions, those with
-    an end among the `moving` vertices ((V,) bool; default all), the others adding nothing:
-    (edge3_p (E, 2) vec3 end points, edge3_i (E, E3_WIDTH) int32, cdf (E,) float32 by length,
-    total length), or None without edges."""
+                  moving: np.ndarray | None = None) -> EdgeTable3D | None:
+    """The edges of `topology` (primary_edges.EdgeTopology) for the current positions, those
+    with an end among the `moving` vertices ((V,) bool; default all) first, or None when no edge
+    moves. Static edges matter at points that move (their direction from the point changes)."""
     if len(topology.faces) == 0:
         return None
     p = np.asarray(positions, np.float64)
@@ -65,28 +89,35 @@ def edge_table_3d(topology, positions: np.ndarray, tri_v: np.ndarray, flat_shape
         keep = moving[topology.ends[:, 0, 0]] | moving[topology.ends[:, 0, 1]]
     if not np.any(keep):
         return None
-    ends = topology.ends[keep, 0]
+    order = np.concatenate([np.flatnonzero(keep), np.flatnonzero(~keep)])
+    ends = topology.ends[order, 0]
     a, b = p[ends[:, 0]], p[ends[:, 1]]
     length = np.linalg.norm(b - a, axis=1)
-    if length.sum() <= 0.0:
+    n_moving = int(keep.sum())
+    moving_length = float(length[:n_moving].sum())
+    if moving_length <= 0.0:
         return None
     corners = p[tri[:, :3]]
     normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-30)
-    f0, f1 = topology.faces[keep, 0], topology.faces[keep, 1]
+    f0, f1 = topology.faces[order, 0], topology.faces[order, 1]
     two = f1 >= 0
     g1 = np.maximum(f1, 0)
     crease = two & flat_shapes[tri[f0, 3]] & (np.einsum("ij,ij->i", normal[f0], normal[g1]) < 1.0 - 1e-6)
-    edge3_i = np.zeros((len(f0), E3_WIDTH), np.int32)
-    edge3_i[:, E3_F0] = f0
-    edge3_i[:, E3_F1] = f1
-    edge3_i[:, E3_ENDS : E3_ENDS + 4] = topology.ends[keep].reshape(-1, 4)
-    edge3_i[:, E3_FLAGS] = np.where(~two | topology.non_manifold[keep], EDGE_ALWAYS, 0) | np.where(crease, EDGE_CREASE, 0)
-    edge3_p = np.stack([a, b], axis=1).astype(np.float32)
-    total = float(length.sum())
-    cdf = (np.cumsum(length) / total).astype(np.float32)
+    info = np.zeros((len(f0), E3_WIDTH), np.int32)
+    info[:, E3_F0] = f0
+    info[:, E3_F1] = f1
+    info[:, E3_ENDS : E3_ENDS + 4] = topology.ends[order].reshape(-1, 4)
+    info[:, E3_FLAGS] = np.where(~two | topology.non_manifold[order], EDGE_ALWAYS, 0) | np.where(crease, EDGE_CREASE, 0)
+    total_length = float(length.sum())
+    cdf = np.concatenate([_cdf(length[:n_moving]), _cdf(length)])
+    return EdgeTable3D(np.stack([a, b], axis=1).astype(np.float32), info, cdf, n_moving, moving_length, total_length)
+
+
+def _cdf(length: np.ndarray) -> np.ndarray:
+    cdf = (np.cumsum(length) / length.sum()).astype(np.float32)
     cdf[-1] = 1.0
-    return edge3_p, edge3_i, cdf, total
+    return cdf
 
 
 @ti.func
@@ -116,9 +147,10 @@ def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: v
 
 @ti.func
 def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.template(),
-                         edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(), accum: ti.template(),
-                         weight: ti.template(), image_grad: ti.template(), mode: ti.template(), seed: ti.u32,
-                         i: ti.i32, spp: ti.i32, scale: ti.f32, max_depth: ti.i32, rr_depth: ti.i32,
+                         edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(),
+                         moving_vtx: ti.template(), n_moving: ti.i32, accum: ti.template(), weight: ti.template(),
+                         image_grad: ti.template(), mode: ti.template(), seed: ti.u32, i: ti.i32, spp: ti.i32,
+                         scale_moving: ti.f32, scale_all: ti.f32, max_depth: ti.i32, rr_depth: ti.i32,
                          hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
                          border: ti.i32):
     """Camera path i (pixel i // spp of the film enlarged by `border` pixels on each side, row
@@ -144,6 +176,8 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
     xp, xn, xsh, xuv, xd, beta = vec3(0.0), vec3(0.0), vec3(0.0), vec2(0.0), vec3(0.0), vec3(0.0)
     xb = 0
     xflip = 1.0
+    xtri = -1  # the triangle x lies on (-1: another shape)
+    xbary = vec2(0.0)
     while st.alive:
         hit = trace(sc, st.o, st.d, st.tmax, False)
         if depth == k:
@@ -153,13 +187,27 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
             xp, xn, xsh, xuv, xd, beta = si.p, si.n, si.sh_n, si.uv, st.d, st.throughput
             xb = b
             xflip = flip
+            if hit.prim >= 0:
+                ref = sc.prim[hit.prim]
+                if ref.x == L.PRIM_TRIANGLE:
+                    xtri = ref.y
+                    xbary = vec2(hit.b1, hit.b2)
             st.alive = 0
         else:
             st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, hide_emitters, vec3(0.0),
                                vec3(0.0), 0, 0, MODE_PRIMAL)
             depth += 1
+    # a point on a moving triangle sees every edge move (static ones too): it samples all edges,
+    # other points the moving ones (edge_table_3d's two CDFs)
+    x_moves = 0
+    if xtri >= 0:
+        tv = sc.tri_v[xtri]
+        x_moves = moving_vtx[tv.x] | moving_vtx[tv.y] | moving_vtx[tv.z]
+    lo, hi, scale = 0, n_moving - 1, scale_moving
+    if x_moves:
+        lo, hi, scale = n_moving, cdf.shape[0] - 1, scale_all
     ekey = rng.sample_key(key, ti.u32(k), ti.u32(INDIRECT_STREAM + 1))
-    e = pick_edge(cdf, rng.rand(ekey, 0))
+    e = pick_edge_between(cdf, lo, hi, rng.rand(ekey, 0)) - lo
     t = rng.rand(ekey, 1)
     p0 = edge3_p[e, 0]
     p1 = edge3_p[e, 1]
@@ -206,11 +254,23 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
                 ends = E3_ENDS + 2
             va = edge3_i[e, ends]
             vb = edge3_i[e, ends + 1]
-            wa = (1.0 - t) * cross / r2
-            wb = t * cross / r2
-            apply_boundary_term(grad_vtx, tan_vtx, accum, weight, image_grad, mode, pos,
-                                beta * diff * (scale * n_vertices), va, vb, wa, wb, rfilter, filter_radius,
-                                filter_stddev)
+            # the direction to the edge point turns with m' - x' (x moves along its ray)
+            rate = cross / r2
+            value = beta * diff * (scale * n_vertices)
+            if ti.static(mode == MODE_ADJOINT):
+                c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
+                if c != 0.0:
+                    if e < n_moving:
+                        ti.atomic_add(grad_vtx[va], c * (1.0 - t) * rate)
+                        ti.atomic_add(grad_vtx[vb], c * t * rate)
+                    if x_moves:
+                        triangle_scatter(sc, ad, xtri, xbary, xd, 1, -c * rate, vec3(0.0))
+            else:
+                speed = rate.dot((1.0 - t) * tan_vtx[va] + t * tan_vtx[vb])
+                if x_moves:
+                    dx, _ = triangle_tangent(sc, ad, xtri, xbary, xd, 1)
+                    speed -= rate.dot(dx)
+                splat_boundary_term(accum, weight, pos, value * speed, rfilter, filter_radius, filter_stddev)
 
 
 @ti.kernel
@@ -219,21 +279,24 @@ def indirect_edges_kernel(
     shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
     texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
     grad_vtx: V3_1, tan_vtx: V3_1,
-    edge3_p: V3_2, edge3_i: I_2, cdf: F_1,
+    edge3_p: V3_2, edge3_i: I_2, cdf: F_1, moving_vtx: I_1, n_moving: ti.i32,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
-    features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale: ti.f32,
+    features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale_moving: ti.f32,
+    scale_all: ti.f32,
     max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
 ):
     """`spp` camera paths per pixel, each adding the indirect boundary term at its vertices
-    (adjoint: into `grad_vtx`; forward: onto the film). `scale`: total edge length / spp / the
-    filter's integral; `border`: pixels the film samples around the image (`sample_border`),
+    (adjoint: into `grad_vtx`; forward: onto the film). `cdf`, `n_moving`: EdgeTable3D's;
+    `moving_vtx`: (V,) 1 for the vertices that move; `scale_moving`, `scale_all`: the moving and
+    the total edge length / spp / the filter's integral; `border`: pixels the film samples around the image (`sample_border`),
     whose paths count too."""
     for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
         indirect_edge_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
                       bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
-            grad_vtx, tan_vtx, edge3_p, edge3_i, cdf, accum, weight, image_grad, mode, seed, i, spp, scale,
+            grad_vtx, tan_vtx, edge3_p, edge3_i, cdf, moving_vtx, n_moving, accum, weight, image_grad, mode, seed,
+            i, spp, scale_moving, scale_all,
             max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
         )

@@ -218,8 +218,13 @@ def filter_normalisation(rfilter: int, radius: float, stddev: float) -> float:
 @ti.func
 def pick_edge(cdf: ti.template(), u: ti.f32) -> ti.i32:
     """The first row of `cdf` at or above u (binary search)."""
-    lo = 0
-    hi = cdf.shape[0] - 1
+    return pick_edge_between(cdf, 0, cdf.shape[0] - 1, u)
+
+
+@ti.func
+def pick_edge_between(cdf: ti.template(), lo: ti.i32, hi: ti.i32, u: ti.f32) -> ti.i32:
+    """The first row of `cdf` in [lo, hi] at or above u (binary search; rows lo to hi hold one
+    CDF, ending at 1)."""
     while lo < hi:
         mid = (lo + hi) // 2
         if cdf[mid] < u:
@@ -273,8 +278,48 @@ def apply_boundary_term(grad_vtx: ti.template(), tan_vtx: ti.template(), accum: 
                         filter_radius: ti.f32, filter_stddev: ti.f32):
     """One boundary-term sample at film position `pos`, through the pixel filter: its radiance
     `value` moves with the end vertices va, vb at the rates wa, wb (value * (wa . dva + wb . dvb)).
-    Adjoint: add (pixel adjoint . value) k wa (and wb) to the vertex gradients; forward: add
-    value (wa . tan_a + wb . tan_b) k to the film, times the pixel's weight (develop divides)."""
+    Adjoint: add (pixel adjoints . value) wa (and wb) to the vertex gradients; forward: add
+    value (wa . tan_a + wb . tan_b) to the film (`splat_boundary_term`)."""
+    if ti.static(mode == MODE_ADJOINT):
+        c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
+        if c != 0.0:
+            ti.atomic_add(grad_vtx[va], c * wa)
+            ti.atomic_add(grad_vtx[vb], c * wb)
+    else:
+        speed = wa.dot(tan_vtx[va]) + wb.dot(tan_vtx[vb])
+        splat_boundary_term(accum, weight, pos, value * speed, rfilter, filter_radius, filter_stddev)
+
+
+@ti.func
+def boundary_adjoint(image_grad: ti.template(), pos: vec2, value: vec3, rfilter: ti.i32, filter_radius: ti.f32,
+                     filter_stddev: ti.f32) -> ti.f32:
+    """The adjoint of a boundary-term sample of radiance `value` at film position `pos`: the sum
+    over the pixels of the filter's footprint of k (pixel adjoint . value), k the filter weight."""
+    height = image_grad.shape[0]
+    width = image_grad.shape[1]
+    r = 0
+    if rfilter != L.RFILTER_BOX:
+        r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
+    x0 = ti.cast(ti.floor(pos.x), ti.i32)
+    y0 = ti.cast(ti.floor(pos.y), ti.i32)
+    c = 0.0
+    for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
+        px = x0 + dx
+        py = y0 + dy
+        if 0 <= px < width and 0 <= py < height:
+            k = 1.0
+            if rfilter != L.RFILTER_BOX:
+                k = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
+                    py + 0.5 - pos.y, filter_stddev, filter_radius)
+            c += image_grad[py, px].dot(value) * k
+    return c
+
+
+@ti.func
+def splat_boundary_term(accum: ti.template(), weight: ti.template(), pos: vec2, value: vec3, rfilter: ti.i32,
+                        filter_radius: ti.f32, filter_stddev: ti.f32):
+    """Forward mode: add a boundary-term sample's derivative `value` at film position `pos` to
+    the film through the pixel filter, times each pixel's weight (develop divides by it)."""
     height = accum.shape[0]
     width = accum.shape[1]
     r = 0
@@ -291,13 +336,7 @@ def apply_boundary_term(grad_vtx: ti.template(), tan_vtx: ti.template(), accum: 
                 k = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
                     py + 0.5 - pos.y, filter_stddev, filter_radius)
             if k > 0.0:
-                if ti.static(mode == MODE_ADJOINT):
-                    c = image_grad[py, px].dot(value) * k
-                    ti.atomic_add(grad_vtx[va], c * wa)
-                    ti.atomic_add(grad_vtx[vb], c * wb)
-                else:
-                    speed = wa.dot(tan_vtx[va]) + wb.dot(tan_vtx[vb])
-                    ti.atomic_add(accum[py, px], value * (speed * k * weight[py, px]))
+                ti.atomic_add(accum[py, px], value * (k * weight[py, px]))
 
 
 @ti.kernel
