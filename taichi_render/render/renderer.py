@@ -274,25 +274,28 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
     table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat, moving)
     if table is not None and path_options[0] != 1:
         spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
-        ends, info = device(table.ends, table.info)
+        ends, info, cdf, moving_vtx = device(table.ends, table.info, table.cdf, moving.astype(np.int32))
         per_sample = 1.0 / spp_i / normalisation
         with first_launch("indirect_edges_kernel", data.features, mode):
             indirect_edges_kernel(
-                *data.arrays(), *vertex_arrays, ends, info, *device(table.cdf, moving.astype(np.int32)),
-                table.moving_edges, buf.accum, buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9,
-                spp_i, table.moving_length * per_sample, table.total_length * per_sample, *path_options,
+                *data.arrays(), *vertex_arrays, ends, info, cdf, moving_vtx, table.moving_edges, buf.accum,
+                buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i, table.moving_length * per_sample, table.total_length * per_sample, *path_options,
                 *film_filter, border,
             )
         lights = point_lights(data)
         if len(lights):
-            # point-light shadows (point_shadow_edges.py), on the moving edges: sppi x W x H samples
+            # point-light shadows (point_shadow_edges.py), sppi x W x H samples of the moving edges, and
+            # as many of all edges for static ones seen on moving receivers
             n_samples = spp_i * buf.width * buf.height
-            with first_launch("point_shadow_kernel", data.features, mode):
-                point_shadow_kernel(
-                    *data.arrays(), *vertex_arrays, ends, info, *device(table.cdf[:table.moving_edges], lights),
-                    buf.accum, buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x51ED270B, n_samples,
-                    table.moving_length * len(lights) / n_samples / normalisation, *film_filter, border,
-                )
+            static_edges = len(table.info) > table.moving_edges
+            for stream, length in enumerate((table.moving_length, table.total_length)[:1 + static_edges]):
+                with first_launch("point_shadow_kernel", data.features, mode):
+                    point_shadow_kernel(
+                        *data.arrays(), *vertex_arrays, ends, info, cdf, table.moving_edges, moving_vtx,
+                        *device(lights), buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
+                        seed ^ (0x51ED270B + stream), n_samples, length * len(lights) / n_samples / normalisation,
+                        stream, *film_filter, border,
+                    )
 
 
 def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):

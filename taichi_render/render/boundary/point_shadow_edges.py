@@ -1,6 +1,6 @@
-"""Point-light shadows: the boundary term of vertex-position derivatives where a moving mesh's
-shadow from a point light falls on a diffuse surface the camera sees, for the projective
-integrators.
+"""Point-light shadows: the boundary term of vertex-position derivatives where a shadow from a
+point light moves on a diffuse surface the camera sees (its occluder moves, or the receiver
+does), for the projective integrators.
 
 A point light at p lights a receiver point y when nothing lies between them: V(y) is a step
 function on the receiver, whose jump (the shadow boundary) is the receiver's intersection with
@@ -12,17 +12,21 @@ the receiver, x ↦ y changes measure by J = dx/dA_y = f_x f_y cos_y / (cos³φ 
 per unit area; f: focal lengths in pixels, φ: the angle off the view axis, c: the camera). As
 the boundary moves on the receiver, the lit area grows at the rate of its normal speed, so
 
-    dI/dθ = ∫_edge k(x(y)) J(y) ΔL(y) (-σ N · dm/dθ) λ² |e - ω (n·e)/(n·ω)| / |N × n| dℓ / ∫ k
+    dI/dθ = ∫_edge k(x(y)) J(y) ΔL(y) (-σ N · (m' - y'/λ)) λ² |e - ω (n·e)/(n·ω)| / |N × n| dℓ / ∫ k
 
 over the silhouette edge (unit direction e) from p, with m = (1 - t) v₀ + t v₁ the edge point,
 ω = (m - p)/|m - p|, N = ω × e / |ω × e| (σ N points to the lit side), λ = |y - p| / |m - p|,
 n the receiver's normal at y, and ΔL = f(y, ω_light, ω_camera) cos I / |y - p|² the light's
-direct contribution lost in the shadow. (λ N · m' / |N × n| is the boundary's normal speed on
-the receiver, λ |e - ω (n·e)/(n·ω)| the boundary's length per unit of edge length.)
+direct contribution lost in the shadow. The receiver point y moves when its triangle does,
+along the camera ray as a camera ray's hit moves (shape_derivatives.triangle_tangent): the plane
+through p and the edge and the receiver both move, and (λ N · m' - N · y') / |N × n| is the
+boundary's normal speed on the receiver as the camera sees it; λ |e - ω (n·e)/(n·ω)| is the
+boundary's length per unit of edge length.
 
 Estimator: `sppi` x W x H samples, each a point light (uniformly) and an edge point by length
 among the edges of moving meshes (indirect_edges.edge_table_3d's table), sample i in the i-th
-of n equal strata of the edges' total length (stratified: the shadow's sides brighten and
+of n equal strata of the edges' total length; as many again among all edges, counting static
+ones only, where the scene also has static edges (their shadows move on moving receivers) (stratified: the shadow's sides brighten and
 darken the image in turn, and their balance is what the image sum measures). The edge counts if it
 is a silhouette from p or a mesh boundary; two rays from p a hair (1e-4 rad) to either side of
 it find the lit side (the ray that passes, σ) and y (its first hit), and the blocked side must
@@ -31,8 +35,8 @@ reaches it: a shadow hidden behind its occluder, as with a light at the camera, 
 the primary term having the silhouette), y must project into the sampled film (with the film's
 border under `sample_border`), and the receiver must be diffuse (the interior terms' scope; this
 kernel evaluates the diffuse BSDF itself, not bsdf.eval_pdf). The term is splatted at y's film
-position through the pixel filter (primary_edges.apply_boundary_term: reverse mode gathers the
-pixel adjoints, forward mode adds to the film).
+position through the pixel filter (reverse mode gathers the pixel adjoints,
+primary_edges.boundary_adjoint; forward mode adds to the film, splat_boundary_term).
 
 Covered: point-light shadows on diffuse surfaces seen directly by the camera (the first path
 vertex; max_depth other than 1). Not covered: point-light shadows seen after a bounce (in a
@@ -46,13 +50,15 @@ import taichi as ti
 from .. import layout as L
 from ..device import rng
 from ..device.bsdf import resolve, slot_textures
+from ..device.derivatives import MODE_ADJOINT, ADView
 from ..device.frame import frame_from_normal
 from ..device.intersect import INF, interaction_at, trace
+from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..device.textures import eval_texture
 from ..device.warp import INV_PI
 from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 from .indirect_edges import E3_ENDS, E3_F0, E3_F1, E3_FLAGS, EDGE_ALWAYS
-from .primary_edges import apply_boundary_term, pick_edge
+from .primary_edges import boundary_adjoint, pick_edge_between, splat_boundary_term
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -153,13 +159,15 @@ def _receiver_jump(sc: ti.template(), y_si: ti.template(), to_camera: vec3, to_l
 
 
 @ti.func
-def point_shadow_sample(sc: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.template(),
-                        edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(), lights: ti.template(),
+def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
+                        cdf: ti.template(), n_moving: ti.i32, moving_vtx: ti.template(), lights: ti.template(),
                         accum: ti.template(), weight: ti.template(), image_grad: ti.template(), mode: ti.template(),
-                        seed: ti.u32, i: ti.i32, n_samples: ti.i32, scale: ti.f32, rfilter: ti.i32, filter_radius: ti.f32,
-                        filter_stddev: ti.f32, border: ti.i32):
+                        seed: ti.u32, i: ti.i32, n_samples: ti.i32, scale: ti.f32, static_edges: ti.i32,
+                        rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32):
     """Sample i: a point light, an edge point, the shadow boundary point y behind it, and the
-    boundary term at y's film position in every camera that sees y (see the module docstring)."""
+    boundary term at y's film position in every camera that sees y (see the module docstring).
+    The edge is drawn among the moving edges (the term of the edge's and the receiver's motion)
+    or, with `static_edges`, among all edges, counting static ones only (the receiver's motion)."""
     key = rng.sample_key(seed, ti.cast(i, ti.u32), ti.u32(POINT_SHADOW_STREAM))
     n_lights = lights.shape[0]
     emitter = lights[ti.min(ti.cast(rng.rand(key, 2) * n_lights, ti.i32), n_lights - 1)]
@@ -167,11 +175,16 @@ def point_shadow_sample(sc: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.
              sc.em_f[emitter, L.EF_POSITION + 2])
     # one stratum of the edges' total length per sample: the edge and the point on it
     u = (ti.cast(i, ti.f32) + rng.rand(key, 0)) / ti.cast(n_samples, ti.f32)
-    e = pick_edge(cdf, u)
+    lo, hi = 0, n_moving - 1
+    if static_edges:
+        lo, hi = n_moving, cdf.shape[0] - 1
+    row_e = pick_edge_between(cdf, lo, hi, u)
+    e = row_e - lo
     c0 = 0.0
-    if e > 0:
-        c0 = cdf[e - 1]
-    t = ti.min(ti.max((u - c0) / ti.max(cdf[e] - c0, 1e-30), 0.0), 1.0)
+    if row_e > lo:
+        c0 = cdf[row_e - 1]
+    t = ti.min(ti.max((u - c0) / ti.max(cdf[row_e] - c0, 1e-30), 0.0), 1.0)
+    edge_moves = e < n_moving
     p0 = edge3_p[e, 0]
     p1 = edge3_p[e, 1]
     m = p0 + t * (p1 - p0)
@@ -184,14 +197,22 @@ def point_shadow_sample(sc: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.
     w = (m - p).normalized()
     cross = w.cross(e_dir)
     c_len = cross.norm()
-    if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6:
+    if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6 and not (
+            static_edges and edge_moves):
         normal = cross / c_len
         sigma, lit_d, lit, blocked_d = _shadow_boundary(sc, p, m, normal)
         y_si = interaction_at(sc, lit, p, lit_d)
         n = y_si.n
         n_w = n.dot(lit_d)
         n_cross = normal.cross(n).norm()
-        if sigma != 0.0 and ti.abs(n_w) > 1e-4 and n_cross > 1e-4:
+        y_tri = -1  # the receiver's triangle when it moves
+        if lit.prim >= 0:
+            ref = sc.prim[lit.prim]
+            if ref.x == L.PRIM_TRIANGLE:
+                tv = sc.tri_v[ref.y]
+                if moving_vtx[tv.x] | moving_vtx[tv.y] | moving_vtx[tv.z]:
+                    y_tri = ref.y
+        if sigma != 0.0 and ti.abs(n_w) > 1e-4 and n_cross > 1e-4 and (edge_moves or y_tri >= 0):
             y = y_si.p
             # the shadowed receiver point next to y, on y's tangent plane
             y_dark = p + blocked_d * (n.dot(y - p) / n.dot(blocked_d))
@@ -212,13 +233,48 @@ def point_shadow_sample(sc: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.
                                           sc.em_i[emitter, L.EI_TEX])
                     value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale)
                     if value.max() > 0.0:
-                        # the end vertices as the face turned to the light indexes them
-                        ends = E3_ENDS
-                        if f1 >= 0 and front1 and not front0:
-                            ends = E3_ENDS + 2
-                        apply_boundary_term(grad_vtx, tan_vtx, accum, weight, image_grad, mode, pos, value,
-                                            edge3_i[e, ends], edge3_i[e, ends + 1], -sigma * (1.0 - t) * normal,
-                                            -sigma * t * normal, rfilter, filter_radius, filter_stddev)
+                        _add_term(sc, ad, edge3_i, e, ends_of(f1, front0, front1), edge_moves, t, y_tri,
+                                  vec2(lit.b1, lit.b2), -to_camera, sigma * normal, lam, accum, weight, image_grad,
+                                  mode, pos, value, rfilter, filter_radius, filter_stddev)
+
+
+@ti.func
+def ends_of(f1: ti.i32, front0: ti.i32, front1: ti.i32) -> ti.i32:
+    """The column of the edge's end vertices as the face turned to the light indexes them."""
+    ends = E3_ENDS
+    if f1 >= 0 and front1 and not front0:
+        ends = E3_ENDS + 2
+    return ends
+
+
+@ti.func
+def _add_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: ti.i32, ends: ti.i32,
+              edge_moves: ti.i32, t: ti.f32, y_tri: ti.i32, y_bary: vec2, view_d: vec3, lit_normal: vec3,
+              lam: ti.f32, accum: ti.template(), weight: ti.template(), image_grad: ti.template(),
+              mode: ti.template(), pos: vec2, value: vec3, rfilter: ti.i32, filter_radius: ti.f32,
+              filter_stddev: ti.f32):
+    """The term `value` times the boundary's speed toward the lit side, -σN · (m' - y'/λ): the
+    edge point m' (its ends, when the edge moves) and the receiver point y' (on triangle y_tri,
+    -1 when it does not move; along the view ray `view_d`, as a camera ray's hit moves). Adjoint:
+    into the vertex gradients; forward: onto the film."""
+    va = edge3_i[e, ends]
+    vb = edge3_i[e, ends + 1]
+    if ti.static(mode == MODE_ADJOINT):
+        c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
+        if c != 0.0:
+            if edge_moves:
+                ti.atomic_add(ad.grad_vtx[va], -c * (1.0 - t) * lit_normal)
+                ti.atomic_add(ad.grad_vtx[vb], -c * t * lit_normal)
+            if y_tri >= 0:
+                triangle_scatter(sc, ad, y_tri, y_bary, view_d, 1, (c / lam) * lit_normal, vec3(0.0))
+    else:
+        speed = 0.0
+        if edge_moves:
+            speed = -lit_normal.dot((1.0 - t) * ad.tan_vtx[va] + t * ad.tan_vtx[vb])
+        if y_tri >= 0:
+            dy, _ = triangle_tangent(sc, ad, y_tri, y_bary, view_d, 1)
+            speed += lit_normal.dot(dy) / lam
+        splat_boundary_term(accum, weight, pos, value * speed, rfilter, filter_radius, filter_stddev)
 
 
 @ti.kernel
@@ -227,20 +283,22 @@ def point_shadow_kernel(
     shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
     texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
     grad_vtx: V3_1, tan_vtx: V3_1,
-    edge3_p: V3_2, edge3_i: I_2, cdf: F_1, lights: I_1,
+    edge3_p: V3_2, edge3_i: I_2, cdf: F_1, n_moving: ti.i32, moving_vtx: I_1, lights: I_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     features: ti.template(), mode: ti.template(), seed: ti.u32, n_samples: ti.i32, scale: ti.f32,
-    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
+    static_edges: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
 ):
     """`n_samples` point-shadow samples (module docstring). Adjoint: add the term's vertex
     gradients to `grad_vtx`, reading the pixel adjoints `image_grad`; forward: add it along
     `tan_vtx` to the film (`accum`, times the pixel's `weight`). `lights`: (K,) rows of the
-    point lights in em_i; `scale`: total edge length * K / n_samples / the filter's integral;
-    `border`: pixels the film samples around the image (`sample_border`)."""
+    point lights in em_i; `cdf`, `n_moving`: EdgeTable3D's; `moving_vtx`: (V,) 1 for the vertices
+    that move; `static_edges`: 0 to draw among the moving edges, 1 among all (counting static
+    ones); `scale`: the drawn edges' length * K / n_samples / the filter's integral; `border`: pixels the film samples around the image (`sample_border`)."""
     for i in range(n_samples):
         point_shadow_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
                       bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
-            grad_vtx, tan_vtx, edge3_p, edge3_i, cdf, lights, accum, weight, image_grad, mode, seed, i, n_samples,
-            scale, rfilter, filter_radius, filter_stddev, border,
+            ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
+            edge3_p, edge3_i, cdf, n_moving, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, n_samples,
+            scale, static_edges, rfilter, filter_radius, filter_stddev, border,
         )
