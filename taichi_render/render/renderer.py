@@ -15,6 +15,7 @@ import taichi as ti
 
 from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
+from .boundary.bounced_point_shadows import bounced_shadow_kernel
 from .boundary.indirect_edges import edge_table_3d, indirect_edges_kernel
 from .boundary.point_shadow_edges import point_lights, point_shadow_kernel
 from .boundary.primary_edges import (
@@ -279,7 +280,8 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
         with first_launch("indirect_edges_kernel", data.features, mode):
             indirect_edges_kernel(
                 *data.arrays(), *vertex_arrays, ends, info, cdf, moving_vtx, table.moving_edges, buf.accum,
-                buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i, table.moving_length * per_sample, table.total_length * per_sample, *path_options,
+                buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i,
+                table.moving_length * per_sample, table.total_length * per_sample, *path_options,
                 *film_filter, border,
             )
         lights = point_lights(data)
@@ -295,6 +297,15 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                         *device(lights), buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
                         seed ^ (0x51ED270B + stream), n_samples, length * len(lights) / n_samples / normalisation,
                         stream, *film_filter, border,
+                    )
+            if not 0 < path_options[0] <= 2:
+                # and seen after a bounce (bounced_point_shadows.py), sppi camera paths per pixel
+                with first_launch("bounced_shadow_kernel", data.features, mode):
+                    bounced_shadow_kernel(
+                        *data.arrays(), *vertex_arrays, ends, info, *device(table.cdf[:table.moving_edges]),
+                        moving_vtx, *device(lights), buf.accum,
+                        buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x2545F491, spp_i,
+                        table.moving_length * per_sample, *path_options, *film_filter, border,
                     )
 
 

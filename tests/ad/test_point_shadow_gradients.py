@@ -164,3 +164,47 @@ def test_moving_receiver_reverse_mode_equals_forward_mode():
     forward = float(np.sum(w * tr.render_forward(scene, params, FLOOR, tangent=t, spp=16, seed=6).to_numpy()))
     assert abs(forward) > 1.0
     np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+
+
+# ---- point-light shadows seen after a bounce ----
+
+
+def plate_scene(max_depth=3):
+    """A moving plate ("box") under a point light shadows the wall the camera sees and the floor,
+    which the wall reflects: the floor's shadow reaches the image after a bounce. The camera
+    sees neither the plate nor the floor, and from the wall the plate's dark underside stands
+    against the dark sky (its silhouette adds nothing)."""
+    return tr.load_dict({
+        "type": "scene",
+        "integrator": {"type": "prb_projective", "max_depth": max_depth},
+        "sensor": {"type": "perspective", "fov": 12, "to_world": T.look_at([0, 0.5, 3], [0, 0.5, -1], [0, 1, 0]),
+                   "film": {"type": "hdrfilm", "width": RES, "height": RES, "rfilter": {"type": "box"}}},
+        "floor": {"type": "rectangle", "to_world": T.rotate([1, 0, 0], -90).scale(3),
+                  "bsdf": {"type": "diffuse", "reflectance": 0.8}},
+        "back": {"type": "rectangle", "to_world": T.translate([0, 1.5, -1]).scale(1.5),
+                 "bsdf": {"type": "diffuse", "reflectance": 0.8}},
+        "box": {"type": "rectangle", "to_world": T.translate([0.1, 1.2, -0.5]).rotate([1, 0, 0], 90).scale(0.3),
+                "bsdf": {"type": "diffuse", "reflectance": 0.5}},
+        "light": {"type": "point", "position": [0.0, 3.0, 0.0], "intensity": 60.0},
+    })
+
+
+@pytest.mark.parametrize("motion", ["slide", "spin"])
+def test_shadow_seen_after_a_bounce_matches_finite_differences(motion):
+    """Without the bounced term the image sum was 13.3 % (slide) and 6.3 % (spin) of the total off."""
+    scene = plate_scene()
+    params = tr.traverse(scene)
+    t = tangents(params)[motion]
+    fd = finite_differences(scene, params, t, spp=FD_SPP)
+    assert_matches_finite_differences(forward_mean(scene, params, t, 256, range(8)), fd)
+
+
+def test_shadow_seen_after_a_bounce_reverse_mode_equals_forward_mode():
+    scene = plate_scene(max_depth=4)
+    params = tr.traverse(scene)
+    t = tangents(params)["spin"]
+    w = np.random.default_rng(7).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
+    reverse = reverse_directional(scene, params, t, w, 16, 8, seed_grad=8)
+    forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=8).to_numpy()))
+    assert abs(forward) > 1.0
+    np.testing.assert_allclose(reverse, forward, rtol=2e-3)

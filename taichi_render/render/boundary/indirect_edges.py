@@ -145,6 +145,61 @@ def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: v
     return g
 
 
+PathVertex = ti.types.struct(found=ti.i32, p=vec3, n=vec3, sh_n=vec3, uv=vec2, d=vec3, beta=vec3, bsdf=ti.i32,
+                             flip=ti.f32, tri=ti.i32, bary=vec2)
+
+
+@ti.func
+def camera_path_start(sc: ti.template(), accum: ti.template(), seed: ti.u32, i: ti.i32, spp: ti.i32, border: ti.i32,
+                      stream: ti.u32):
+    """Camera path i of `spp` per pixel (pixel i // spp of the film enlarged by `border` pixels on
+    each side, row major): its random key (sample index xor `stream`), film position (pixels),
+    and camera ray (o, d, tmax)."""
+    width = accum.shape[1] + 2 * border
+    pixel = i // spp
+    y = pixel // width - border
+    x_px = pixel - (y + border) * width - border
+    key = rng.sample_key(seed, ti.cast(pixel, ti.u32), ti.cast(i - pixel * spp, ti.u32) ^ stream)
+    pos = vec2(x_px, y) + rng.rand2(key, rng.DIM_FILM)
+    crop = L.CAM_CROP
+    film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
+    o, d, tmax = camera_ray(sc, film_uv)
+    return key, pos, o, d, tmax
+
+
+@ti.func
+def path_vertex_at(sc: ti.template(), ad: ti.template(), key: ti.u32, k: ti.i32, o: vec3, d: vec3, tmax: ti.f32,
+                   max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32) -> PathVertex:
+    """Vertex k (0: the camera ray's hit) of the primal path from (o, d) with `key`: its point,
+    normals, uv, incoming direction, throughput up to it, leaf BSDF and side flag, and the
+    triangle and barycentrics it lies on (tri -1: another shape); `found` when the path reaches
+    it and scatters there with a smooth lobe."""
+    st = path_start(o, d, tmax, max_depth)
+    depth = 0
+    x = PathVertex(found=0, p=vec3(0.0), n=vec3(0.0), sh_n=vec3(0.0), uv=vec2(0.0), d=vec3(0.0), beta=vec3(0.0),
+                   bsdf=0, flip=1.0, tri=-1, bary=vec2(0.0))
+    while st.alive:
+        hit = trace(sc, st.o, st.d, st.tmax, False)
+        if depth == k:
+            si, scatters, b, flip, _ = vertex_setup(sc, key, depth, st, hit, max_depth)
+            if scatters and has_smooth_lobe(sc, b):
+                x.found = 1
+            x.p, x.n, x.sh_n, x.uv, x.d, x.beta = si.p, si.n, si.sh_n, si.uv, st.d, st.throughput
+            x.bsdf = b
+            x.flip = flip
+            if hit.prim >= 0:
+                ref = sc.prim[hit.prim]
+                if ref.x == L.PRIM_TRIANGLE:
+                    x.tri = ref.y
+                    x.bary = vec2(hit.b1, hit.b2)
+            st.alive = 0
+        else:
+            st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, hide_emitters, vec3(0.0),
+                               vec3(0.0), 0, 0, MODE_PRIMAL)
+            depth += 1
+    return x
+
+
 @ti.func
 def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.template(),
                          edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(),
@@ -155,48 +210,16 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
                          border: ti.i32):
     """Camera path i (pixel i // spp of the film enlarged by `border` pixels on each side, row
     major): the boundary term at each of its vertices."""
-    width = accum.shape[1] + 2 * border
-    pixel = i // spp
-    y = pixel // width - border
-    x_px = pixel - (y + border) * width - border
-    key = rng.sample_key(seed, ti.cast(pixel, ti.u32), ti.cast(i - pixel * spp, ti.u32) ^ ti.u32(INDIRECT_STREAM))
-    pos = vec2(x_px, y) + rng.rand2(key, rng.DIM_FILM)
-    crop = L.CAM_CROP
-    film_uv = vec2((pos.x + sc.cam[crop]) / sc.cam[crop + 2], (pos.y + sc.cam[crop + 1]) / sc.cam[crop + 3])
-    o, d, tmax = camera_ray(sc, film_uv)
+    key, pos, o, d, tmax = camera_path_start(sc, accum, seed, i, spp, border, INDIRECT_STREAM)
     # one vertex per camera path, drawn uniformly among the first `n_vertices` (weight
     # n_vertices), so that the two continuation paths run after the camera path's loop
     n_vertices = MAX_UNBOUNDED_VERTICES
     if max_depth > 0:
         n_vertices = max_depth - 1
     k = ti.min(ti.cast(rng.rand(key, rng.DIM_FILM + 2) * n_vertices, ti.i32), n_vertices - 1)
-    st = path_start(o, d, tmax, max_depth)
-    depth = 0
-    found = 0
-    xp, xn, xsh, xuv, xd, beta = vec3(0.0), vec3(0.0), vec3(0.0), vec2(0.0), vec3(0.0), vec3(0.0)
-    xb = 0
-    xflip = 1.0
-    xtri = -1  # the triangle x lies on (-1: another shape)
-    xbary = vec2(0.0)
-    while st.alive:
-        hit = trace(sc, st.o, st.d, st.tmax, False)
-        if depth == k:
-            si, scatters, b, flip, _ = vertex_setup(sc, key, depth, st, hit, max_depth)
-            if scatters and has_smooth_lobe(sc, b):
-                found = 1
-            xp, xn, xsh, xuv, xd, beta = si.p, si.n, si.sh_n, si.uv, st.d, st.throughput
-            xb = b
-            xflip = flip
-            if hit.prim >= 0:
-                ref = sc.prim[hit.prim]
-                if ref.x == L.PRIM_TRIANGLE:
-                    xtri = ref.y
-                    xbary = vec2(hit.b1, hit.b2)
-            st.alive = 0
-        else:
-            st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, hide_emitters, vec3(0.0),
-                               vec3(0.0), 0, 0, MODE_PRIMAL)
-            depth += 1
+    x = path_vertex_at(sc, ad, key, k, o, d, tmax, max_depth, rr_depth, hide_emitters)
+    found, xp, xn, xsh, xuv, xd, beta = x.found, x.p, x.n, x.sh_n, x.uv, x.d, x.beta
+    xb, xflip, xtri, xbary = x.bsdf, x.flip, x.tri, x.bary
     # a point on a moving triangle sees every edge move (static ones too): it samples all edges,
     # other points the moving ones (edge_table_3d's two CDFs)
     x_moves = 0

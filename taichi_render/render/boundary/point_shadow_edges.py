@@ -39,9 +39,9 @@ position through the pixel filter (reverse mode gathers the pixel adjoints,
 primary_edges.boundary_adjoint; forward mode adds to the film, splat_boundary_term).
 
 Covered: point-light shadows on diffuse surfaces seen directly by the camera (the first path
-vertex; max_depth other than 1). Not covered: point-light shadows seen after a bounce (in a
-mirror, or in the light a diffuse surface reflects), and the derivatives of the light's
-position.
+vertex; max_depth other than 1); bounced_point_shadows.py has those a diffuse path vertex sees.
+Not covered: shadows seen through non-diffuse vertices (in a mirror), and the derivatives of the
+light's position.
 """
 
 import numpy as np
@@ -76,7 +76,7 @@ def point_lights(data) -> np.ndarray:
 
 
 @ti.func
-def _faces(sc: ti.template(), face: ti.i32, x: vec3) -> ti.i32:
+def faces_point(sc: ti.template(), face: ti.i32, x: vec3) -> ti.i32:
     """Whether triangle `face` turns its front (winding order) to the point x."""
     n = sc.tri_p[face, 1].cross(sc.tri_p[face, 2])
     return n.dot(x - sc.tri_p[face, 0]) > 0.0
@@ -117,7 +117,7 @@ def _camera_reaches(sc: ti.template(), o: vec3, y: vec3) -> ti.i32:
 
 
 @ti.func
-def _shadow_boundary(sc: ti.template(), p: vec3, m: vec3, side: vec3):
+def shadow_boundary(sc: ti.template(), p: vec3, m: vec3, side: vec3):
     """The rays from the light p a hair to either side (±`side`) of the edge point m: (sigma,
     the sign of the lit side along `side`, 0 when neither or both pass; the lit ray's direction
     and hit; the blocked ray's direction)."""
@@ -143,7 +143,7 @@ def _shadow_boundary(sc: ti.template(), p: vec3, m: vec3, side: vec3):
 
 
 @ti.func
-def _receiver_jump(sc: ti.template(), y_si: ti.template(), to_camera: vec3, to_light: vec3, r2: ti.f32,
+def receiver_jump(sc: ti.template(), y_si: ti.template(), to_camera: vec3, to_light: vec3, r2: ti.f32,
                    tex: ti.i32) -> vec3:
     """ΔL: the point light's direct contribution at the diffuse receiver y (f cos I / r²,
     the BSDF in the shading frame as the path tracer evaluates it), 0 on other BSDFs."""
@@ -189,10 +189,10 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
     p1 = edge3_p[e, 1]
     m = p0 + t * (p1 - p0)
     f1 = edge3_i[e, E3_F1]
-    front0 = _faces(sc, edge3_i[e, E3_F0], p)
+    front0 = faces_point(sc, edge3_i[e, E3_F0], p)
     front1 = 0
     if f1 >= 0:
-        front1 = _faces(sc, f1, p)
+        front1 = faces_point(sc, f1, p)
     e_dir = (p1 - p0).normalized()
     w = (m - p).normalized()
     cross = w.cross(e_dir)
@@ -200,7 +200,7 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
     if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6 and not (
             static_edges and edge_moves):
         normal = cross / c_len
-        sigma, lit_d, lit, blocked_d = _shadow_boundary(sc, p, m, normal)
+        sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, normal)
         y_si = interaction_at(sc, lit, p, lit_d)
         n = y_si.n
         n_w = n.dot(lit_d)
@@ -229,7 +229,7 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
                           and -border <= pos.y <= accum.shape[0] + border)
                 if front and inside and _camera_reaches(sc, o, y) and _camera_reaches(sc, o, y_dark):
                     to_camera = (o - y).normalized()
-                    jump = _receiver_jump(sc, y_si, to_camera, -lit_d, (y - p).norm_sqr(),
+                    jump = receiver_jump(sc, y_si, to_camera, -lit_d, (y - p).norm_sqr(),
                                           sc.em_i[emitter, L.EI_TEX])
                     value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale)
                     if value.max() > 0.0:

@@ -1,0 +1,217 @@
+"""Point-light shadows seen after a bounce: the boundary term of vertex-position derivatives where
+a moving shadow from a point light falls on a diffuse surface that a path vertex sees, for
+`prb_projective` (point_shadow_edges.py has the shadows the camera sees).
+
+At a diffuse path vertex x the reflected radiance is ∫ g(ω) dω. A point light at p lights the
+surface x sees in direction ω where nothing lies between; across the shadow's boundary on that
+receiver, g jumps by ΔG = f(x, ω) cos_x ΔL(y → x), ΔL = f(y, ω_light, -ω) cos I / |y - p|² the
+light's direct contribution at the receiver point y. The boundary is the receiver's cut by the
+plane through p and an occluder's silhouette edge (as from p): a curve on the receiver, which
+seen from x is a curve on the sphere of directions, so its term is indirect_edges.py's with the
+curve in place of a mesh edge:
+
+    ∫_edge (g⁻ - g⁺) ((v - x') · (ω × e_b)) / r² |e_b| dℓ,      ω = (y - x) / r, r = |y - x|
+
+over the occluder's edge (length ℓ), with e_b = λ (e - w (n·e)/(n·w)) the curve's tangent per
+unit of edge length (w = (m - p)/|m - p|, λ = |y - p| / |m - p|, n the receiver's normal), x'
+the motion of x along its ray, and v the motion of the curve point: on the plane, which turns
+about p as the edge point m moves (N · v = λ N · m', N the plane's unit normal), and on the
+receiver, which moves with its triangle (n · v = n · y'). Only v's part across the curve counts.
+
+Estimator: `sppi` primal camera paths per pixel; each picks one vertex x uniformly among those
+whose next vertex can still take a light sample (bounded by max_depth - 2, 8 for unbounded
+paths), a point light uniformly and an edge point by length among the moving edges
+(indirect_edges.EdgeTable3D), keeps silhouettes from p and boundary edges, traces two rays
+from p a hair to either side of the edge point (the lit one finds y), and counts when x sees y
+and the shadowed point beside it, and x and y are diffuse (the interior terms' scope). The term
+goes to the camera path's film position through the pixel filter, weighted by the path's
+throughput up to x.
+
+Not covered: static occluders' shadows on moving receivers seen after a bounce (the camera's
+view has them, point_shadow_edges.py), and shadows seen through non-diffuse vertices.
+"""
+
+import taichi as ti
+
+from .. import layout as L
+from ..device import rng
+from ..device.bsdf import slot_textures
+from ..device.derivatives import MODE_ADJOINT, ADView
+from ..device.frame import frame_from_normal
+from ..device.intersect import interaction_at, spawn_origin, trace
+from ..device.shape_derivatives import triangle_scatter, triangle_tangent
+from ..device.warp import INV_PI
+from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from .indirect_edges import (
+    E3_F0,
+    E3_F1,
+    E3_FLAGS,
+    EDGE_ALWAYS,
+    MAX_UNBOUNDED_VERTICES,
+    camera_path_start,
+    path_vertex_at,
+)
+from .point_shadow_edges import SEEN, ends_of, faces_point, receiver_jump, shadow_boundary
+from .primary_edges import boundary_adjoint, pick_edge, splat_boundary_term
+
+vec2 = ti.math.vec2
+vec3 = ti.math.vec3
+
+BOUNCED_STREAM = 0xB0C5AD  # sample index of the samples' random keys
+
+
+@ti.func
+def _sees(sc: ti.template(), x: vec3, n: vec3, y: vec3) -> ti.i32:
+    """Whether a ray from the surface point x (geometric normal n) towards y first meets y."""
+    d = (y - x).normalized()
+    o = spawn_origin(x, n, d)
+    r = (y - o).norm()
+    hit = trace(sc, o, d, r * (1.0 + SEEN), False)
+    return hit.prim >= 0 and hit.t > r * (1.0 - SEEN)
+
+
+@ti.func
+def _across(N: vec3, n: vec3, q: vec3):
+    """The part of the curve point's motion v along q, from N · v = a and n · v = b (v in the
+    span of N and n): (k_a, k_b) with v · q = k_a a + k_b b."""
+    c = N.dot(n)
+    det = 1.0 - c * c
+    return (N.dot(q) - c * n.dot(q)) / det, (n.dot(q) - c * N.dot(q)) / det
+
+
+@ti.func
+def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
+                          cdf: ti.template(), moving_vtx: ti.template(), lights: ti.template(), accum: ti.template(),
+                          weight: ti.template(), image_grad: ti.template(), mode: ti.template(), seed: ti.u32,
+                          i: ti.i32, spp: ti.i32, scale: ti.f32, max_depth: ti.i32, rr_depth: ti.i32,
+                          hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
+                          border: ti.i32):
+    """Camera path i: the term at one of its vertices (module docstring)."""
+    key, pos, o, d, tmax = camera_path_start(sc, accum, seed, i, spp, border, BOUNCED_STREAM)
+    n_vertices = MAX_UNBOUNDED_VERTICES
+    if max_depth > 0:
+        n_vertices = max_depth - 2
+    k = ti.min(ti.cast(rng.rand(key, rng.DIM_FILM + 2) * n_vertices, ti.i32), n_vertices - 1)
+    x = path_vertex_at(sc, ad, key, k, o, d, tmax, max_depth, rr_depth, hide_emitters)
+    frame = frame_from_normal(x.sh_n * x.flip)
+    wi = frame @ (-x.d)
+    if x.found and sc.bsdf_i[x.bsdf, L.BI_TYPE] == L.BSDF_DIFFUSE and wi.z > 0.0:
+        skey = rng.sample_key(key, ti.u32(k), ti.u32(BOUNCED_STREAM + 1))
+        n_lights = lights.shape[0]
+        emitter = lights[ti.min(ti.cast(rng.rand(skey, 2) * n_lights, ti.i32), n_lights - 1)]
+        p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
+                 sc.em_f[emitter, L.EF_POSITION + 2])
+        e = pick_edge(cdf, rng.rand(skey, 0))
+        t = rng.rand(skey, 1)
+        p0 = edge3_p[e, 0]
+        p1 = edge3_p[e, 1]
+        m = p0 + t * (p1 - p0)
+        f1 = edge3_i[e, E3_F1]
+        front0 = faces_point(sc, edge3_i[e, E3_F0], p)
+        front1 = 0
+        if f1 >= 0:
+            front1 = faces_point(sc, f1, p)
+        e_dir = (p1 - p0).normalized()
+        w = (m - p).normalized()
+        cross = w.cross(e_dir)
+        c_len = cross.norm()
+        if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6:
+            N = cross / c_len
+            sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, N)
+            y_si = interaction_at(sc, lit, p, lit_d)
+            n = y_si.n
+            n_w = n.dot(lit_d)
+            if sigma != 0.0 and ti.abs(n_w) > 1e-4 and N.cross(n).norm() > 1e-4:
+                y = y_si.p
+                y_dark = p + blocked_d * (n.dot(y - p) / n.dot(blocked_d))
+                v = y - x.p
+                r2 = v.dot(v)
+                omega = v / ti.sqrt(r2)
+                wo = frame @ omega
+                if wo.z > 0.0 and _sees(sc, x.p, x.n, y) and _sees(sc, x.p, x.n, y_dark):
+                    tex0, _ = slot_textures(sc, x.bsdf, x.uv)
+                    jump = tex0 * (wo.z * INV_PI) * receiver_jump(
+                        sc, y_si, -omega, -lit_d, (y - p).norm_sqr(), sc.em_i[emitter, L.EI_TEX])
+                    lam = (y - p).norm() / (m - p).norm()
+                    e_b = lam * (e_dir - w * (n.dot(e_dir) / n_w))
+                    side = omega.cross(e_b.normalized())
+                    # g⁻ - g⁺: the lit side is where a ray from p turned by σN meets the receiver
+                    lit_n = sigma * (N - lit_d * (n.dot(N) / n_w))
+                    diff = jump if side.dot(lit_n) < 0.0 else -jump
+                    value = x.beta * diff * (e_b.norm() * scale * n_vertices * n_lights)
+                    if value.max() != 0.0 or value.min() != 0.0:
+                        q = side / r2
+                        k_plane, k_surface = _across(N, n, q)
+                        _add_bounced_term(sc, ad, edge3_i, e, ends_of(f1, front0, front1), t, N * (lam * k_plane),
+                                          y_si.tri, y_si.b, n * k_surface, x.tri, x.bary, x.d, q, moving_vtx,
+                                          accum, weight, image_grad, mode, pos, value, rfilter, filter_radius,
+                                          filter_stddev)
+
+
+@ti.func
+def _moves(sc: ti.template(), moving_vtx: ti.template(), tri: ti.i32) -> ti.i32:
+    ok = 0
+    if tri >= 0:
+        tv = sc.tri_v[tri]
+        ok = moving_vtx[tv.x] | moving_vtx[tv.y] | moving_vtx[tv.z]
+    return ok
+
+
+@ti.func
+def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: ti.i32, ends: ti.i32,
+                      t: ti.f32, rate_m: vec3, y_tri: ti.i32, y_bary: vec2, rate_y: vec3, x_tri: ti.i32,
+                      x_bary: vec2, x_d: vec3, rate_x: vec3, moving_vtx: ti.template(), accum: ti.template(),
+                      weight: ti.template(), image_grad: ti.template(), mode: ti.template(), pos: vec2, value: vec3,
+                      rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
+    """`value` times the speed rate_m · m' + rate_y · y' - rate_x · x' (m: the edge point, y: the
+    receiver's material point, x: the vertex, along its ray x_d). Adjoint: into the vertex
+    gradients; forward: onto the film."""
+    va = edge3_i[e, ends]
+    vb = edge3_i[e, ends + 1]
+    y_moves = _moves(sc, moving_vtx, y_tri)
+    x_moves = _moves(sc, moving_vtx, x_tri)
+    if ti.static(mode == MODE_ADJOINT):
+        c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
+        if c != 0.0:
+            ti.atomic_add(ad.grad_vtx[va], c * (1.0 - t) * rate_m)
+            ti.atomic_add(ad.grad_vtx[vb], c * t * rate_m)
+            if y_moves:
+                triangle_scatter(sc, ad, y_tri, y_bary, x_d, 0, c * rate_y, vec3(0.0))
+            if x_moves:
+                triangle_scatter(sc, ad, x_tri, x_bary, x_d, 1, -c * rate_x, vec3(0.0))
+    else:
+        speed = rate_m.dot((1.0 - t) * ad.tan_vtx[va] + t * ad.tan_vtx[vb])
+        if y_moves:
+            dy, _ = triangle_tangent(sc, ad, y_tri, y_bary, x_d, 0)
+            speed += rate_y.dot(dy)
+        if x_moves:
+            dx, _ = triangle_tangent(sc, ad, x_tri, x_bary, x_d, 1)
+            speed -= rate_x.dot(dx)
+        splat_boundary_term(accum, weight, pos, value * speed, rfilter, filter_radius, filter_stddev)
+
+
+@ti.kernel
+def bounced_shadow_kernel(
+    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
+    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
+    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    grad_vtx: V3_1, tan_vtx: V3_1,
+    edge3_p: V3_2, edge3_i: I_2, cdf: F_1, moving_vtx: I_1, lights: I_1,
+    accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
+    features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale: ti.f32,
+    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
+    rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
+):
+    """`spp` camera paths per pixel, each adding the term of point-light shadows seen after a
+    bounce (module docstring). Adjoint: into `grad_vtx`; forward: onto the film. `cdf`: by length
+    over the moving edges (EdgeTable3D's first rows); `moving_vtx`: (V,) 1 for the vertices that
+    move; `lights`: (K,) rows of the point lights in em_i; `scale`: the moving edges' length /
+    spp / the filter's integral; `border`: pixels the film samples around the image."""
+    for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
+        bounced_shadow_sample(
+            SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
+                      bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
+            edge3_p, edge3_i, cdf, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, spp, scale,
+            max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
+        )
