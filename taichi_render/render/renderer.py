@@ -272,7 +272,8 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 data.features, _MODES[mode], seed, n_samples, total / n_samples / normalisation,
                 *path_options, *film_filter,
             )
-    table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat, moving)
+    emitters = data.np["shape_i"][:, L.SI_EMITTER] >= 0
+    table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat, moving, emitters)
     if table is not None and path_options[0] != 1:
         spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
         ends, info, cdf, moving_vtx = device(table.ends, table.info, table.cdf, moving.astype(np.int32))

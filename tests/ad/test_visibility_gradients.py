@@ -251,3 +251,35 @@ def test_moving_receiver_reverse_mode_equals_forward_mode():
     forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=5).to_numpy()) / w.size)
     assert abs(forward) > 1e-3
     np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+
+
+# ---- an area light's own outline ----
+
+
+def slab_under_light(light_moves):
+    """The camera sees the middle of a slab's top face only, lit by a small rectangle light; the
+    slab or the light rises. The light's outline moves as seen from the slab, but the change of
+    the light it sends is the emitter sample's (area measure, over the light's fixed surface):
+    counting the outline's jump in full had doubled the derivative."""
+    scene = tr.load_dict({
+        "type": "scene",
+        "integrator": {"type": "direct_projective"},
+        "sensor": {"type": "perspective", "fov": 10, "to_world": T.look_at([0, 2.0, 0.01], [0, 0, 0], [0, 0, 1]),
+                   "film": {"type": "hdrfilm", "width": RES, "height": RES, "rfilter": {"type": "box"}}},
+        "box": {"type": "cube", "to_world": T.scale([1.0, 0.2, 1.0]), "bsdf": {"type": "diffuse", "reflectance": 0.5}},
+        "light": {"type": "rectangle", "to_world": T.translate([0.5, 1.2, 0]).rotate([1, 0, 0], 90).scale(0.1),
+                  "emitter": {"type": "area", "radiance": 200.0}},
+    })
+    key = "light.vertex_positions" if light_moves else KEY
+    return scene, key
+
+
+@pytest.mark.parametrize("light_moves", [False, True])
+def test_area_light_outline_counts_once(light_moves):
+    scene, key = slab_under_light(light_moves)
+    params = tr.traverse(scene)
+    t = np.tile([0.0, 1.0, 0.0], len(params[key]) // 3).astype(np.float32)
+    fd = finite_differences(scene, params, t, spp=4096, key=key)
+    derivative = np.mean([tr.render_forward(scene, params, key, tangent=t, spp=256, seed=s).to_numpy()
+                          for s in range(8)], axis=0).astype(np.float64)
+    assert_matches_finite_differences(derivative, fd)

@@ -24,7 +24,8 @@ one vertex of each (drawn uniformly) with a smooth BSDF it draws one edge point 
 all edges where x lies on a moving triangle and among the moving ones elsewhere, keeps it if the
 edge can carry a jump as seen from x (a silhouette from x, a boundary, or a crease), evaluates
 g⁺ and g⁻ with two continuation paths of the remaining depth (the same random numbers) a hair to
-either side of the edge, and scatters (reverse mode, into the edge's ends and x's triangle) or
+either side of the edge (on an emitter's own outline, the emission they find MIS-weighted as
+x's BSDF sample: the emitter sample's share is the interior terms'), and scatters (reverse mode, into the edge's ends and x's triangle) or
 gathers (forward mode) the term weighted by the path's throughput up to x and the pixel filter.
 """
 
@@ -40,7 +41,7 @@ from ..device.camera import camera_ray
 from ..device.derivatives import MODE_ADJOINT, MODE_PRIMAL, ADView
 from ..device.frame import frame_from_normal
 from ..device.intersect import INF, spawn_origin, trace
-from ..device.path_tracer import path_sample, path_start, traced_vertex, vertex_setup
+from ..device.path_tracer import path_start, traced_vertex, vertex_setup
 from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..device.warp import INV_PI
 from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
@@ -52,7 +53,9 @@ vec3 = ti.math.vec3
 # edge3_i columns: adjacent faces (2; -1: none), end vertices as each face indexes them (4),
 # flags (EDGE_ALWAYS: boundary or non-manifold, EDGE_CREASE: flat-shaded faces that differ)
 E3_F0, E3_F1, E3_ENDS, E3_FLAGS, E3_WIDTH = 0, 1, 2, 6, 7
-EDGE_ALWAYS, EDGE_CREASE = 1, 2
+# flags: EDGE_ALWAYS: a boundary or non-manifold edge; EDGE_CREASE: flat-shaded faces that differ;
+# EDGE_EMITTER: an edge of an emitter's shape
+EDGE_ALWAYS, EDGE_CREASE, EDGE_EMITTER = 1, 2, 4
 SIDE_ANGLE = 1e-4  # radians between the edge's direction and those of g+ and g-
 INDIRECT_STREAM = 0x1D1EC7  # sample index of the indirect edge samples' random keys
 MAX_UNBOUNDED_VERTICES = 8  # vertices that carry the term on paths of unbounded depth
@@ -76,7 +79,7 @@ class EdgeTable3D:
 
 
 def edge_table_3d(topology, positions: np.ndarray, tri_v: np.ndarray, flat_shapes: np.ndarray,
-                  moving: np.ndarray | None = None) -> EdgeTable3D | None:
+                  moving: np.ndarray | None = None, emitter_shapes: np.ndarray | None = None) -> EdgeTable3D | None:
     """The edges of `topology` (primary_edges.EdgeTopology) for the current positions, those
     with an end among the `moving` vertices ((V,) bool; default all) first, or None when no edge
     moves. Static edges matter at points that move (their direction from the point changes)."""
@@ -109,6 +112,9 @@ def edge_table_3d(topology, positions: np.ndarray, tri_v: np.ndarray, flat_shape
     info[:, E3_F1] = f1
     info[:, E3_ENDS : E3_ENDS + 4] = topology.ends[order].reshape(-1, 4)
     info[:, E3_FLAGS] = np.where(~two | topology.non_manifold[order], EDGE_ALWAYS, 0) | np.where(crease, EDGE_CREASE, 0)
+    if emitter_shapes is not None:
+        lit = emitter_shapes[tri[f0, 3]] | (two & emitter_shapes[tri[g1, 3]])
+        info[:, E3_FLAGS] |= np.where(lit, EDGE_EMITTER, 0)
     total_length = float(length.sum())
     cdf = np.concatenate([_cdf(length[:n_moving]), _cdf(length)])
     return EdgeTable3D(np.stack([a, b], axis=1).astype(np.float32), info, cdf, n_moving, moving_length, total_length)
@@ -129,17 +135,30 @@ def _faces_x(sc: ti.template(), face: ti.i32, x: vec3) -> ti.i32:
 
 @ti.func
 def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: vec3, wo: vec3,
-               b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, w: vec3, max_depth: ti.i32, rr_depth: ti.i32) -> vec3:
+               b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, w: vec3, max_depth: ti.i32, rr_depth: ti.i32,
+               emitter_edge: ti.i32) -> vec3:
     """g(w) = f(x, w) cos L_i(x, w) at a diffuse vertex, 0 at others (like the interior terms,
     the term covers diffuse surfaces; calling bsdf.eval_pdf in this kernel makes LLVM 15 fail an
     assertion): the BSDF times the radiance of a path of `max_depth` (0: an empty path) leaving
-    x along w (wo: w in the shading frame)."""
+    x along w (wo: w in the shading frame). At an emitter's own outline (`emitter_edge`) the
+    emission of the path's first hit counts with the MIS weight of x's BSDF sample: the emitter
+    sample's share of the emitter's change is the interior terms' (its geometry term, in area
+    measure, over the emitter's fixed surface)."""
     value = vec3(0.0)
     if wi.z > 0.0 and wo.z > 0.0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE:
         value = tex0 * (wo.z * INV_PI)
-    radiance, _ = path_sample(sc, ad, key, spawn_origin(x, ng, w), w, INF, max_depth, rr_depth, 0,
-                              vec3(0.0), MODE_PRIMAL)
-    g = value * radiance
+    st = path_start(spawn_origin(x, ng, w), w, INF, max_depth)
+    if emitter_edge:
+        st.prev_p = x
+        st.prev_pdf = ti.max(wo.z, 0.0) * INV_PI
+        st.prev_delta = 0
+    depth = 0
+    while st.alive:
+        hit = trace(sc, st.o, st.d, st.tmax, False)
+        st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, 0, vec3(0.0), vec3(0.0), 0, 0,
+                           MODE_PRIMAL)
+        depth += 1
+    g = value * st.gathered
     if not (g.x == g.x and g.y == g.y and g.z == g.z):
         g = vec3(0.0)
     return g
@@ -266,8 +285,9 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
     pkey = rng.sample_key(key, ti.u32(k), ti.u32(INDIRECT_STREAM + 2))
     w_minus = (w - SIDE_ANGLE * side).normalized()
     w_plus = (w + SIDE_ANGLE * side).normalized()
-    g_minus = _integrand(sc, ad, pkey, xp, xn, frame @ w_minus, xb, tex0, tex1, wi, w_minus, sub_depth, sub_rr)
-    g_plus = _integrand(sc, ad, pkey, xp, xn, frame @ w_plus, xb, tex0, tex1, wi, w_plus, sub_depth, sub_rr)
+    emitter_edge = ti.i32((flags & EDGE_EMITTER) != 0)
+    g_minus = _integrand(sc, ad, pkey, xp, xn, frame @ w_minus, xb, tex0, tex1, wi, w_minus, sub_depth, sub_rr, emitter_edge)
+    g_plus = _integrand(sc, ad, pkey, xp, xn, frame @ w_plus, xb, tex0, tex1, wi, w_plus, sub_depth, sub_rr, emitter_edge)
     if active:
         diff = g_minus - g_plus
         if diff.max() != 0.0 or diff.min() != 0.0:
