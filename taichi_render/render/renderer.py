@@ -234,8 +234,9 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                           path_options: tuple, film_filter: tuple, border: int = 0) -> None:
     """The boundary terms of vertex-position derivatives of the projective integrators: primary
     visibility (primary_edges.py, `sppp` edge samples per pixel) and indirect visibility
-    (indirect_edges.py, `sppi` camera paths per pixel; point-light shadows, point_shadow_edges.py,
-    `sppi` x W x H samples), into the vertex gradients (adjoint) or
+    (indirect_edges.py, `sppi` camera paths per pixel; point-light shadows the camera sees,
+    point_shadow_edges.py, `sppi` x W x H samples per stream, and those seen after a bounce,
+    bounced_point_shadows.py, `sppi` camera paths per pixel), into the vertex gradients (adjoint) or
     onto the film's derivative samples (forward). `border`: pixels the film samples around the
     image (`film_border`), where the terms are integrated too."""
     topology = getattr(data, "edge_topology", None)
@@ -287,6 +288,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
             )
         lights = point_lights(data)
         if len(lights):
+            light_rows, = device(lights)
             # point-light shadows (point_shadow_edges.py), sppi x W x H samples of the moving edges, and
             # as many of all edges for static ones seen on moving receivers
             n_samples = spp_i * buf.width * buf.height
@@ -295,7 +297,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 with first_launch("point_shadow_kernel", data.features, mode):
                     point_shadow_kernel(
                         *data.arrays(), *vertex_arrays, ends, info, cdf, table.moving_edges, moving_vtx,
-                        *device(lights), buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
+                        light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
                         seed ^ (0x51ED270B + stream), n_samples, length * len(lights) / n_samples / normalisation,
                         stream, *film_filter, border,
                     )
@@ -304,7 +306,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 with first_launch("bounced_shadow_kernel", data.features, mode):
                     bounced_shadow_kernel(
                         *data.arrays(), *vertex_arrays, ends, info, *device(table.cdf[:table.moving_edges]),
-                        moving_vtx, *device(lights), buf.accum,
+                        moving_vtx, light_rows, buf.accum,
                         buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x2545F491, spp_i,
                         table.moving_length * per_sample, *path_options, *film_filter, border,
                     )

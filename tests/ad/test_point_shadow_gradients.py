@@ -41,15 +41,15 @@ def scene_dict(integrator=None, light_at=(1.5, 3.0, 0.0)):
     }
 
 
-def reverse_directional(scene, params, t, w, spp, seed, seed_grad=None):
-    """grad(sum(w * image)) . t by reverse mode."""
-    params.enable_grad([KEY])
+def reverse_directional(scene, params, t, w, spp, seed, seed_grad=None, key=KEY):
+    """grad(sum(w * image)) . t by reverse mode, along the tangent t of `key`."""
+    params.enable_grad([key])
     loss = tr.ad.loss_field()
     with ti.ad.Tape(loss=loss):
         image = tr.render(scene, params, spp=spp, seed=seed, seed_grad=seed_grad)
         # mse against image - w / 2: the gradient of the loss is w / n
         tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
-    return float(np.sum(params.grad(KEY) * t)) * w.size
+    return float(np.sum(params.grad(key) * t)) * w.size
 
 
 @pytest.fixture(scope="module")
@@ -155,12 +155,7 @@ def test_moving_receiver_reverse_mode_equals_forward_mode():
     params = tr.traverse(scene)
     t = lift(params)
     w = np.random.default_rng(5).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    params.enable_grad([FLOOR])
-    loss = tr.ad.loss_field()
-    with ti.ad.Tape(loss=loss):
-        image = tr.render(scene, params, spp=16, seed=6, seed_grad=6)
-        tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
-    reverse = float(np.sum(params.grad(FLOOR) * t)) * w.size
+    reverse = reverse_directional(scene, params, t, w, 16, 6, seed_grad=6, key=FLOOR)
     forward = float(np.sum(w * tr.render_forward(scene, params, FLOOR, tangent=t, spp=16, seed=6).to_numpy()))
     assert abs(forward) > 1.0
     np.testing.assert_allclose(reverse, forward, rtol=2e-3)

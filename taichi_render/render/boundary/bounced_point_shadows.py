@@ -27,8 +27,9 @@ and the shadowed point beside it, and x and y are diffuse (the interior terms' s
 goes to the camera path's film position through the pixel filter, weighted by the path's
 throughput up to x.
 
-Not covered: static occluders' shadows on moving receivers seen after a bounce (the camera's
-view has them, point_shadow_edges.py), and shadows seen through non-diffuse vertices.
+Not covered: static occluders' shadows seen after a bounce, on moving receivers (the camera's
+view has them, point_shadow_edges.py) or from a moving vertex x, and shadows seen through
+non-diffuse vertices.
 """
 
 import taichi as ti
@@ -50,6 +51,7 @@ from .indirect_edges import (
     MAX_UNBOUNDED_VERTICES,
     camera_path_start,
     path_vertex_at,
+    triangle_moves,
 )
 from .point_shadow_edges import SEEN, ends_of, faces_point, receiver_jump, shadow_boundary
 from .primary_edges import boundary_adjoint, pick_edge, splat_boundary_term
@@ -116,12 +118,12 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
         cross = w.cross(e_dir)
         c_len = cross.norm()
         if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6:
-            N = cross / c_len
-            sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, N)
+            plane_n = cross / c_len
+            sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, plane_n)
             y_si = interaction_at(sc, lit, p, lit_d)
             n = y_si.n
             n_w = n.dot(lit_d)
-            if sigma != 0.0 and ti.abs(n_w) > 1e-4 and N.cross(n).norm() > 1e-4:
+            if sigma != 0.0 and ti.abs(n_w) > 1e-4 and plane_n.cross(n).norm() > 1e-4:
                 y = y_si.p
                 y_dark = p + blocked_d * (n.dot(y - p) / n.dot(blocked_d))
                 v = y - x.p
@@ -136,25 +138,17 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
                     e_b = lam * (e_dir - w * (n.dot(e_dir) / n_w))
                     side = omega.cross(e_b.normalized())
                     # g⁻ - g⁺: the lit side is where a ray from p turned by σN meets the receiver
-                    lit_n = sigma * (N - lit_d * (n.dot(N) / n_w))
+                    lit_n = sigma * (plane_n - lit_d * (n.dot(plane_n) / n_w))
                     diff = jump if side.dot(lit_n) < 0.0 else -jump
                     value = x.beta * diff * (e_b.norm() * scale * n_vertices * n_lights)
                     if value.max() != 0.0 or value.min() != 0.0:
                         q = side / r2
-                        k_plane, k_surface = _across(N, n, q)
-                        _add_bounced_term(sc, ad, edge3_i, e, ends_of(f1, front0, front1), t, N * (lam * k_plane),
-                                          y_si.tri, y_si.b, n * k_surface, x.tri, x.bary, x.d, q, moving_vtx,
+                        k_plane, k_surface = _across(plane_n, n, q)
+                        _add_bounced_term(sc, ad, edge3_i, e, ends_of(f1, front0, front1), t,
+                                          plane_n * (lam * k_plane), y_si.tri, y_si.b, n * k_surface, x.tri,
+                                          x.bary, x.d, q, moving_vtx,
                                           accum, weight, image_grad, mode, pos, value, rfilter, filter_radius,
                                           filter_stddev)
-
-
-@ti.func
-def _moves(sc: ti.template(), moving_vtx: ti.template(), tri: ti.i32) -> ti.i32:
-    ok = 0
-    if tri >= 0:
-        tv = sc.tri_v[tri]
-        ok = moving_vtx[tv.x] | moving_vtx[tv.y] | moving_vtx[tv.z]
-    return ok
 
 
 @ti.func
@@ -168,14 +162,14 @@ def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template
     gradients; forward: onto the film."""
     va = edge3_i[e, ends]
     vb = edge3_i[e, ends + 1]
-    y_moves = _moves(sc, moving_vtx, y_tri)
-    x_moves = _moves(sc, moving_vtx, x_tri)
+    y_moves = triangle_moves(sc, moving_vtx, y_tri)
+    x_moves = triangle_moves(sc, moving_vtx, x_tri)
     if ti.static(mode == MODE_ADJOINT):
         c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
         if c != 0.0:
             ti.atomic_add(ad.grad_vtx[va], c * (1.0 - t) * rate_m)
             ti.atomic_add(ad.grad_vtx[vb], c * t * rate_m)
-            if y_moves:
+            if y_moves:  # y's material point (on_ray 0: the ray direction is not read)
                 triangle_scatter(sc, ad, y_tri, y_bary, x_d, 0, c * rate_y, vec3(0.0))
             if x_moves:
                 triangle_scatter(sc, ad, x_tri, x_bary, x_d, 1, -c * rate_x, vec3(0.0))

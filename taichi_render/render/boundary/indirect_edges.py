@@ -19,14 +19,15 @@ their shadow boundaries are point_shadow_edges.py's term.
 
 The host (`edge_table_3d`) lists every mesh edge once (coincident vertices fused), moving ones
 first, with its adjacent faces and whether it is a flat-shaded crease, and two CDFs by length:
-over the moving edges and over all. The kernel runs `sppi` primal camera paths per pixel; at
-one vertex of each (drawn uniformly) with a smooth BSDF it draws one edge point by length, among
-all edges where x lies on a moving triangle and among the moving ones elsewhere, keeps it if the
+over the moving edges and over all. The kernel runs `sppi` primal camera paths per pixel; at one
+vertex of each (drawn uniformly) with a smooth BSDF it draws one edge point by length, among all
+edges where x lies on a moving triangle and among the moving ones elsewhere, keeps it if the
 edge can carry a jump as seen from x (a silhouette from x, a boundary, or a crease), evaluates
 g⁺ and g⁻ with two continuation paths of the remaining depth (the same random numbers) a hair to
-either side of the edge (on an emitter's own outline, the emission they find MIS-weighted as
-x's BSDF sample: the emitter sample's share is the interior terms'), and scatters (reverse mode, into the edge's ends and x's triangle) or
-gathers (forward mode) the term weighted by the path's throughput up to x and the pixel filter.
+either side of the edge (on an emitter's own outline, the emission they find MIS-weighted as x's
+BSDF sample: the emitter sample's share is the interior terms'), and scatters (reverse mode,
+into the edge's ends and x's triangle) or gathers (forward mode) the term weighted by the path's
+throughput up to x and the pixel filter.
 """
 
 import dataclasses
@@ -50,8 +51,7 @@ from .primary_edges import boundary_adjoint, pick_edge_between, splat_boundary_t
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
 
-# edge3_i columns: adjacent faces (2; -1: none), end vertices as each face indexes them (4),
-# flags (EDGE_ALWAYS: boundary or non-manifold, EDGE_CREASE: flat-shaded faces that differ)
+# edge3_i columns: adjacent faces (2; -1: none), end vertices as each face indexes them (4), flags
 E3_F0, E3_F1, E3_ENDS, E3_FLAGS, E3_WIDTH = 0, 1, 2, 6, 7
 # flags: EDGE_ALWAYS: a boundary or non-manifold edge; EDGE_CREASE: flat-shaded faces that differ;
 # EDGE_EMITTER: an edge of an emitter's shape
@@ -67,8 +67,9 @@ class EdgeTable3D:
 
     `ends`: (E, 2) vec3 end points (float32, (E, 2, 3)); `info`: (E, E3_WIDTH) int32 (adjacent
     faces, end vertices, flags); `cdf`: (M + E,) float32, by length over the M moving edges
-    (rows 0 to M - 1), then over all E edges (rows M to M + E - 1); `moving_length`,
-    `total_length`: the lengths those CDFs normalise. An edge moves when one of its ends does."""
+    (rows 0 to M - 1), then over all E edges (rows M to M + E - 1); `moving_edges`: M;
+    `moving_length`, `total_length`: the lengths those CDFs normalise. An edge moves when one of
+    its ends does."""
 
     ends: np.ndarray
     info: np.ndarray
@@ -80,9 +81,11 @@ class EdgeTable3D:
 
 def edge_table_3d(topology, positions: np.ndarray, tri_v: np.ndarray, flat_shapes: np.ndarray,
                   moving: np.ndarray | None = None, emitter_shapes: np.ndarray | None = None) -> EdgeTable3D | None:
-    """The edges of `topology` (primary_edges.EdgeTopology) for the current positions, those
-    with an end among the `moving` vertices ((V,) bool; default all) first, or None when no edge
-    moves. Static edges matter at points that move (their direction from the point changes)."""
+    """The edges of `topology` (primary_edges.EdgeTopology) for the current positions (V, 3),
+    those with an end among the `moving` vertices ((V,) bool; default all) first, flagged
+    EDGE_EMITTER where a face's shape is among `emitter_shapes` ((S,) bool; default none); None
+    when no edge moves. Static edges matter at points that move (their direction from the point
+    changes). `tri_v`: (T, 4) int (vertices, shape); `flat_shapes`: (S,) bool."""
     if len(topology.faces) == 0:
         return None
     p = np.asarray(positions, np.float64)
@@ -136,25 +139,28 @@ def _faces_x(sc: ti.template(), face: ti.i32, x: vec3) -> ti.i32:
 @ti.func
 def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: vec3, wo: vec3,
                b: ti.i32, tex0: vec3, tex1: vec3, wi: vec3, w: vec3, max_depth: ti.i32, rr_depth: ti.i32,
-               emitter_edge: ti.i32) -> vec3:
+               edge_emitter: ti.i32) -> vec3:
     """g(w) = f(x, w) cos L_i(x, w) at a diffuse vertex, 0 at others (like the interior terms,
     the term covers diffuse surfaces; calling bsdf.eval_pdf in this kernel makes LLVM 15 fail an
     assertion): the BSDF times the radiance of a path of `max_depth` (0: an empty path) leaving
-    x along w (wo: w in the shading frame). At an emitter's own outline (`emitter_edge`) the
-    emission of the path's first hit counts with the MIS weight of x's BSDF sample: the emitter
-    sample's share of the emitter's change is the interior terms' (its geometry term, in area
-    measure, over the emitter's fixed surface)."""
+    x along w (wo: w in the shading frame). On the outline of the emitter shape `edge_emitter`
+    (-1: none), that shape's emission at the path's first hit counts with the MIS weight of x's
+    BSDF sample: the emitter sample's share of its change is the interior terms' (its geometry
+    term, in area measure, over the emitter's fixed surface). Other emitters seen past the
+    outline count in full (their emitter samples' visibility jumps there)."""
     value = vec3(0.0)
     if wi.z > 0.0 and wo.z > 0.0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE:
         value = tex0 * (wo.z * INV_PI)
     st = path_start(spawn_origin(x, ng, w), w, INF, max_depth)
-    if emitter_edge:
-        st.prev_p = x
-        st.prev_pdf = ti.max(wo.z, 0.0) * INV_PI
-        st.prev_delta = 0
     depth = 0
     while st.alive:
         hit = trace(sc, st.o, st.d, st.tmax, False)
+        if depth == 0 and edge_emitter >= 0 and hit.prim >= 0:
+            ref = sc.prim[hit.prim]
+            if ref.x == L.PRIM_TRIANGLE and sc.tri_v[ref.y].w == edge_emitter:
+                st.prev_p = x
+                st.prev_pdf = ti.max(wo.z, 0.0) * INV_PI
+                st.prev_delta = 0
         st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, 0, vec3(0.0), vec3(0.0), 0, 0,
                            MODE_PRIMAL)
         depth += 1
@@ -166,6 +172,17 @@ def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: v
 
 PathVertex = ti.types.struct(found=ti.i32, p=vec3, n=vec3, sh_n=vec3, uv=vec2, d=vec3, beta=vec3, bsdf=ti.i32,
                              flip=ti.f32, tri=ti.i32, bary=vec2)
+
+
+@ti.func
+def triangle_moves(sc: ti.template(), moving_vtx: ti.template(), tri: ti.i32) -> ti.i32:
+    """Whether triangle `tri` (-1: none) has a moving vertex (`moving_vtx`: (V,) int32, 1 where
+    the vertex moves)."""
+    moves = 0
+    if tri >= 0:
+        tv = sc.tri_v[tri]
+        moves = moving_vtx[tv.x] | moving_vtx[tv.y] | moving_vtx[tv.z]
+    return moves
 
 
 @ti.func
@@ -228,7 +245,7 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
                          hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
                          border: ti.i32):
     """Camera path i (pixel i // spp of the film enlarged by `border` pixels on each side, row
-    major): the boundary term at each of its vertices."""
+    major): the boundary term at one of its vertices, drawn uniformly."""
     key, pos, o, d, tmax = camera_path_start(sc, accum, seed, i, spp, border, INDIRECT_STREAM)
     # one vertex per camera path, drawn uniformly among the first `n_vertices` (weight
     # n_vertices), so that the two continuation paths run after the camera path's loop
@@ -241,10 +258,7 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
     xb, xflip, xtri, xbary = x.bsdf, x.flip, x.tri, x.bary
     # a point on a moving triangle sees every edge move (static ones too): it samples all edges,
     # other points the moving ones (edge_table_3d's two CDFs)
-    x_moves = 0
-    if xtri >= 0:
-        tv = sc.tri_v[xtri]
-        x_moves = moving_vtx[tv.x] | moving_vtx[tv.y] | moving_vtx[tv.z]
+    x_moves = triangle_moves(sc, moving_vtx, xtri)
     lo, hi, scale = 0, n_moving - 1, scale_moving
     if x_moves:
         lo, hi, scale = n_moving, cdf.shape[0] - 1, scale_all
@@ -285,9 +299,15 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
     pkey = rng.sample_key(key, ti.u32(k), ti.u32(INDIRECT_STREAM + 2))
     w_minus = (w - SIDE_ANGLE * side).normalized()
     w_plus = (w + SIDE_ANGLE * side).normalized()
-    emitter_edge = ti.i32((flags & EDGE_EMITTER) != 0)
-    g_minus = _integrand(sc, ad, pkey, xp, xn, frame @ w_minus, xb, tex0, tex1, wi, w_minus, sub_depth, sub_rr, emitter_edge)
-    g_plus = _integrand(sc, ad, pkey, xp, xn, frame @ w_plus, xb, tex0, tex1, wi, w_plus, sub_depth, sub_rr, emitter_edge)
+    edge_emitter = -1  # the emitter shape whose outline the edge is
+    if (flags & EDGE_EMITTER) != 0:
+        edge_emitter = sc.tri_v[f0].w
+        if sc.shape_i[edge_emitter, L.SI_EMITTER] < 0 and f1 >= 0:
+            edge_emitter = sc.tri_v[f1].w
+    g_minus = _integrand(sc, ad, pkey, xp, xn, frame @ w_minus, xb, tex0, tex1, wi, w_minus, sub_depth, sub_rr,
+                         edge_emitter)
+    g_plus = _integrand(sc, ad, pkey, xp, xn, frame @ w_plus, xb, tex0, tex1, wi, w_plus, sub_depth, sub_rr,
+                        edge_emitter)
     if active:
         diff = g_minus - g_plus
         if diff.max() != 0.0 or diff.min() != 0.0:
@@ -329,11 +349,11 @@ def indirect_edges_kernel(
     max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
 ):
-    """`spp` camera paths per pixel, each adding the indirect boundary term at its vertices
+    """`spp` camera paths per pixel, each adding the indirect boundary term at one vertex
     (adjoint: into `grad_vtx`; forward: onto the film). `cdf`, `n_moving`: EdgeTable3D's;
     `moving_vtx`: (V,) 1 for the vertices that move; `scale_moving`, `scale_all`: the moving and
-    the total edge length / spp / the filter's integral; `border`: pixels the film samples around the image (`sample_border`),
-    whose paths count too."""
+    the total edge length / spp / the filter's integral; `border`: pixels the film samples
+    around the image (`sample_border`), whose paths count too."""
     for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
         indirect_edge_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,

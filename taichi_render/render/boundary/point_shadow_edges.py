@@ -25,9 +25,10 @@ boundary's length per unit of edge length.
 
 Estimator: `sppi` x W x H samples, each a point light (uniformly) and an edge point by length
 among the edges of moving meshes (indirect_edges.edge_table_3d's table), sample i in the i-th
-of n equal strata of the edges' total length; as many again among all edges, counting static
-ones only, where the scene also has static edges (their shadows move on moving receivers) (stratified: the shadow's sides brighten and
-darken the image in turn, and their balance is what the image sum measures). The edge counts if it
+of n equal strata of the edges' total length (stratified: the shadow's sides brighten and
+darken the image in turn, and their balance is what the image sum measures); as many again
+among all edges, counting static ones only, where the scene has static edges (their shadows
+move on moving receivers). The edge counts if it
 is a silhouette from p or a mesh boundary; two rays from p a hair (1e-4 rad) to either side of
 it find the lit side (the ray that passes, σ) and y (its first hit), and the blocked side must
 stop before y. The camera must see y and the shadowed point next to it (a camera ray to each
@@ -57,7 +58,7 @@ from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..device.textures import eval_texture
 from ..device.warp import INV_PI
 from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
-from .indirect_edges import E3_ENDS, E3_F0, E3_F1, E3_FLAGS, EDGE_ALWAYS
+from .indirect_edges import E3_ENDS, E3_F0, E3_F1, E3_FLAGS, EDGE_ALWAYS, triangle_moves
 from .primary_edges import boundary_adjoint, pick_edge_between, splat_boundary_term
 
 vec2 = ti.math.vec2
@@ -175,13 +176,13 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
              sc.em_f[emitter, L.EF_POSITION + 2])
     # one stratum of the edges' total length per sample: the edge and the point on it
     u = (ti.cast(i, ti.f32) + rng.rand(key, 0)) / ti.cast(n_samples, ti.f32)
-    lo, hi = 0, n_moving - 1
+    first, last = 0, n_moving - 1  # the CDF's rows
     if static_edges:
-        lo, hi = n_moving, cdf.shape[0] - 1
-    row_e = pick_edge_between(cdf, lo, hi, u)
-    e = row_e - lo
+        first, last = n_moving, cdf.shape[0] - 1
+    row_e = pick_edge_between(cdf, first, last, u)
+    e = row_e - first
     c0 = 0.0
-    if row_e > lo:
+    if row_e > first:
         c0 = cdf[row_e - 1]
     t = ti.min(ti.max((u - c0) / ti.max(cdf[row_e] - c0, 1e-30), 0.0), 1.0)
     edge_moves = e < n_moving
@@ -205,13 +206,7 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
         n = y_si.n
         n_w = n.dot(lit_d)
         n_cross = normal.cross(n).norm()
-        y_tri = -1  # the receiver's triangle when it moves
-        if lit.prim >= 0:
-            ref = sc.prim[lit.prim]
-            if ref.x == L.PRIM_TRIANGLE:
-                tv = sc.tri_v[ref.y]
-                if moving_vtx[tv.x] | moving_vtx[tv.y] | moving_vtx[tv.z]:
-                    y_tri = ref.y
+        y_tri = y_si.tri if triangle_moves(sc, moving_vtx, y_si.tri) else -1  # the receiver's, when it moves
         if sigma != 0.0 and ti.abs(n_w) > 1e-4 and n_cross > 1e-4 and (edge_moves or y_tri >= 0):
             y = y_si.p
             # the shadowed receiver point next to y, on y's tangent plane
@@ -234,7 +229,7 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
                     value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale)
                     if value.max() > 0.0:
                         _add_term(sc, ad, edge3_i, e, ends_of(f1, front0, front1), edge_moves, t, y_tri,
-                                  vec2(lit.b1, lit.b2), -to_camera, sigma * normal, lam, accum, weight, image_grad,
+                                  y_si.b, -to_camera, sigma * normal, lam, accum, weight, image_grad,
                                   mode, pos, value, rfilter, filter_radius, filter_stddev)
 
 
@@ -293,7 +288,8 @@ def point_shadow_kernel(
     `tan_vtx` to the film (`accum`, times the pixel's `weight`). `lights`: (K,) rows of the
     point lights in em_i; `cdf`, `n_moving`: EdgeTable3D's; `moving_vtx`: (V,) 1 for the vertices
     that move; `static_edges`: 0 to draw among the moving edges, 1 among all (counting static
-    ones); `scale`: the drawn edges' length * K / n_samples / the filter's integral; `border`: pixels the film samples around the image (`sample_border`)."""
+    ones); `scale`: the drawn edges' length * K / n_samples / the filter's integral; `border`:
+    pixels the film samples around the image (`sample_border`)."""
     for i in range(n_samples):
         point_shadow_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
