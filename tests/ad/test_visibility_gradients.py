@@ -67,6 +67,23 @@ def assert_matches_finite_differences(derivative, fd):
     assert np.abs(b - bf).sum() < 0.3 * np.abs(bf).sum(), (np.abs(b - bf).sum(), np.abs(bf).sum())
 
 
+def assert_reverse_equals_forward(scene, t, w, seed):
+    """With seed_grad = seed the adjoint replays the forward pass's samples, edge samples
+    included: grad(sum(w * image)) . t equals sum(w * d image / d t)."""
+    params = tr.traverse(scene)
+    params.enable_grad([KEY])
+    loss = tr.ad.loss_field()
+    with ti.ad.Tape(loss=loss):
+        image = tr.render(scene, params, spp=16, seed=seed, seed_grad=seed)
+        # mse against image - w / 2: the gradient of the loss is w / n
+        tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
+    reverse = float(np.sum(params.grad(KEY) * t))
+    derivative = tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=seed).to_numpy()
+    forward = float(np.sum(w * derivative) / w.size)
+    assert abs(forward) > 1e-3
+    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+
+
 @pytest.mark.parametrize("motion", ["slide", "spin"])
 @pytest.mark.parametrize("integrator", [{"type": "prb_projective", "max_depth": 3}, {"type": "direct_projective"}])
 def test_forward_mode_matches_finite_differences(motion, integrator):
@@ -90,24 +107,11 @@ def test_prb_misses_the_boundary_term():
 
 @pytest.mark.parametrize("packets", ["1", "0"])
 def test_reverse_mode_equals_forward_mode(monkeypatch, packets):
-    """With seed_grad = seed the adjoint replays the forward pass's samples, edge samples
-    included: grad(sum(w * image)) . t equals sum(w * d image / d t)."""
     monkeypatch.setenv("TR_PACKETS", packets)
     scene = box_scene({"type": "prb_projective", "max_depth": 3})
-    params = tr.traverse(scene)
-    t = tangents(params)["spin"]
+    t = tangents(tr.traverse(scene))["spin"]
     w = np.random.default_rng(1).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    params.enable_grad([KEY])
-    loss = tr.ad.loss_field()
-    with ti.ad.Tape(loss=loss):
-        image = tr.render(scene, params, spp=16, seed=3, seed_grad=3)
-        # mse against image - w / 2: the gradient of the loss is w / n
-        tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
-    reverse = float(np.sum(params.grad(KEY) * t))
-    derivative = tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=3).to_numpy()
-    forward = float(np.sum(w * derivative) / w.size)
-    assert abs(forward) > 1e-3
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward(scene, t, w, seed=3)
 
 
 def test_torch_bridge_gradient_equals_native():
@@ -192,18 +196,9 @@ def test_shadow_and_silhouette_forward_mode_matches_finite_differences():
 def test_shadow_reverse_mode_equals_forward_mode(monkeypatch, packets):
     monkeypatch.setenv("TR_PACKETS", packets)
     scene = shadow_scene({"type": "prb_projective", "max_depth": 3}, box_in_view=True)
-    params = tr.traverse(scene)
-    t = tangents(params)["spin"]
+    t = tangents(tr.traverse(scene))["spin"]
     w = np.random.default_rng(2).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    params.enable_grad([KEY])
-    loss = tr.ad.loss_field()
-    with ti.ad.Tape(loss=loss):
-        image = tr.render(scene, params, spp=16, seed=4, seed_grad=4)
-        tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
-    reverse = float(np.sum(params.grad(KEY) * t))
-    forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=4).to_numpy()) / w.size)
-    assert abs(forward) > 1e-3
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward(scene, t, w, seed=4)
 
 
 # ---- indirect visibility: a moving receiver under an environment ----
@@ -239,18 +234,9 @@ def test_moving_receiver_under_environment_matches_finite_differences(motion):
 
 def test_moving_receiver_reverse_mode_equals_forward_mode():
     scene = sky_scene({"type": "direct_projective"})
-    params = tr.traverse(scene)
-    t = tangents(params)["slide"]
+    t = tangents(tr.traverse(scene))["slide"]
     w = np.random.default_rng(3).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    params.enable_grad([KEY])
-    loss = tr.ad.loss_field()
-    with ti.ad.Tape(loss=loss):
-        image = tr.render(scene, params, spp=16, seed=5, seed_grad=5)
-        tr.ad.mse(image, image.to_numpy() - 0.5 * w, out=loss)
-    reverse = float(np.sum(params.grad(KEY) * t))
-    forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=5).to_numpy()) / w.size)
-    assert abs(forward) > 1e-3
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward(scene, t, w, seed=5)
 
 
 # ---- an area light's own outline ----

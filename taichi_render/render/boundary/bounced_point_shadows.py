@@ -39,21 +39,17 @@ from ..device import rng
 from ..device.bsdf import slot_textures
 from ..device.derivatives import MODE_ADJOINT, ADView
 from ..device.frame import frame_from_normal
-from ..device.intersect import interaction_at, spawn_origin, trace
+from ..device.intersect import interaction_at, spawn_origin
 from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..device.warp import INV_PI
 from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
 from .indirect_edges import (
-    E3_F0,
-    E3_F1,
-    E3_FLAGS,
-    EDGE_ALWAYS,
     MAX_UNBOUNDED_VERTICES,
     camera_path_start,
     path_vertex_at,
     triangle_moves,
 )
-from .point_shadow_edges import SEEN, ends_of, faces_point, receiver_jump, shadow_boundary
+from .point_shadow_edges import light_edge_point, reaches, receiver_jump, shadow_boundary
 from .primary_edges import boundary_adjoint, pick_edge, splat_boundary_term
 
 vec2 = ti.math.vec2
@@ -65,11 +61,7 @@ BOUNCED_STREAM = 0xB0C5AD  # sample index of the samples' random keys
 @ti.func
 def _sees(sc: ti.template(), x: vec3, n: vec3, y: vec3) -> ti.i32:
     """Whether a ray from the surface point x (geometric normal n) towards y first meets y."""
-    d = (y - x).normalized()
-    o = spawn_origin(x, n, d)
-    r = (y - o).norm()
-    hit = trace(sc, o, d, r * (1.0 + SEEN), False)
-    return hit.prim >= 0 and hit.t > r * (1.0 - SEEN)
+    return reaches(sc, spawn_origin(x, n, (y - x).normalized()), y)
 
 
 @ti.func
@@ -100,25 +92,11 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
     if x.found and sc.bsdf_i[x.bsdf, L.BI_TYPE] == L.BSDF_DIFFUSE and wi.z > 0.0:
         skey = rng.sample_key(key, ti.u32(k), ti.u32(BOUNCED_STREAM + 1))
         n_lights = lights.shape[0]
-        emitter = lights[ti.min(ti.cast(rng.rand(skey, 2) * n_lights, ti.i32), n_lights - 1)]
-        p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
-                 sc.em_f[emitter, L.EF_POSITION + 2])
         e = pick_edge(cdf, rng.rand(skey, 0))
         t = rng.rand(skey, 1)
-        p0 = edge3_p[e, 0]
-        p1 = edge3_p[e, 1]
-        m = p0 + t * (p1 - p0)
-        f1 = edge3_i[e, E3_F1]
-        front0 = faces_point(sc, edge3_i[e, E3_F0], p)
-        front1 = 0
-        if f1 >= 0:
-            front1 = faces_point(sc, f1, p)
-        e_dir = (p1 - p0).normalized()
-        w = (m - p).normalized()
-        cross = w.cross(e_dir)
-        c_len = cross.norm()
-        if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6:
-            plane_n = cross / c_len
+        emitter, p, m, e_dir, w, plane_n, ends, silhouette = light_edge_point(sc, lights, edge3_p, edge3_i,
+                                                                              rng.rand(skey, 2), e, t)
+        if silhouette:
             sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, plane_n)
             y_si = interaction_at(sc, lit, p, lit_d)
             n = y_si.n
@@ -144,7 +122,7 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
                     if value.max() != 0.0 or value.min() != 0.0:
                         q = side / r2
                         k_plane, k_surface = _across(plane_n, n, q)
-                        _add_bounced_term(sc, ad, edge3_i, e, ends_of(f1, front0, front1), t,
+                        _add_bounced_term(sc, ad, edge3_i, e, ends, t,
                                           plane_n * (lam * k_plane), y_si.tri, y_si.b, n * k_surface, x.tri,
                                           x.bary, x.d, q, moving_vtx,
                                           accum, weight, image_grad, mode, pos, value, rfilter, filter_radius,

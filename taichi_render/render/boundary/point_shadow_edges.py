@@ -108,8 +108,9 @@ def _film_position(sc: ti.template(), row: ti.i32, y: vec3, sub_w: ti.i32):
 
 
 @ti.func
-def _camera_reaches(sc: ti.template(), o: vec3, y: vec3) -> ti.i32:
-    """Whether the camera ray from o (past its near plane) towards y first meets y."""
+def reaches(sc: ti.template(), o: vec3, y: vec3) -> ti.i32:
+    """Whether the ray from o (a camera past its near plane, or a point spawned off a surface)
+    towards y first meets y."""
     v = y - o
     r = v.norm()
     d = v / r
@@ -160,6 +161,37 @@ def receiver_jump(sc: ti.template(), y_si: ti.template(), to_camera: vec3, to_li
 
 
 @ti.func
+def light_edge_point(sc: ti.template(), lights: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
+                     u_light: ti.f32, e: ti.i32, t: ti.f32):
+    """A point light drawn with u_light among `lights` ((K,) em_i rows) and the point at t along
+    edge e, as seen from the light: (emitter row, light position p, edge point m, unit edge
+    direction, w = (m - p)/|m - p|, plane normal N = w × e / |w × e|, the column of the end
+    vertices as the face turned to p indexes them, and whether the edge can cast a shadow
+    boundary: a silhouette from p or a mesh boundary, not seen end-on)."""
+    n_lights = lights.shape[0]
+    emitter = lights[ti.min(ti.cast(u_light * n_lights, ti.i32), n_lights - 1)]
+    p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
+             sc.em_f[emitter, L.EF_POSITION + 2])
+    p0 = edge3_p[e, 0]
+    p1 = edge3_p[e, 1]
+    m = p0 + t * (p1 - p0)
+    f1 = edge3_i[e, E3_F1]
+    front0 = faces_point(sc, edge3_i[e, E3_F0], p)
+    front1 = 0
+    if f1 >= 0:
+        front1 = faces_point(sc, f1, p)
+    ends = E3_ENDS
+    if f1 >= 0 and front1 and not front0:
+        ends = E3_ENDS + 2
+    e_dir = (p1 - p0).normalized()
+    w = (m - p).normalized()
+    cross = w.cross(e_dir)
+    c_len = cross.norm()
+    silhouette = ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6
+    return emitter, p, m, e_dir, w, cross / ti.max(c_len, 1e-6), ends, silhouette
+
+
+@ti.func
 def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
                         cdf: ti.template(), n_moving: ti.i32, moving_vtx: ti.template(), lights: ti.template(),
                         accum: ti.template(), weight: ti.template(), image_grad: ti.template(), mode: ti.template(),
@@ -170,10 +202,6 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
     The edge is drawn among the moving edges (the term of the edge's and the receiver's motion)
     or, with `static_edges`, among all edges, counting static ones only (the receiver's motion)."""
     key = rng.sample_key(seed, ti.cast(i, ti.u32), ti.u32(POINT_SHADOW_STREAM))
-    n_lights = lights.shape[0]
-    emitter = lights[ti.min(ti.cast(rng.rand(key, 2) * n_lights, ti.i32), n_lights - 1)]
-    p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
-             sc.em_f[emitter, L.EF_POSITION + 2])
     # one stratum of the edges' total length per sample: the edge and the point on it
     u = (ti.cast(i, ti.f32) + rng.rand(key, 0)) / ti.cast(n_samples, ti.f32)
     first, last = 0, n_moving - 1  # the CDF's rows
@@ -186,21 +214,9 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
         c0 = cdf[row_e - 1]
     t = ti.min(ti.max((u - c0) / ti.max(cdf[row_e] - c0, 1e-30), 0.0), 1.0)
     edge_moves = e < n_moving
-    p0 = edge3_p[e, 0]
-    p1 = edge3_p[e, 1]
-    m = p0 + t * (p1 - p0)
-    f1 = edge3_i[e, E3_F1]
-    front0 = faces_point(sc, edge3_i[e, E3_F0], p)
-    front1 = 0
-    if f1 >= 0:
-        front1 = faces_point(sc, f1, p)
-    e_dir = (p1 - p0).normalized()
-    w = (m - p).normalized()
-    cross = w.cross(e_dir)
-    c_len = cross.norm()
-    if ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6 and not (
-            static_edges and edge_moves):
-        normal = cross / c_len
+    emitter, p, m, e_dir, w, normal, ends, silhouette = light_edge_point(sc, lights, edge3_p, edge3_i,
+                                                                         rng.rand(key, 2), e, t)
+    if silhouette and not (static_edges and edge_moves):
         sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, normal)
         y_si = interaction_at(sc, lit, p, lit_d)
         n = y_si.n
@@ -222,24 +238,15 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
                 hi = ti.cast(border, ti.f32) if row == rows - 1 else 0.0
                 inside = (row * sub_w + lo <= pos.x <= (row + 1) * sub_w + hi
                           and -border <= pos.y <= accum.shape[0] + border)
-                if front and inside and _camera_reaches(sc, o, y) and _camera_reaches(sc, o, y_dark):
+                if front and inside and reaches(sc, o, y) and reaches(sc, o, y_dark):
                     to_camera = (o - y).normalized()
                     jump = receiver_jump(sc, y_si, to_camera, -lit_d, (y - p).norm_sqr(),
                                           sc.em_i[emitter, L.EI_TEX])
                     value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale)
                     if value.max() > 0.0:
-                        _add_term(sc, ad, edge3_i, e, ends_of(f1, front0, front1), edge_moves, t, y_tri,
+                        _add_term(sc, ad, edge3_i, e, ends, edge_moves, t, y_tri,
                                   y_si.b, -to_camera, sigma * normal, lam, accum, weight, image_grad,
                                   mode, pos, value, rfilter, filter_radius, filter_stddev)
-
-
-@ti.func
-def ends_of(f1: ti.i32, front0: ti.i32, front1: ti.i32) -> ti.i32:
-    """The column of the edge's end vertices as the face turned to the light indexes them."""
-    ends = E3_ENDS
-    if f1 >= 0 and front1 and not front0:
-        ends = E3_ENDS + 2
-    return ends
 
 
 @ti.func

@@ -295,23 +295,13 @@ def boundary_adjoint(image_grad: ti.template(), pos: vec2, value: vec3, rfilter:
                      filter_stddev: ti.f32) -> ti.f32:
     """The adjoint of a boundary-term sample of radiance `value` at film position `pos`: the sum
     over the pixels of the filter's footprint of k (pixel adjoint . value), k the filter weight."""
-    height = image_grad.shape[0]
-    width = image_grad.shape[1]
-    r = 0
-    if rfilter != L.RFILTER_BOX:
-        r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
-    x0 = ti.cast(ti.floor(pos.x), ti.i32)
-    y0 = ti.cast(ti.floor(pos.y), ti.i32)
+    r, x0, y0 = _footprint(pos, rfilter, filter_radius)
     c = 0.0
     for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
         px = x0 + dx
         py = y0 + dy
-        if 0 <= px < width and 0 <= py < height:
-            k = 1.0
-            if rfilter != L.RFILTER_BOX:
-                k = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
-                    py + 0.5 - pos.y, filter_stddev, filter_radius)
-            c += image_grad[py, px].dot(value) * k
+        if 0 <= px < image_grad.shape[1] and 0 <= py < image_grad.shape[0]:
+            c += image_grad[py, px].dot(value) * _filter_weight(pos, px, py, rfilter, filter_radius, filter_stddev)
     return c
 
 
@@ -320,23 +310,35 @@ def splat_boundary_term(accum: ti.template(), weight: ti.template(), pos: vec2, 
                         filter_radius: ti.f32, filter_stddev: ti.f32):
     """Forward mode: add a boundary-term sample's derivative `value` at film position `pos` to
     the film through the pixel filter, times each pixel's weight (develop divides by it)."""
-    height = accum.shape[0]
-    width = accum.shape[1]
-    r = 0
-    if rfilter != L.RFILTER_BOX:
-        r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
-    x0 = ti.cast(ti.floor(pos.x), ti.i32)
-    y0 = ti.cast(ti.floor(pos.y), ti.i32)
+    r, x0, y0 = _footprint(pos, rfilter, filter_radius)
     for dy, dx in ti.ndrange((-r, r + 1), (-r, r + 1)):
         px = x0 + dx
         py = y0 + dy
-        if 0 <= px < width and 0 <= py < height:
-            k = 1.0
-            if rfilter != L.RFILTER_BOX:
-                k = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
-                    py + 0.5 - pos.y, filter_stddev, filter_radius)
+        if 0 <= px < accum.shape[1] and 0 <= py < accum.shape[0]:
+            k = _filter_weight(pos, px, py, rfilter, filter_radius, filter_stddev)
             if k > 0.0:
                 ti.atomic_add(accum[py, px], value * (k * weight[py, px]))
+
+
+@ti.func
+def _footprint(pos: vec2, rfilter: ti.i32, filter_radius: ti.f32):
+    """The pixels a sample at film position `pos` reaches: (radius in pixels r, pixel x0, y0);
+    the footprint is x0 - r to x0 + r by y0 - r to y0 + r."""
+    r = 0
+    if rfilter != L.RFILTER_BOX:
+        r = ti.cast(ti.ceil(filter_radius - 0.5), ti.i32)
+    return r, ti.cast(ti.floor(pos.x), ti.i32), ti.cast(ti.floor(pos.y), ti.i32)
+
+
+@ti.func
+def _filter_weight(pos: vec2, px: ti.i32, py: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
+                   filter_stddev: ti.f32) -> ti.f32:
+    """The pixel filter's weight of pixel (px, py) for a sample at `pos` (1 for the box filter)."""
+    k = 1.0
+    if rfilter != L.RFILTER_BOX:
+        k = gaussian_weight(px + 0.5 - pos.x, filter_stddev, filter_radius) * gaussian_weight(
+            py + 0.5 - pos.y, filter_stddev, filter_radius)
+    return k
 
 
 @ti.kernel
