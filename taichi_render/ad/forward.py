@@ -6,6 +6,7 @@ import numpy as np
 import taichi as ti
 
 from ..backend import ensure_init
+from ..render import layout as L
 from ..render.renderer import check_spp_seed, get_sensor, render_forward_tangents, scene_data
 from ..shapes.vertex_normals import smooth_vertex_normals_jvp
 
@@ -16,8 +17,9 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
     Args:
         scene: a loaded scene.
         params: its ``tr.traverse(scene)`` parameters.
-        key: a differentiable key: texture values (e.g. ``"red.reflectance.value"``) or a mesh's
-            ``vertex_positions`` (interior shape derivatives).
+        key: a differentiable key: texture values (e.g. ``"red.reflectance.value"``), a mesh's
+            ``vertex_positions`` or a point light's ``position`` (interior derivatives, and
+            boundary terms under the projective integrators).
         tangent: direction in parameter space, same shape as ``params[key]`` (default: ones).
         spp: samples per pixel (default: the sensor's sampler).
         seed: seed of the samples; the same seed gives the same derivative image.
@@ -40,8 +42,7 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
     if key.endswith(".vertex_positions"):
         shape_plugin = tex
         offset = data.vertex_rows()  # positions, then the vertex normals that follow them
-        tangents = {"vtx": np.zeros((2 * offset, 3), np.float32),
-                    "area": np.zeros(max(len(data.np["em_i"]), 1), np.float32)}
+        tangents = {"vtx": np.zeros((2 * offset, 3), np.float32), "emitter": _emitter_rows(data)}
         tv = t.reshape(-1, 3)
         rows = data.shape_vertices(shape_plugin)
         tangents["vtx"][rows] = tv
@@ -50,7 +51,12 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
                 shape_plugin.vertex_positions, shape_plugin.faces, tv)
         e = data.emitter_of_shape.get(id(shape_plugin))
         if e is not None:
-            tangents["area"][e] = float(np.sum(data.area_gradient(shape_plugin) * tv))
+            tangents["emitter"][e, L.ED_AREA] = float(np.sum(data.area_gradient(shape_plugin) * tv))
+    elif params._is_light_position(key):
+        tangents = {"emitter": _emitter_rows(data)}
+        row = data.emitter_row(tex)
+        if row is not None:
+            tangents["emitter"][row, L.ED_POSITION : L.ED_POSITION + 3] = t.reshape(3)
     else:
         tangents = {name: np.zeros_like(data.np[name]) for name in ("tex_rgb", "texels")}
         name, rows, packed_shape = data.texture_slot(tex)
@@ -58,3 +64,8 @@ def render_forward(scene, params, key: str, tangent=None, spp=None, seed: int = 
             t = np.repeat(t, 3, axis=-1)  # single-channel bitmaps are packed as RGB
         tangents[name][rows] = t.reshape(-1, 3)
     return render_forward_tangents(scene, sensor_obj, tangents, spp, seed)
+
+
+def _emitter_rows(data) -> np.ndarray:
+    """Zero tangents of the emitter rows, (E, L.ED_WIDTH) float32."""
+    return np.zeros((max(len(data.np["em_i"]), 1), L.ED_WIDTH), np.float32)

@@ -46,7 +46,7 @@ mesh shapes (obj, ply, rectangle,      ``vertex_positions`` * (N*3,), ``vertex_n
 cube)                                  (N*3,), ``vertex_texcoords`` (N*2,) (when the mesh has
                                        them), ``faces`` (F*3,) int32
 area, constant emitters                ``radiance.value`` *
-point emitter                          ``intensity.value`` *, ``position`` (3,)
+point emitter                          ``intensity.value`` *, ``position`` * (3,)
 envmap                                 ``data`` * (H, W, 3) >= 0, ``scale`` (1,) >= 0
 perspective sensor                     ``to_world`` (4, 4) (no scale), ``x_fov`` (1,) degrees
 =====================================  ==================  ===================================
@@ -71,9 +71,10 @@ the staged values into the host plugins and into the packed scene data:
 
 Gradients: `SceneParameters.enable_grad` (or ``update(opt)``) marks keys; after a
 ``ti.ad.Tape`` block, `SceneParameters.grad` reads the path-replay gradient of texture values
-(rgb ``value``, bitmap and envmap ``data``). Vertex positions are listed as differentiable (as
-in Mitsuba): their gradients are "interior" shape derivatives of diffuse surfaces (no
-silhouette or shadow-boundary terms yet; see render/device/shape_derivatives.py).
+(rgb ``value``, bitmap and envmap ``data``), of vertex positions and of point-light positions:
+under ``prb`` the "interior" derivatives of diffuse surfaces (render/device/shape_derivatives.py,
+as Mitsuba's ``prb``), under ``direct_projective``/``prb_projective`` also the boundary terms of
+silhouettes and shadows (render/boundary/).
 """
 
 from __future__ import annotations
@@ -347,13 +348,20 @@ class SceneParameters(Mapping):
         """Tell the renderer that adjoint launches of the scene want these keys' gradients
         (enable_grad, and the torch bridge for the tensors it differentiates)."""
         shapes = [self._lookup(key).node for key in keys if key.endswith(".vertex_positions")]
-        render_state(self._scene).note_gradient_keys(keys, self._gradient_textures(keys), shapes)
+        lights = [self._lookup(key).node for key in keys if self._is_light_position(key)]
+        render_state(self._scene).note_gradient_keys(keys, self._gradient_textures(keys), shapes, lights)
+
+    def _is_light_position(self, key: str) -> bool:
+        """Whether `key` names a point light's position."""
+        p = self._lookup(key)
+        return getattr(p.node, "type_name", None) == "point" and p.key.endswith(".position")
 
     def _gradient_textures(self, keys) -> list:
-        """The texture plugins whose values these keys name (vertex positions name none)."""
+        """The texture plugins whose values these keys name (vertex and light positions name
+        none)."""
         textures = []
         for key in keys:
-            if key.endswith(".vertex_positions"):
+            if key.endswith(".vertex_positions") or self._is_light_position(key):
                 continue
             try:
                 textures.append(self._gradient_texture(key))
@@ -366,7 +374,8 @@ class SceneParameters(Mapping):
         return list(self._grad_keys)
 
     def _gradient_texture(self, key: str):
-        """The texture whose values `key` names (rgb `value`, bitmap/envmap `data`)."""
+        """The texture whose values `key` names (rgb `value`, bitmap/envmap `data`); for vertex
+        positions the mesh, for a point light's position the light."""
         p = self._lookup(key)
         if not p.differentiable:
             raise ValueError(f"scene parameter {key!r} is not differentiable")
@@ -375,12 +384,13 @@ class SceneParameters(Mapping):
         if is_envmap:
             render_state(self._scene).packed()  # packing creates the envmap's texture
             node = getattr(node, "texture", None)
-        if p.key.endswith(".vertex_positions"):
+        if p.key.endswith(".vertex_positions") or self._is_light_position(key):
             return node
         if not (is_envmap or p.refresh in (_UPDATE_RGB, _UPDATE_BITMAP)) or node is None:
             raise NotImplementedError(
                 f"gradients of {key!r} are not available: taichi_render differentiates texture "
-                "values (reflectances, emitted radiance, bitmap and envmap data) and vertex positions"
+                "values (reflectances, emitted radiance, bitmap and envmap data), vertex positions and "
+                "point-light positions"
             )
         return node
 
@@ -394,6 +404,8 @@ class SceneParameters(Mapping):
             if data is None or id(node) not in data.vertex_ranges:
                 return np.zeros(shape, np.float32)
             return data.vertex_gradient(node).reshape(shape)
+        if self._is_light_position(key):
+            return np.zeros(shape, np.float32) if data is None else data.position_gradient(node).reshape(shape)
         if data is None or data.texture_row(node) is None:
             return np.zeros(shape, np.float32)
         return np.asarray(data.texture_gradient(node), np.float32).reshape(shape)

@@ -328,6 +328,7 @@ def _emitter(t: _Traversal, emitter, name: str):
             emitter,
             lambda: np.asarray(emitter.position, np.float32),
             set_position,
+            differentiable=True,
         )
         return [("intensity", emitter.intensity)]
     if kind == "envmap":

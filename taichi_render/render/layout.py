@@ -113,6 +113,12 @@ EF_AREA = 22  # area emitter: total surface area
 EF_ENV_NORM = 23  # envmap: integral of the sampling density's unnormalised weights
 EF_WIDTH = 24
 
+# emitter derivative rows (the `emitter` derivative target, ED_WIDTH floats per emitter row): with
+# respect to an area emitter's total area, and to a point light's position (3 floats)
+ED_AREA = 0
+ED_POSITION = 1
+ED_WIDTH = 4
+
 # ---- scene scalars: scene_i (SC_WIDTH + listed emitter primitives,) int32 ----
 SC_NUM_EMITTERS = 0
 SC_ENV_EMITTER = 1  # -1: none

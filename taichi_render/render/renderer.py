@@ -232,7 +232,8 @@ def camera_edge_table(topology, positions, tri_v, flat, cam: np.ndarray, width: 
 
 def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
                           path_options: tuple, film_filter: tuple, border: int = 0) -> None:
-    """The boundary terms of vertex-position derivatives of the projective integrators: primary
+    """The boundary terms of vertex- and point-light-position derivatives of the projective
+    integrators: primary
     visibility (primary_edges.py, `sppp` edge samples per pixel) and indirect visibility
     (indirect_edges.py, `sppi` camera paths per pixel; point-light shadows the camera sees,
     point_shadow_edges.py, `sppi` x W x H samples per stream, and those seen after a bounce,
@@ -245,10 +246,16 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
     if len(topology.faces) == 0:
         return
     flat = data.np["shape_i"][:, L.SI_HAS_NORMALS] != L.NORMALS_VERTEX
-    moving = render_state(scene).moving_vertices(mode)
-    vtx_index = data.DERIVATIVE_TARGETS.index("vtx")
+    state = render_state(scene)
+    moving = state.moving_vertices(mode)
+    vertices_move = bool(np.any(moving))
+    lights_move = state.lights_move(mode)
     derivative = data.derivative_arrays(mode)
-    vertex_arrays = (derivative[vtx_index], derivative[len(data.DERIVATIVE_TARGETS) + vtx_index])
+    targets = len(data.DERIVATIVE_TARGETS)
+    vtx_index = data.DERIVATIVE_TARGETS.index("vtx")
+    vertex_arrays = (derivative[vtx_index], derivative[targets + vtx_index])
+    em_index = data.DERIVATIVE_TARGETS.index("emitter")
+    emitter_arrays = (derivative[em_index], derivative[targets + em_index])
     normalisation = filter_normalisation(*film_filter)
 
     def device(*values):
@@ -274,41 +281,46 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 *path_options, *film_filter,
             )
     emitters = data.np["shape_i"][:, L.SI_EMITTER] >= 0
-    table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat, moving, emitters)
+    lights = point_lights(data)
+    # where only point lights move, every edge's shadow moves: all edges in the moving rows
+    table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat,
+                          moving if vertices_move or not (lights_move and len(lights)) else None, emitters)
     if table is not None and path_options[0] != 1:
         spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
         ends, info, cdf, moving_vtx = device(table.ends, table.info, table.cdf, moving.astype(np.int32))
         per_sample = 1.0 / spp_i / normalisation
-        with first_launch("indirect_edges_kernel", data.features, mode):
-            indirect_edges_kernel(
-                *data.arrays(), *vertex_arrays, ends, info, cdf, moving_vtx, table.moving_edges, buf.accum,
-                buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i,
-                table.moving_length * per_sample, table.total_length * per_sample, *path_options,
-                *film_filter, border,
-            )
-        lights = point_lights(data)
+        if vertices_move:
+            with first_launch("indirect_edges_kernel", data.features, mode):
+                indirect_edges_kernel(
+                    *data.arrays(), *vertex_arrays, ends, info, cdf, moving_vtx, table.moving_edges, buf.accum,
+                    buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i,
+                    table.moving_length * per_sample, table.total_length * per_sample, *path_options,
+                    *film_filter, border,
+                )
         if len(lights):
             light_rows, = device(lights)
             # point-light shadows (point_shadow_edges.py), sppi x W x H samples of the moving edges, and
-            # as many of all edges for static ones seen on moving receivers
+            # as many of all edges for static ones seen on moving receivers or under moving lights
             n_samples = spp_i * buf.width * buf.height
             static_edges = len(table.info) > table.moving_edges
             for stream, length in enumerate((table.moving_length, table.total_length)[:1 + static_edges]):
                 with first_launch("point_shadow_kernel", data.features, mode):
                     point_shadow_kernel(
-                        *data.arrays(), *vertex_arrays, ends, info, cdf, table.moving_edges, moving_vtx,
-                        light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
+                        *data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, table.moving_edges,
+                        moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
                         seed ^ (0x51ED270B + stream), n_samples, length * len(lights) / n_samples / normalisation,
-                        stream, *film_filter, border,
+                        stream, int(lights_move), *film_filter, border,
                     )
             if not 0 < path_options[0] <= 2:
-                # and seen after a bounce (bounced_point_shadows.py), sppi camera paths per pixel
+                # and seen after a bounce (bounced_point_shadows.py), sppi camera paths per pixel, over
+                # the moving edges, or all edges when lights move
+                rows = slice(table.moving_edges, None) if lights_move else slice(0, table.moving_edges)
+                length = table.total_length if lights_move else table.moving_length
                 with first_launch("bounced_shadow_kernel", data.features, mode):
                     bounced_shadow_kernel(
-                        *data.arrays(), *vertex_arrays, ends, info, *device(table.cdf[:table.moving_edges]),
-                        moving_vtx, light_rows, buf.accum,
-                        buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x2545F491, spp_i,
-                        table.moving_length * per_sample, *path_options, *film_filter, border,
+                        *data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, *device(table.cdf[rows]),
+                        moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
+                        seed ^ 0x2545F491, spp_i, length * per_sample, *path_options, *film_filter, border,
                     )
 
 

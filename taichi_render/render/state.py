@@ -6,8 +6,8 @@ One `RenderState` per scene, from `render_state(scene)`:
   by `invalidate()` when a parameter change needs a re-pack (``SceneParameters.update``);
 - which gradients adjoint launches compute, recorded by `note_gradient_keys` (the keys given to
   ``params.enable_grad`` and the tensors the torch bridge differentiates): `vertex_gradients`,
-  `gradient_shapes`, `gradient_textures`, read through `texture_mask`, `wants_shape_terms` and
-  `moving_vertices`;
+  `gradient_shapes`, `gradient_lights`, `gradient_textures`, read through `texture_mask`,
+  `wants_shape_terms`, `moving_vertices` and `lights_move`;
 - `default_parameters`: the ``traverse(scene)`` that renders given no parameters use (the torch
   bridge's ``trt.render(scene, **tensors)``), made on first use.
 
@@ -36,6 +36,7 @@ class RenderState:
         self.data: SceneData | None = None
         self.vertex_gradients = False  # a vertex-position key had gradients enabled
         self.gradient_shapes: dict[int, object] = {}  # id -> mesh whose vertex gradients are wanted
+        self.gradient_lights: dict[int, object] = {}  # id -> point light whose position gradient is wanted
         self.gradient_textures: dict[int, object] = {}  # id -> texture whose gradients are wanted
         self.default_parameters = None  # SceneParameters of renders given none (torch bridge)
 
@@ -50,17 +51,22 @@ class RenderState:
         """Drop the packed data: the next render packs the scene again (new BVH)."""
         self.data = None
 
-    def note_gradient_keys(self, keys: Iterable[str], textures: Iterable = (), shapes: Iterable = ()) -> None:
+    def note_gradient_keys(self, keys: Iterable[str], textures: Iterable = (), shapes: Iterable = (),
+                           lights: Iterable = ()) -> None:
         """Record that gradients of these parameter keys are wanted (they add up over calls): once a
         vertex-position key is among them, adjoint launches compute vertex-position terms, and the
         boundary terms of the projective integrators sample the edges of `shapes` (the meshes
-        those keys name) only; `textures` are the texture plugins the other keys name, and adjoint
+        those keys name) only; `lights` are the point lights whose positions the keys name (their
+        terms are computed with the vertex-position ones, and their shadows' boundary terms
+        sample every edge); `textures` are the texture plugins the other keys name, and adjoint
         launches compute the gradients of those textures only (all of them while none was
         recorded)."""
         if any(key.endswith(".vertex_positions") for key in keys):
             self.vertex_gradients = True
         for shape in shapes:
             self.gradient_shapes[id(shape)] = shape
+        for light in lights:
+            self.gradient_lights[id(light)] = light
         for tex in textures:
             self.gradient_textures[id(tex)] = tex
 
@@ -83,14 +89,24 @@ class RenderState:
         return int(np.array(mask & 0xFFFFFFFF, np.uint32).view(np.int32))
 
     def wants_shape_terms(self, mode: str) -> bool:
-        """Whether a launch in `mode` must compute vertex-position derivative terms: in adjoint
-        mode once a vertex-position key had gradients enabled, in forward mode when vertex
-        tangents were set (SceneData.set_tangents)."""
+        """Whether a launch in `mode` must compute the geometric derivative terms (of vertex and
+        point-light positions): in adjoint mode once a vertex-position or point-light position
+        key had gradients enabled, in forward mode when vertex or light tangents were set
+        (SceneData.set_tangents)."""
         if mode == "adjoint":
-            return self.vertex_gradients
+            return self.vertex_gradients or bool(self.gradient_lights)
         if mode == "forward":
-            return bool(self.packed().vertex_tangents_set)
+            return bool(self.packed().vertex_tangents_set) or self.lights_move(mode)
         return False
+
+    def lights_move(self, mode: str) -> bool:
+        """Whether a launch in `mode` computes the derivatives of a point light's position:
+        forward mode, a light with a nonzero tangent; adjoint, a light whose position's gradient
+        was asked for."""
+        if mode == "forward":
+            tangents = self.packed().light_tangents
+            return tangents is not None and bool(np.any(tangents != 0.0))
+        return mode == "adjoint" and bool(self.gradient_lights)
 
     def moving_vertices(self, mode: str) -> np.ndarray:
         """(V,) bool: the vertices whose derivatives a launch computes (their edges carry the
@@ -100,7 +116,7 @@ class RenderState:
         n = len(data.vertex_positions)
         if mode == "forward":
             tangent = data.vertex_tangents
-            return np.ones(n, bool) if tangent is None else np.any(tangent[:n] != 0.0, axis=1)
+            return np.zeros(n, bool) if tangent is None else np.any(tangent[:n] != 0.0, axis=1)
         moving = np.zeros(n, bool)
         for shape in self.gradient_shapes.values():
             if id(shape) in data.vertex_ranges:

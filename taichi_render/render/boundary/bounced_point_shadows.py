@@ -15,21 +15,22 @@ curve in place of a mesh edge:
 over the occluder's edge (length ℓ), with e_b = λ (e - w (n·e)/(n·w)) the curve's tangent per
 unit of edge length (w = (m - p)/|m - p|, λ = |y - p| / |m - p|, n the receiver's normal), x'
 the motion of x along its ray, and v the motion of the curve point: on the plane, which turns
-about p as the edge point m moves (N · v = λ N · m', N the plane's unit normal), and on the
-receiver, which moves with its triangle (n · v = n · y'). Only v's part across the curve counts.
+about the edge as the light moves and about p as the edge point m moves
+(N · v = N · ((1 - λ) p' + λ m'), N the plane's unit normal), and on the receiver, which moves
+with its triangle (n · v = n · y'). Only v's part across the curve counts.
 
 Estimator: `sppi` primal camera paths per pixel; each picks one vertex x uniformly among those
 whose next vertex can still take a light sample (bounded by max_depth - 2, 8 for unbounded
-paths), a point light uniformly and an edge point by length among the moving edges
-(indirect_edges.EdgeTable3D), keeps silhouettes from p and boundary edges, traces two rays
+paths), a point light uniformly and an edge point by length among the moving edges, or among all
+edges when point lights move (indirect_edges.EdgeTable3D), keeps silhouettes from p and boundary edges, traces two rays
 from p a hair to either side of the edge point (the lit one finds y), and counts when x sees y
 and the shadowed point beside it, and x and y are diffuse (the interior terms' scope). The term
 goes to the camera path's film position through the pixel filter, weighted by the path's
 throughput up to x.
 
 Not covered: static occluders' shadows seen after a bounce, on moving receivers (the camera's
-view has them, point_shadow_edges.py) or from a moving vertex x, and shadows seen through
-non-diffuse vertices.
+view has them, point_shadow_edges.py) or from a moving vertex x, unless a light moves too, and
+shadows seen through non-diffuse vertices.
 """
 
 import taichi as ti
@@ -123,7 +124,8 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
                         q = side / r2
                         k_plane, k_surface = _across(plane_n, n, q)
                         _add_bounced_term(sc, ad, edge3_i, e, ends, t,
-                                          plane_n * (lam * k_plane), y_si.tri, y_si.b, n * k_surface, x.tri,
+                                          plane_n * (lam * k_plane), emitter, plane_n * ((1.0 - lam) * k_plane),
+                                          y_si.tri, y_si.b, n * k_surface, x.tri,
                                           x.bary, x.d, q, moving_vtx,
                                           accum, weight, image_grad, mode, pos, value, rfilter, filter_radius,
                                           filter_stddev)
@@ -131,15 +133,16 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
 
 @ti.func
 def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: ti.i32, ends: ti.i32,
-                      t: ti.f32, rate_m: vec3, y_tri: ti.i32, y_bary: vec2, rate_y: vec3, x_tri: ti.i32,
+                      t: ti.f32, rate_m: vec3, emitter: ti.i32, rate_p: vec3, y_tri: ti.i32, y_bary: vec2, rate_y: vec3, x_tri: ti.i32,
                       x_bary: vec2, x_d: vec3, rate_x: vec3, moving_vtx: ti.template(), accum: ti.template(),
                       weight: ti.template(), image_grad: ti.template(), mode: ti.template(), pos: vec2, value: vec3,
                       rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
-    """`value` times the speed rate_m · m' + rate_y · y' - rate_x · x' (m: the edge point, y: the
-    receiver's material point, x: the vertex, along its ray x_d). Adjoint: into the vertex
-    gradients; forward: onto the film."""
+    """`value` times the speed rate_m · m' + rate_p · p' + rate_y · y' - rate_x · x' (m: the edge
+    point, p: point light `emitter`'s position, y: the receiver's material point, x: the vertex,
+    along its ray x_d). Adjoint: into the vertex and light gradients; forward: onto the film."""
     va = edge3_i[e, ends]
     vb = edge3_i[e, ends + 1]
+    light = emitter * L.ED_WIDTH + L.ED_POSITION
     y_moves = triangle_moves(sc, moving_vtx, y_tri)
     x_moves = triangle_moves(sc, moving_vtx, x_tri)
     if ti.static(mode == MODE_ADJOINT):
@@ -147,12 +150,15 @@ def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template
         if c != 0.0:
             ti.atomic_add(ad.grad_vtx[va], c * (1.0 - t) * rate_m)
             ti.atomic_add(ad.grad_vtx[vb], c * t * rate_m)
+            for k in ti.static(range(3)):
+                ti.atomic_add(ad.grad_em[light + k], c * rate_p[k])
             if y_moves:  # y's material point (on_ray 0: the ray direction is not read)
                 triangle_scatter(sc, ad, y_tri, y_bary, x_d, 0, c * rate_y, vec3(0.0))
             if x_moves:
                 triangle_scatter(sc, ad, x_tri, x_bary, x_d, 1, -c * rate_x, vec3(0.0))
     else:
         speed = rate_m.dot((1.0 - t) * ad.tan_vtx[va] + t * ad.tan_vtx[vb])
+        speed += rate_p.dot(vec3(ad.tan_em[light], ad.tan_em[light + 1], ad.tan_em[light + 2]))
         if y_moves:
             dy, _ = triangle_tangent(sc, ad, y_tri, y_bary, x_d, 0)
             speed += rate_y.dot(dy)
@@ -167,7 +173,7 @@ def bounced_shadow_kernel(
     tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
     shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
     texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
-    grad_vtx: V3_1, tan_vtx: V3_1,
+    grad_vtx: V3_1, tan_vtx: V3_1, grad_em: F_1, tan_em: F_1,
     edge3_p: V3_2, edge3_i: I_2, cdf: F_1, moving_vtx: I_1, lights: I_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale: ti.f32,
@@ -175,15 +181,16 @@ def bounced_shadow_kernel(
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
 ):
     """`spp` camera paths per pixel, each adding the term of point-light shadows seen after a
-    bounce (module docstring). Adjoint: into `grad_vtx`; forward: onto the film. `cdf`: by length
-    over the moving edges (EdgeTable3D's first rows); `moving_vtx`: (V,) 1 for the vertices that
+    bounce (module docstring). Adjoint: into `grad_vtx` and `grad_em` (emitter rows); forward:
+    onto the film. `cdf`: by length over the moving edges (EdgeTable3D's first rows), or over
+    all edges (its last rows) when point lights move; `moving_vtx`: (V,) 1 for the vertices that
     move; `lights`: (K,) rows of the point lights in em_i; `scale`: the moving edges' length /
-    spp / the filter's integral; `border`: pixels the film samples around the image."""
+    spp / the filter's integral (all edges' when lights move); `border`: pixels the film samples around the image."""
     for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
         bounced_shadow_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
                       bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
-            ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
+            ADView(grad_vtx, grad_vtx, grad_vtx, grad_em, tan_vtx, tan_vtx, tan_vtx, tan_em),
             edge3_p, edge3_i, cdf, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, spp, scale,
             max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
         )

@@ -1,6 +1,6 @@
-"""Point-light shadows: the boundary term of vertex-position derivatives where a shadow from a
-point light moves on a diffuse surface the camera sees (its occluder moves, or the receiver
-does), for the projective integrators.
+"""Point-light shadows: the boundary term of vertex- and light-position derivatives where a
+shadow from a point light moves on a diffuse surface the camera sees (its occluder moves, the
+receiver does, or the light), for the projective integrators.
 
 A point light at p lights a receiver point y when nothing lies between them: V(y) is a step
 function on the receiver, whose jump (the shadow boundary) is the receiver's intersection with
@@ -12,15 +12,16 @@ the receiver, x ↦ y changes measure by J = dx/dA_y = f_x f_y cos_y / (cos³φ 
 per unit area; f: focal lengths in pixels, φ: the angle off the view axis, c: the camera). As
 the boundary moves on the receiver, the lit area grows at the rate of its normal speed, so
 
-    dI/dθ = ∫_edge k(x(y)) J(y) ΔL(y) (-σ N · (m' - y'/λ)) λ² |e - ω (n·e)/(n·ω)| / |N × n| dℓ / ∫ k
+    dI/dθ = ∫_edge k(x(y)) J(y) ΔL(y) (-σ N · (m' + p' (1 - λ)/λ - y'/λ)) λ² |e - ω (n·e)/(n·ω)| / |N × n| dℓ / ∫ k
 
 over the silhouette edge (unit direction e) from p, with m = (1 - t) v₀ + t v₁ the edge point,
 ω = (m - p)/|m - p|, N = ω × e / |ω × e| (σ N points to the lit side), λ = |y - p| / |m - p|,
 n the receiver's normal at y, and ΔL = f(y, ω_light, ω_camera) cos I / |y - p|² the light's
-direct contribution lost in the shadow. The receiver point y moves when its triangle does,
+direct contribution lost in the shadow. The plane through p and the edge, at y = p + λ (m - p),
+moves by (1 - λ) p' + λ m'. The receiver point y moves when its triangle does,
 along the camera ray as a camera ray's hit moves (shape_derivatives.triangle_tangent): the plane
-through p and the edge and the receiver both move, and (λ N · m' - N · y') / |N × n| is the
-boundary's normal speed on the receiver as the camera sees it; λ |e - ω (n·e)/(n·ω)| is the
+through p and the edge and the receiver both move, and (N · ((1 - λ) p' + λ m') - N · y') / |N × n|
+is the boundary's normal speed on the receiver as the camera sees it; λ |e - ω (n·e)/(n·ω)| is the
 boundary's length per unit of edge length.
 
 Estimator: `sppi` x W x H samples, each a point light (uniformly) and an edge point by length
@@ -28,7 +29,8 @@ among the edges of moving meshes (indirect_edges.edge_table_3d's table), sample 
 of n equal strata of the edges' total length (stratified: the shadow's sides brighten and
 darken the image in turn, and their balance is what the image sum measures); as many again
 among all edges, counting static ones only, where the scene has static edges (their shadows
-move on moving receivers). The edge counts if it
+move on moving receivers, and under moving lights; where only lights move, every edge is in the
+first stream). The edge counts if it
 is a silhouette from p or a mesh boundary; two rays from p a hair (1e-4 rad) to either side of
 it find the lit side (the ray that passes, σ) and y (its first hit), and the blocked side must
 stop before y. The camera must see y and the shadowed point next to it (a camera ray to each
@@ -41,8 +43,7 @@ primary_edges.boundary_adjoint; forward mode adds to the film, splat_boundary_te
 
 Covered: point-light shadows on diffuse surfaces seen directly by the camera (the first path
 vertex; max_depth other than 1); bounced_point_shadows.py has those a diffuse path vertex sees.
-Not covered: shadows seen through non-diffuse vertices (in a mirror), and the derivatives of the
-light's position.
+Not covered: shadows seen through non-diffuse vertices (in a mirror).
 """
 
 import numpy as np
@@ -196,11 +197,13 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
                         cdf: ti.template(), n_moving: ti.i32, moving_vtx: ti.template(), lights: ti.template(),
                         accum: ti.template(), weight: ti.template(), image_grad: ti.template(), mode: ti.template(),
                         seed: ti.u32, i: ti.i32, n_samples: ti.i32, scale: ti.f32, static_edges: ti.i32,
-                        rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32):
+                        light_motion: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
+                        border: ti.i32):
     """Sample i: a point light, an edge point, the shadow boundary point y behind it, and the
     boundary term at y's film position in every camera that sees y (see the module docstring).
-    The edge is drawn among the moving edges (the term of the edge's and the receiver's motion)
-    or, with `static_edges`, among all edges, counting static ones only (the receiver's motion)."""
+    The edge is drawn among the moving edges (the term of the edge's, the receiver's and the
+    light's motion) or, with `static_edges`, among all edges, counting static ones only (the
+    receiver's and, with `light_motion`, the light's motion)."""
     key = rng.sample_key(seed, ti.cast(i, ti.u32), ti.u32(POINT_SHADOW_STREAM))
     # one stratum of the edges' total length per sample: the edge and the point on it
     u = (ti.cast(i, ti.f32) + rng.rand(key, 0)) / ti.cast(n_samples, ti.f32)
@@ -223,7 +226,7 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
         n_w = n.dot(lit_d)
         n_cross = normal.cross(n).norm()
         y_tri = y_si.tri if triangle_moves(sc, moving_vtx, y_si.tri) else -1  # the receiver's, when it moves
-        if sigma != 0.0 and ti.abs(n_w) > 1e-4 and n_cross > 1e-4 and (edge_moves or y_tri >= 0):
+        if sigma != 0.0 and ti.abs(n_w) > 1e-4 and n_cross > 1e-4 and (edge_moves or y_tri >= 0 or light_motion):
             y = y_si.p
             # the shadowed receiver point next to y, on y's tangent plane
             y_dark = p + blocked_d * (n.dot(y - p) / n.dot(blocked_d))
@@ -245,22 +248,25 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
                     value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale)
                     if value.max() > 0.0:
                         _add_term(sc, ad, edge3_i, e, ends, edge_moves, t, y_tri,
-                                  y_si.b, -to_camera, sigma * normal, lam, accum, weight, image_grad,
+                                  y_si.b, -to_camera, sigma * normal, lam, emitter, accum, weight, image_grad,
                                   mode, pos, value, rfilter, filter_radius, filter_stddev)
 
 
 @ti.func
 def _add_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: ti.i32, ends: ti.i32,
               edge_moves: ti.i32, t: ti.f32, y_tri: ti.i32, y_bary: vec2, view_d: vec3, lit_normal: vec3,
-              lam: ti.f32, accum: ti.template(), weight: ti.template(), image_grad: ti.template(),
-              mode: ti.template(), pos: vec2, value: vec3, rfilter: ti.i32, filter_radius: ti.f32,
-              filter_stddev: ti.f32):
-    """The term `value` times the boundary's speed toward the lit side, -σN · (m' - y'/λ): the
-    edge point m' (its ends, when the edge moves) and the receiver point y' (on triangle y_tri,
-    -1 when it does not move; along the view ray `view_d`, as a camera ray's hit moves). Adjoint:
-    into the vertex gradients; forward: onto the film."""
+              lam: ti.f32, emitter: ti.i32, accum: ti.template(), weight: ti.template(),
+              image_grad: ti.template(), mode: ti.template(), pos: vec2, value: vec3, rfilter: ti.i32,
+              filter_radius: ti.f32, filter_stddev: ti.f32):
+    """The term `value` times the boundary's speed toward the lit side,
+    -σN · (m' + p' (1 - λ)/λ - y'/λ): the edge point m' (its ends, when the edge moves), the
+    light's position p' (point light `emitter`: the plane turns about the edge) and the receiver
+    point y' (on triangle y_tri, -1 when it does not move; along the view ray `view_d`, as a
+    camera ray's hit moves). Adjoint: into the vertex and light gradients; forward: onto the
+    film."""
     va = edge3_i[e, ends]
     vb = edge3_i[e, ends + 1]
+    light = emitter * L.ED_WIDTH + L.ED_POSITION
     if ti.static(mode == MODE_ADJOINT):
         c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
         if c != 0.0:
@@ -269,6 +275,9 @@ def _add_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: t
                 ti.atomic_add(ad.grad_vtx[vb], -c * t * lit_normal)
             if y_tri >= 0:
                 triangle_scatter(sc, ad, y_tri, y_bary, view_d, 1, (c / lam) * lit_normal, vec3(0.0))
+            g_light = -c * (1.0 - lam) / lam * lit_normal
+            for k in ti.static(range(3)):
+                ti.atomic_add(ad.grad_em[light + k], g_light[k])
     else:
         speed = 0.0
         if edge_moves:
@@ -276,6 +285,8 @@ def _add_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: t
         if y_tri >= 0:
             dy, _ = triangle_tangent(sc, ad, y_tri, y_bary, view_d, 1)
             speed += lit_normal.dot(dy) / lam
+        dp = vec3(ad.tan_em[light], ad.tan_em[light + 1], ad.tan_em[light + 2])
+        speed -= (1.0 - lam) / lam * lit_normal.dot(dp)
         splat_boundary_term(accum, weight, pos, value * speed, rfilter, filter_radius, filter_stddev)
 
 
@@ -284,24 +295,25 @@ def point_shadow_kernel(
     tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
     shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
     texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
-    grad_vtx: V3_1, tan_vtx: V3_1,
+    grad_vtx: V3_1, tan_vtx: V3_1, grad_em: F_1, tan_em: F_1,
     edge3_p: V3_2, edge3_i: I_2, cdf: F_1, n_moving: ti.i32, moving_vtx: I_1, lights: I_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     features: ti.template(), mode: ti.template(), seed: ti.u32, n_samples: ti.i32, scale: ti.f32,
-    static_edges: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
+    static_edges: ti.i32, light_motion: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
+    border: ti.i32,
 ):
     """`n_samples` point-shadow samples (module docstring). Adjoint: add the term's vertex
-    gradients to `grad_vtx`, reading the pixel adjoints `image_grad`; forward: add it along
-    `tan_vtx` to the film (`accum`, times the pixel's `weight`). `lights`: (K,) rows of the
+    and light gradients to `grad_vtx` and `grad_em` (emitter rows, L.ED_WIDTH floats each),
+    reading the pixel adjoints `image_grad`; forward: add it along `tan_vtx` and `tan_em` to the film (`accum`, times the pixel's `weight`). `lights`: (K,) rows of the
     point lights in em_i; `cdf`, `n_moving`: EdgeTable3D's; `moving_vtx`: (V,) 1 for the vertices
     that move; `static_edges`: 0 to draw among the moving edges, 1 among all (counting static
-    ones); `scale`: the drawn edges' length * K / n_samples / the filter's integral; `border`:
+    ones); `light_motion`: whether point lights move (static edges count then); `scale`: the drawn edges' length * K / n_samples / the filter's integral; `border`:
     pixels the film samples around the image (`sample_border`)."""
     for i in range(n_samples):
         point_shadow_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
                       bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
-            ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
+            ADView(grad_vtx, grad_vtx, grad_vtx, grad_em, tan_vtx, tan_vtx, tan_vtx, tan_em),
             edge3_p, edge3_i, cdf, n_moving, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, n_samples,
-            scale, static_edges, rfilter, filter_radius, filter_stddev, border,
+            scale, static_edges, light_motion, rfilter, filter_radius, filter_stddev, border,
         )

@@ -24,22 +24,23 @@ MODE_FORWARD = 2
 class ADView:
     """Compile-time bundle of the derivative arrays: gradients (adjoint) and tangents (forward),
     parallel to the scene's `tex_rgb` and `texels` arrays, to the vertices (`vtx`, global vertex
-    index) and to the emitters (`area`: derivative with respect to an emitter's total area)."""
+    index) and to the emitters (`em`: L.ED_WIDTH floats per emitter row, with respect to an area
+    emitter's total area at L.ED_AREA and a point light's position at L.ED_POSITION)."""
 
     # Taichi 1.7 warns when a kernel calls a Python callable that is not a Taichi function; a
     # callable carrying this attribute is exempt (ast_transformer.is_external_func), and False
     # keeps Taichi from treating it as one. The view is plain data, built at compile time.
     _is_taichi_function = False
 
-    def __init__(self, grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area):
+    def __init__(self, grad_rgb, grad_texels, grad_vtx, grad_em, tan_rgb, tan_texels, tan_vtx, tan_em):
         self.grad_rgb = grad_rgb
         self.grad_texels = grad_texels
         self.grad_vtx = grad_vtx
-        self.grad_area = grad_area
+        self.grad_em = grad_em
         self.tan_rgb = tan_rgb
         self.tan_texels = tan_texels
         self.tan_vtx = tan_vtx
-        self.tan_area = tan_area
+        self.tan_em = tan_em
 
 
 @ti.func

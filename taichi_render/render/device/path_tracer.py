@@ -218,8 +218,9 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
                                  flip: ti.f32, es: ti.template(), contrib: vec3, ray_d: vec3, delta: vec3,
                                  mode: ti.template()):
     """Vertex-position derivative of the emitter sample's geometry term: through the receiver
-    (its position and face or vertex normals), and through the emitter's triangle and area when
-    it is one. Adjoint mode scatters it, forward mode adds it to `st.d_total`."""
+    (its position and face or vertex normals), through the emitter's triangle and area when it
+    is one, and through a point light's position (G depends on p - x: d G / d p = -d G / d x).
+    Adjoint mode scatters it, forward mode adds it to `st.d_total`."""
     face_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
     g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
     if g > 0.0:
@@ -229,17 +230,26 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
             triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * (wgt * ti.cast(face_normal, ti.f32)))
             if not face_normal:
                 shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * wgt)
+            row = es.emitter * L.ED_WIDTH
             if es.tri >= 0:
                 triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
-                ti.atomic_add(ad.grad_area[es.emitter], ga * wgt)
+                ti.atomic_add(ad.grad_em[row + L.ED_AREA], ga * wgt)
+            elif es.delta and es.dist < INF:  # a point light
+                for c in ti.static(range(3)):
+                    ti.atomic_add(ad.grad_em[row + L.ED_POSITION + c], -gx[c] * wgt)
         else:
             dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
             if not face_normal:
                 dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
             s_dot = gx.dot(dx) + gn.dot(dn)
+            row = es.emitter * L.ED_WIDTH
             if es.tri >= 0:
                 dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
-                s_dot += gy.dot(dy) + gnl.dot(dnl) + ga * ad.tan_area[es.emitter]
+                s_dot += gy.dot(dy) + gnl.dot(dnl) + ga * ad.tan_em[row + L.ED_AREA]
+            elif es.delta and es.dist < INF:
+                dp = vec3(ad.tan_em[row + L.ED_POSITION], ad.tan_em[row + L.ED_POSITION + 1],
+                          ad.tan_em[row + L.ED_POSITION + 2])
+                s_dot -= gx.dot(dp)
             st.d_total += contrib * (s_dot / g)
 
 

@@ -237,8 +237,8 @@ def render_packets_kernel(
     tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
     shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
     texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
-    grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_area: F_1,
-    tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_area: F_1,
+    grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_em: F_1,
+    tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_em: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, sample_offset: ti.i32,
     max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, shape_grads: ti.i32, single_pass: ti.i32,
@@ -262,7 +262,7 @@ def render_packets_kernel(
                 packet_paths(
                     SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i,
                               shape_f, bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
-                    ADView(grad_rgb, grad_texels, grad_vtx, grad_area, tan_rgb, tan_texels, tan_vtx, tan_area),
+                    ADView(grad_rgb, grad_texels, grad_vtx, grad_em, tan_rgb, tan_texels, tan_vtx, tan_em),
                     accum, weight, image_grad, packet, mode, seed, spp, sample_offset, max_depth, rr_depth,
                     hide_emitters, shape_grads, single_pass, rfilter, filter_radius, filter_stddev, overwrite,
                 )

@@ -4,7 +4,8 @@
 (`self.np`), the texture rows (`self.texture_row`), the vertex ranges and the emitter of each
 mesh that `SceneData.pack` records. Derivative targets: rgb texture values (`tex_rgb`, (N, 3)),
 bitmap texels (`texels`, (N, 3)), vertices (`vtx`, (2 V, 3): the positions in rows [0, V), the
-unit vertex normals in rows [V, 2 V)) and emitter areas (`area`, (E,)), all float32. Vertex
+unit vertex normals in rows [V, 2 V)) and emitters (`emitter`, (E * L.ED_WIDTH,): per emitter row,
+an area emitter's total area and a point light's position), all float32. Vertex
 normals are a function of the positions (shapes/vertex_normals.py), so their rows are folded
 into the positions' gradient (`vertex_gradient`) and filled from the positions' tangent
 (`ad/forward.py`).
@@ -23,11 +24,11 @@ from ..device.film import zero, zero_gradient_arrays
 class DerivativeData:
     """Gradient arrays (adjoint mode), tangent arrays (forward mode), per-plugin gradients."""
 
-    DERIVATIVE_TARGETS = ("tex_rgb", "texels", "vtx", "area")
+    DERIVATIVE_TARGETS = ("tex_rgb", "texels", "vtx", "emitter")
 
     def derivative_arrays(self, mode: str) -> tuple:
         """The 8 derivative arrays of a kernel launch: gradients of (tex_rgb, texels, vertex
-        positions, emitter areas), then tangents of the same; real arrays for the mode's side
+        positions, emitter rows), then tangents of the same; real arrays for the mode's side
         (adjoint: gradients, forward: tangents), placeholders for the other."""
         grads = self.gradient_arrays() if mode == "adjoint" else self._placeholders()
         tans = self.tangents if mode == "forward" else self._placeholders()
@@ -37,12 +38,13 @@ class DerivativeData:
         if getattr(self, "_dummy", None) is None:
             v3 = ti.ndarray(ti.math.vec3, 1)
             f1 = ti.ndarray(ti.f32, 1)
-            self._dummy = {"tex_rgb": v3, "texels": v3, "vtx": v3, "area": f1}
+            self._dummy = {"tex_rgb": v3, "texels": v3, "vtx": v3, "emitter": f1}
         return self._dummy
 
     def _target_sizes(self) -> dict:
         return {"tex_rgb": len(self.np["tex_rgb"]), "texels": len(self.np["texels"]),
-                "vtx": 2 * max(len(self.vertex_positions), 1), "area": max(len(self.np["em_i"]), 1)}
+                "vtx": 2 * max(len(self.vertex_positions), 1),
+                "emitter": L.ED_WIDTH * max(len(self.np["em_i"]), 1)}
 
     def vertex_rows(self) -> int:
         """V: the offset of the normals' rows in the `vtx` derivative arrays."""
@@ -54,7 +56,7 @@ class DerivativeData:
         if grads is None:
             grads = {}
             for name, size in self._target_sizes().items():
-                grads[name] = ti.ndarray(ti.f32 if name == "area" else ti.math.vec3, size)
+                grads[name] = ti.ndarray(ti.f32 if name == "emitter" else ti.math.vec3, size)
                 zero(grads[name])
             self.grads = grads
         return grads
@@ -68,16 +70,20 @@ class DerivativeData:
         """Forward-mode tangents: numpy arrays per target (missing targets: zero)."""
         self.tangents = {}
         for name, size in self._target_sizes().items():
-            is_area = name == "area"
-            nd = ti.ndarray(ti.f32 if is_area else ti.math.vec3, size)
+            flat = name == "emitter"
+            nd = ti.ndarray(ti.f32 if flat else ti.math.vec3, size)
             value = tangents.get(name)
             if name == "vtx":
                 self.vertex_tangents_set = value is not None and bool(np.any(value))
                 self.vertex_tangents = None if value is None else np.asarray(value, np.float32).reshape(-1, 3)
+            if flat:
+                rows = np.zeros((size // L.ED_WIDTH, L.ED_WIDTH), np.float32) if value is None else (
+                    np.asarray(value, np.float32).reshape(-1, L.ED_WIDTH))
+                self.light_tangents = rows[:, L.ED_POSITION : L.ED_POSITION + 3]
             if value is None:
                 zero(nd)
             else:
-                nd.from_numpy(np.ascontiguousarray(value, dtype=np.float32).reshape((size,) if is_area else (size, 3)))
+                nd.from_numpy(np.ascontiguousarray(value, dtype=np.float32).reshape((size,) if flat else (size, 3)))
             self.tangents[name] = nd
 
     def shape_vertices(self, shape) -> slice:
@@ -100,10 +106,25 @@ class DerivativeData:
                 g += smooth_vertex_normals_vjp(shape.vertex_positions, shape.faces, g_normals)
         e = self.emitter_of_shape.get(id(shape))
         if e is not None:
-            ga = float(grads["area"].to_numpy()[e])
+            ga = float(grads["emitter"].to_numpy()[e * L.ED_WIDTH + L.ED_AREA])
             if ga != 0.0:
                 g += ga * self.area_gradient(shape)
         return g.astype(np.float32)
+
+    def emitter_row(self, emitter) -> int | None:
+        """The row of an emitter plugin in the emitter table (em_i), None when not packed."""
+        for row, packed in enumerate(self.emitters):
+            if packed is emitter:
+                return row
+        return None
+
+    def position_gradient(self, emitter) -> np.ndarray:
+        """Accumulated gradient of a point light's position, (3,) float32."""
+        row = self.emitter_row(emitter)
+        if row is None:
+            return np.zeros(3, np.float32)
+        start = row * L.ED_WIDTH + L.ED_POSITION
+        return self.gradient_arrays()["emitter"].to_numpy()[start : start + 3].astype(np.float32)
 
     def area_gradient(self, shape) -> np.ndarray:
         """d(total area of a mesh)/d(vertex positions), (N, 3)."""

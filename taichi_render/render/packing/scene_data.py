@@ -103,6 +103,7 @@ class SceneData(DerivativeData):
         self.grad_tape = None  # the ti.ad.Tape whose gradients the grad arrays hold
         self.vertex_tangents = None  # (V, 3) float32 forward-mode vertex tangents (set_tangents)
         self.vertex_tangents_set = False  # whether any of them is nonzero
+        self.light_tangents = None  # (E, 3) float32 forward-mode tangents of point-light positions
         self.pack()
         self.upload()
 
