@@ -35,6 +35,7 @@ from .intersect import INF, SHADOW_EPSILON, interaction_at, occluded, spawn_orig
 from .path_common import emission_lookup, emitter_pdf, evaluate_both
 from .shape_derivatives import (
     emitter_geometry,
+    nee_geometry,
     shading_normal_scatter,
     shading_normal_tangent,
     triangle_scatter,
@@ -53,6 +54,10 @@ PathState = ti.types.struct(
     gathered=vec3,  # radiance gathered so far
     eta=ti.f32,
     prev_p=vec3, prev_pdf=ti.f32, prev_delta=ti.i32,  # the previous vertex, for MIS
+    # derivative modes: the previous vertex's shading normal (oriented as its BSDF saw it),
+    # triangle (-1: it carries no vertex-position terms), barycentrics and incoming ray, for the
+    # derivative of the MIS weight of emission its BSDF sample finds
+    prev_n=vec3, prev_tri=ti.i32, prev_b=vec2, prev_ray=vec3,
     alive=ti.i32,
     d_total=vec3,  # forward mode: the derivative gathered so far
     # derivative modes: the lobe this vertex sampled, its texture slots (-1: none), the uv of
@@ -65,7 +70,8 @@ PathState = ti.types.struct(
 def path_start(o: vec3, d: vec3, tmax: ti.f32, max_depth: ti.i32) -> PathState:
     """State of a path leaving the camera along (o, d)."""
     return PathState(o=o, d=d, tmax=tmax, throughput=vec3(1.0), gathered=vec3(0.0), eta=1.0, prev_p=o,
-                     prev_pdf=1.0, prev_delta=1, alive=ti.i32(max_depth != 0), d_total=vec3(0.0),
+                     prev_pdf=1.0, prev_delta=1, prev_n=vec3(0.0), prev_tri=-1, prev_b=vec2(0.0),
+                     prev_ray=vec3(0.0), alive=ti.i32(max_depth != 0), d_total=vec3(0.0),
                      lobe_tex=ti.Vector([-1, -1]), lobe_uv=vec2(0.0), lobe_a0=vec3(0.0), lobe_a1=vec3(0.0))
 
 
@@ -130,7 +136,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
     t_uv = ti.Matrix.zero(ti.f32, MAX_TERMS, 2)
     t_g = ti.Matrix.zero(ti.f32, MAX_TERMS, 3)
     ray_d = st.d
-    n_terms = _emission_term(sc, st, si, depth, hide_emitters, t_tex, t_uv, t_g, mode)
+    n_terms = _emission_term(sc, ad, st, si, depth, hide_emitters, replay, delta, t_tex, t_uv, t_g, mode)
     if not scatters:
         st.alive = False
     else:
@@ -158,6 +164,9 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
             if ti.static(mode != MODE_PRIMAL):
                 n_terms = _lobe_terms(sc, ad, st, si, b, flip, frame, wi, bs, tex0, tex1, units, total,
                                       shape_terms, ray_d, delta, t_tex, t_uv, t_g, n_terms, mode)
+            if ti.static(mode != MODE_PRIMAL):
+                st.prev_tri = si.tri if shape_terms and not bs.delta else -1
+                st.prev_n, st.prev_b, st.prev_ray = si.sh_n * flip, si.b, ray_d
             _continue_path(key, depth, st, si, frame, bs, rr_depth)
     if ti.static(mode != MODE_PRIMAL):
         if replay and n_terms > 0:
@@ -166,11 +175,14 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
 
 
 @ti.func
-def _emission_term(sc: ti.template(), st: ti.template(), si: ti.template(), depth: ti.i32, hide_emitters: ti.i32,
-                   t_tex: ti.template(), t_uv: ti.template(), t_g: ti.template(), mode: ti.template()) -> ti.i32:
+def _emission_term(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(), depth: ti.i32,
+                   hide_emitters: ti.i32, replay: ti.i32, delta: vec3, t_tex: ti.template(), t_uv: ti.template(),
+                   t_g: ti.template(), mode: ti.template()) -> ti.i32:
     """Emission found by the BSDF-sampled (or camera) ray, MIS-weighted against emitter sampling
     from the previous vertex, added to `st.gathered`; its derivative term goes to row 0 of the
-    vertex's terms. Returns the number of terms (0 or 1)."""
+    vertex's terms, and on replay the vertex-position derivative of its MIS weight
+    (`_emission_weight_derivative`) where the previous vertex carries those terms. Returns the
+    number of terms (0 or 1)."""
     n_terms = 0
     if depth > 0 or not hide_emitters:
         tex, uv, scale = emission_lookup(sc, si, st.d)
@@ -178,11 +190,65 @@ def _emission_term(sc: ti.template(), st: ti.template(), si: ti.template(), dept
             w = 1.0
             if not st.prev_delta:
                 w = power_heuristic(st.prev_pdf, emitter_pdf(sc, si, st.prev_p, st.d))
-            st.gathered += st.throughput * eval_texture(sc, tex, uv) * (scale * w)
+            radiance = eval_texture(sc, tex, uv) * scale
+            st.gathered += st.throughput * radiance * w
             if ti.static(mode != MODE_PRIMAL):
                 put_term(t_tex, t_uv, t_g, 0, tex, uv, st.throughput * (scale * w))
                 n_terms = 1
+                if replay and st.prev_tri >= 0 and not st.prev_delta and (not si.valid or si.tri >= 0):
+                    _emission_weight_derivative(sc, ad, st, si, st.throughput * radiance * w, w, delta, mode)
     return n_terms
+
+
+@ti.func
+def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(),
+                                contrib: vec3, w: ti.f32, delta: vec3, mode: ti.template()):
+    """Vertex-position derivative of the MIS weight w = pb² / (pb² + pe²) of emission `contrib`
+    that a diffuse vertex x's BSDF sample found (x: st.prev_*; the sampled direction st.d is
+    detached). pb / pe = G / (π · emitter selection), G = cos_x cos_y A / r² for a triangle of an
+    area emitter (hit at y), cos_x for the environment, so d log w = 2 (1 - w) d log G: x moves
+    along its ray and turns with its normal, y moves along the ray from x with its triangle
+    (y' = x' + ω n_y · (P' - x') / (n_y · ω), P' the triangle's point), the emitter's normal and
+    area change with its triangle. Adjoint mode scatters it, forward mode adds it to
+    `st.d_total`."""
+    x = st.prev_p
+    omega = st.d
+    area_hit = si.valid
+    g, gx, gn, gy, gnl, ga = 0.0, vec3(0.0), vec3(0.0), vec3(0.0), vec3(0.0), 0.0
+    side = 1.0 if si.n.dot(omega) < 0.0 else -1.0  # the emitter's normal, turned to x
+    em_row = 0
+    if area_hit:
+        emitter = sc.shape_i[si.shape, L.SI_EMITTER]
+        em_row = emitter * L.ED_WIDTH + L.ED_AREA
+        g, gx, gn, gy, gnl, ga = nee_geometry(x, st.prev_n, si.p, si.n * side, sc.em_f[emitter, L.EF_AREA])
+    else:
+        g = st.prev_n.dot(omega)
+        gn = omega
+    n_w = si.n.dot(omega)
+    if g > 0.0 and (not area_hit or n_w != 0.0):
+        k = 2.0 * (1.0 - w) / g
+        face_normal = sc.shape_i[sc.tri_v[st.prev_tri].w, L.SI_HAS_NORMALS] == L.NORMALS_NONE
+        if ti.static(mode == MODE_ADJOINT):
+            c = delta.dot(contrib) * k
+            gx_total = gx
+            if area_hit:  # y follows x along the ray
+                gx_total = gx + gy - si.n * (gy.dot(omega) / n_w)
+                triangle_scatter(sc, ad, si.tri, si.b, omega, 1, gy * c, gnl * (side * c))
+                ti.atomic_add(ad.grad_em[em_row], ga * c)
+            triangle_scatter(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, 1, gx_total * c,
+                             gn * (c * ti.cast(face_normal, ti.f32)))
+            if not face_normal:
+                shading_normal_scatter(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, gn * c)
+        else:
+            dx, dn = triangle_tangent(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, 1)
+            if not face_normal:
+                dn = shading_normal_tangent(sc, ad, st.prev_tri, st.prev_b, st.prev_ray)
+            s_dot = gx.dot(dx) + gn.dot(dn)
+            if area_hit:
+                dp, dnl = triangle_tangent(sc, ad, si.tri, si.b, omega, 0)
+                dy = dx + omega * (si.n.dot(dp - dx) / n_w)
+                s_dot += gy.dot(dy) + side * gnl.dot(dnl) + ga * ad.tan_em[em_row]
+            st.d_total += contrib * (s_dot * k)
 
 
 @ti.func
@@ -209,14 +275,14 @@ def _emitter_sample_term(sc: ti.template(), ad: ti.template(), st: ti.template()
         put_term(t_tex, t_uv, t_g, n + 2, sc.bsdf_i[b, L.BI_TEX1], si.uv, g1)
         n += 3
         if shape_terms:
-            _emitter_geometry_derivative(sc, ad, st, si, flip, es, contrib, ray_d, delta, mode)
+            _emitter_geometry_derivative(sc, ad, st, si, flip, es, contrib, mis, ray_d, delta, mode)
     return n
 
 
 @ti.func
 def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(),
-                                 flip: ti.f32, es: ti.template(), contrib: vec3, ray_d: vec3, delta: vec3,
-                                 mode: ti.template()):
+                                 flip: ti.f32, es: ti.template(), contrib: vec3, mis: ti.f32, ray_d: vec3,
+                                 delta: vec3, mode: ti.template()):
     """Vertex-position derivative of the emitter sample's geometry term: through the receiver
     (its position and face or vertex normals), through the emitter's triangle and area when it
     is one, and through a point light's position (G depends on p - x: d G / d p = -d G / d x).
@@ -225,8 +291,14 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
     g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
     if g > 0.0:
         gn = gn * flip  # with respect to si.sh_n
+        # the MIS weight w = pe² / (pe² + pb²): pb / pe = G / (π · selection) for triangles of area
+        # emitters and the environment, so d log (G w) = (2 w - 1) d log G (analytic emitters:
+        # weight detached)
+        k = 1.0
+        if es.tri >= 0 or es.dist >= INF:
+            k = 2.0 * mis - 1.0
         if ti.static(mode == MODE_ADJOINT):
-            wgt = delta.dot(contrib) / g
+            wgt = delta.dot(contrib) * k / g
             triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * (wgt * ti.cast(face_normal, ti.f32)))
             if not face_normal:
                 shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * wgt)
@@ -250,7 +322,7 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
                 dp = vec3(ad.tan_em[row + L.ED_POSITION], ad.tan_em[row + L.ED_POSITION + 1],
                           ad.tan_em[row + L.ED_POSITION + 2])
                 s_dot -= gx.dot(dp)
-            st.d_total += contrib * (s_dot / g)
+            st.d_total += contrib * (s_dot * k / g)
 
 
 @ti.func

@@ -2,14 +2,20 @@
 
 Like Mitsuba's `prb` without reparameterisation: rays and sampled directions are detached, a
 hit point moves along its (fixed) ray when its triangle moves, a point sampled on an emitter
-moves with its triangle, and MIS weights are detached (their derivatives sum to zero in
-expectation). Supported terms, for diffuse surfaces of triangle meshes:
+moves with its triangle. Supported terms, for diffuse surfaces of triangle meshes:
 
 - next-event estimation: the geometry term G = cos_x cos_y A / r^2 (A: the emitter's area,
   the inverse of its area density) with respect to the receiving point and normal, the emitter
   point and normal, and A; for point lights cos_x / r^2, for environment emitters cos_x, with
   respect to the receiving point and normal;
-- the indirect term: the cosine of the sampled direction with respect to the normal.
+- the indirect term: the cosine of the sampled direction with respect to the normal;
+- the MIS weights (power heuristic) between an emitter sample and a BSDF sample of a mesh area
+  light or the environment: at a diffuse vertex pb / pe = G / (π · emitter selection), so the
+  emitter sample's contribution changes by (2 w - 1) d log G and the emission a BSDF sample
+  finds by 2 (1 - w) d log G (path_tracer.py). Each strategy's samples are held in its own
+  measure (area on the light, directions at x), so the two derivatives differ point by point
+  and only weights that move with the geometry make their sum the integral's derivative
+  (analytic emitters keep their weights fixed).
 
 The normal is the triangle's own, or on a mesh with vertex normals the interpolated shading
 normal: its gradients go to the vertex normals (rows V.. of `grad_vtx`, see

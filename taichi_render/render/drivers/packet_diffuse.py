@@ -281,6 +281,7 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     P.set_row(S, P.ALIVE, ti.select(survive, 1.0, 0.0))
     # ---- derivative terms (replay pass) ----
     if ti.static(mode != MODE_PRIMAL):
+        P.set_row(S, P.PREV_TRI, VF(0.0))  # this vertex carries no vertex-position terms
         if replay:
             _vertex_terms(sc, ad, S, G, alive, contribute, valid, term_tex, term_g, u, v, e_u, e_v, iax, iay, iaz,
                           depth, single_pass, mode)

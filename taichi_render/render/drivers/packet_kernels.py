@@ -134,6 +134,8 @@ def _start_paths(sc: ti.template(), S: ti.template(), keys: ti.template(), image
     for r in ti.static([P.GATHERED, P.GATHERED + 1, P.GATHERED + 2, P.DTOTAL, P.DTOTAL + 1, P.DTOTAL + 2]):
         P.set_row(S, r, VF(0.0))
     P.set_row(S, P.ALIVE, ti.select(alive & (max_depth != 0), 1.0, 0.0))
+    if ti.static(mode != MODE_PRIMAL):
+        P.set_row(S, P.PREV_TRI, VF(0.0))  # no previous vertex
     P.set_row(S, P.POS, pos_x)
     P.set_row(S, P.POS + 1, pos_y)
     if ti.static(mode == MODE_ADJOINT):

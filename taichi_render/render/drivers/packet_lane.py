@@ -22,9 +22,9 @@ def lane_vertex(sc: ti.template(), ad: ti.template(), S: ti.template(), key: ti.
     """The vertex of lane l, whose ray found (t, prim, b1, b2) (prim -1: a miss); with
     `single_pass` (derivative modes) its lobe terms are kept for the path's end
     (deferred_terms.py)."""
-    st = traced_vertex(sc, ad, key, depth, P.load(S, l), Hit(t=t, prim=prim, b1=b1, b2=b2), max_depth, rr_depth,
+    st = traced_vertex(sc, ad, key, depth, P.load(S, l, mode), Hit(t=t, prim=prim, b1=b1, b2=b2), max_depth, rr_depth,
                        hide_emitters, P.lane3(S, l, P.DELTA), P.lane3(S, l, P.TOTAL), replay, single_pass, mode)
-    P.store(S, l, st)
+    P.store(S, l, st, mode)
     if ti.static(mode != MODE_PRIMAL):
         if single_pass:
             keep_lobe(S, l, depth, st)

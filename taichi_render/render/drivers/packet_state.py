@@ -23,12 +23,18 @@ N_ROWS = 31
 KEPT = N_ROWS
 KEPT_SLOTS = 7  # scattering vertices a path may have: max_depth <= KEPT_SLOTS + 1
 KEPT_ROWS = 10  # texture + 1 of slot 0 and slot 1 (0: none), uv (2), d log f / d slot 0, slot 1 (3 + 3)
+# derivative modes: PathState's prev_n (3), prev_tri + 1 (0: none), prev_b (2), prev_ray (3)
+PREV_N = KEPT + KEPT_SLOTS * KEPT_ROWS
+PREV_TRI = PREV_N + 3
+PREV_B = PREV_TRI + 1
+PREV_RAY = PREV_B + 2
+DERIVATIVE_ROWS = PREV_RAY + 3
 
 
 def new_state(mode: int = 0):
-    """The state matrix of a packet: N_ROWS rows, and the kept-term rows in derivative modes
-    (mode: derivatives.MODE_*, 0 is primal)."""
-    return ti.Matrix.zero(ti.f32, N_ROWS if mode == 0 else N_ROWS + KEPT_SLOTS * KEPT_ROWS, LANES)
+    """The state matrix of a packet: N_ROWS rows, and in derivative modes the kept-term rows and
+    the previous vertex's (mode: derivatives.MODE_*, 0 is primal)."""
+    return ti.Matrix.zero(ti.f32, N_ROWS if mode == 0 else DERIVATIVE_ROWS, LANES)
 
 
 # called in kernels at compile time (a Python function that builds a zero matrix): exempt
@@ -67,17 +73,24 @@ def set_lane3(S: ti.template(), l: ti.i32, r: ti.template(), v: vec3):
 
 
 @ti.func
-def load(S: ti.template(), l: ti.i32) -> PathState:
-    return PathState(o=lane3(S, l, O), d=lane3(S, l, D), tmax=S[TMAX, l], throughput=lane3(S, l, TP),
-                     gathered=lane3(S, l, GATHERED), eta=S[ETA, l], prev_p=lane3(S, l, PREV_P),
-                     prev_pdf=S[PREV_PDF, l], prev_delta=ti.cast(S[PREV_DELTA, l], ti.i32),
-                     alive=ti.cast(S[ALIVE, l], ti.i32), d_total=lane3(S, l, DTOTAL),
-                     lobe_tex=ti.Vector([-1, -1]), lobe_uv=ti.math.vec2(0.0), lobe_a0=vec3(0.0),
-                     lobe_a1=vec3(0.0))
+def load(S: ti.template(), l: ti.i32, mode: ti.template()) -> PathState:
+    st = PathState(o=lane3(S, l, O), d=lane3(S, l, D), tmax=S[TMAX, l], throughput=lane3(S, l, TP),
+                   gathered=lane3(S, l, GATHERED), eta=S[ETA, l], prev_p=lane3(S, l, PREV_P),
+                   prev_pdf=S[PREV_PDF, l], prev_delta=ti.cast(S[PREV_DELTA, l], ti.i32),
+                   prev_n=vec3(0.0), prev_tri=-1, prev_b=ti.math.vec2(0.0), prev_ray=vec3(0.0),
+                   alive=ti.cast(S[ALIVE, l], ti.i32), d_total=lane3(S, l, DTOTAL),
+                   lobe_tex=ti.Vector([-1, -1]), lobe_uv=ti.math.vec2(0.0), lobe_a0=vec3(0.0),
+                   lobe_a1=vec3(0.0))
+    if ti.static(mode != 0):
+        st.prev_n = lane3(S, l, PREV_N)
+        st.prev_tri = ti.cast(S[PREV_TRI, l], ti.i32) - 1
+        st.prev_b = ti.math.vec2(S[PREV_B, l], S[PREV_B + 1, l])
+        st.prev_ray = lane3(S, l, PREV_RAY)
+    return st
 
 
 @ti.func
-def store(S: ti.template(), l: ti.i32, st: ti.template()):
+def store(S: ti.template(), l: ti.i32, st: ti.template(), mode: ti.template()):
     set_lane3(S, l, O, st.o)
     set_lane3(S, l, D, st.d)
     S[TMAX, l] = st.tmax
@@ -89,3 +102,8 @@ def store(S: ti.template(), l: ti.i32, st: ti.template()):
     S[PREV_DELTA, l] = ti.cast(st.prev_delta, ti.f32)
     S[ALIVE, l] = ti.cast(st.alive, ti.f32)
     set_lane3(S, l, DTOTAL, st.d_total)
+    if ti.static(mode != 0):
+        set_lane3(S, l, PREV_N, st.prev_n)
+        S[PREV_TRI, l] = ti.cast(st.prev_tri + 1, ti.f32)
+        S[PREV_B, l], S[PREV_B + 1, l] = st.prev_b.x, st.prev_b.y
+        set_lane3(S, l, PREV_RAY, st.prev_ray)
