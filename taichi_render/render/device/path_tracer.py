@@ -54,10 +54,11 @@ PathState = ti.types.struct(
     gathered=vec3,  # radiance gathered so far
     eta=ti.f32,
     prev_p=vec3, prev_pdf=ti.f32, prev_delta=ti.i32,  # the previous vertex, for MIS
-    # derivative modes: the previous vertex's shading normal (oriented as its BSDF saw it),
-    # triangle (-1: it carries no vertex-position terms), barycentrics and incoming ray, for the
-    # derivative of the MIS weight of emission its BSDF sample finds
-    prev_n=vec3, prev_tri=ti.i32, prev_b=vec2, prev_ray=vec3,
+    # derivative modes: the previous vertex's shading normal (oriented as its BSDF saw it: the
+    # shading normal times prev_flip), triangle (-1: it carries no vertex-position terms),
+    # barycentrics and incoming ray, for the derivative of the MIS weight of emission its BSDF
+    # sample finds
+    prev_n=vec3, prev_flip=ti.f32, prev_tri=ti.i32, prev_b=vec2, prev_ray=vec3,
     alive=ti.i32,
     d_total=vec3,  # forward mode: the derivative gathered so far
     # derivative modes: the lobe this vertex sampled, its texture slots (-1: none), the uv of
@@ -70,7 +71,7 @@ PathState = ti.types.struct(
 def path_start(o: vec3, d: vec3, tmax: ti.f32, max_depth: ti.i32) -> PathState:
     """State of a path leaving the camera along (o, d)."""
     return PathState(o=o, d=d, tmax=tmax, throughput=vec3(1.0), gathered=vec3(0.0), eta=1.0, prev_p=o,
-                     prev_pdf=1.0, prev_delta=1, prev_n=vec3(0.0), prev_tri=-1, prev_b=vec2(0.0),
+                     prev_pdf=1.0, prev_delta=1, prev_n=vec3(0.0), prev_flip=1.0, prev_tri=-1, prev_b=vec2(0.0),
                      prev_ray=vec3(0.0), alive=ti.i32(max_depth != 0), d_total=vec3(0.0),
                      lobe_tex=ti.Vector([-1, -1]), lobe_uv=vec2(0.0), lobe_a0=vec3(0.0), lobe_a1=vec3(0.0))
 
@@ -166,7 +167,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
                                       shape_terms, ray_d, delta, t_tex, t_uv, t_g, n_terms, mode)
             if ti.static(mode != MODE_PRIMAL):
                 st.prev_tri = si.tri if shape_terms and not bs.delta else -1
-                st.prev_n, st.prev_b, st.prev_ray = si.sh_n * flip, si.b, ray_d
+                st.prev_n, st.prev_flip, st.prev_b, st.prev_ray = si.sh_n * flip, flip, si.b, ray_d
             _continue_path(key, depth, st, si, frame, bs, rr_depth)
     if ti.static(mode != MODE_PRIMAL):
         if replay and n_terms > 0:
@@ -224,6 +225,7 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
     else:
         g = st.prev_n.dot(omega)
         gn = omega
+    gn *= st.prev_flip  # with respect to x's shading normal
     n_w = si.n.dot(omega)
     if g > 0.0 and (not area_hit or n_w != 0.0):
         k = 2.0 * (1.0 - w) / g

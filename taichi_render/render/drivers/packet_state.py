@@ -23,9 +23,11 @@ N_ROWS = 31
 KEPT = N_ROWS
 KEPT_SLOTS = 7  # scattering vertices a path may have: max_depth <= KEPT_SLOTS + 1
 KEPT_ROWS = 10  # texture + 1 of slot 0 and slot 1 (0: none), uv (2), d log f / d slot 0, slot 1 (3 + 3)
-# derivative modes: PathState's prev_n (3), prev_tri + 1 (0: none), prev_b (2), prev_ray (3)
+# derivative modes: PathState's prev_n (3), prev_flip, prev_tri + 1 (0: none; exact in f32 below
+# 2^24 triangles, as the kept rows' texture indices), prev_b (2), prev_ray (3)
 PREV_N = KEPT + KEPT_SLOTS * KEPT_ROWS
-PREV_TRI = PREV_N + 3
+PREV_FLIP = PREV_N + 3
+PREV_TRI = PREV_FLIP + 1
 PREV_B = PREV_TRI + 1
 PREV_RAY = PREV_B + 2
 DERIVATIVE_ROWS = PREV_RAY + 3
@@ -77,12 +79,13 @@ def load(S: ti.template(), l: ti.i32, mode: ti.template()) -> PathState:
     st = PathState(o=lane3(S, l, O), d=lane3(S, l, D), tmax=S[TMAX, l], throughput=lane3(S, l, TP),
                    gathered=lane3(S, l, GATHERED), eta=S[ETA, l], prev_p=lane3(S, l, PREV_P),
                    prev_pdf=S[PREV_PDF, l], prev_delta=ti.cast(S[PREV_DELTA, l], ti.i32),
-                   prev_n=vec3(0.0), prev_tri=-1, prev_b=ti.math.vec2(0.0), prev_ray=vec3(0.0),
+                   prev_n=vec3(0.0), prev_flip=1.0, prev_tri=-1, prev_b=ti.math.vec2(0.0), prev_ray=vec3(0.0),
                    alive=ti.cast(S[ALIVE, l], ti.i32), d_total=lane3(S, l, DTOTAL),
                    lobe_tex=ti.Vector([-1, -1]), lobe_uv=ti.math.vec2(0.0), lobe_a0=vec3(0.0),
                    lobe_a1=vec3(0.0))
     if ti.static(mode != 0):
         st.prev_n = lane3(S, l, PREV_N)
+        st.prev_flip = S[PREV_FLIP, l]
         st.prev_tri = ti.cast(S[PREV_TRI, l], ti.i32) - 1
         st.prev_b = ti.math.vec2(S[PREV_B, l], S[PREV_B + 1, l])
         st.prev_ray = lane3(S, l, PREV_RAY)
@@ -104,6 +107,7 @@ def store(S: ti.template(), l: ti.i32, st: ti.template(), mode: ti.template()):
     set_lane3(S, l, DTOTAL, st.d_total)
     if ti.static(mode != 0):
         set_lane3(S, l, PREV_N, st.prev_n)
+        S[PREV_FLIP, l] = st.prev_flip
         S[PREV_TRI, l] = ti.cast(st.prev_tri + 1, ti.f32)
         S[PREV_B, l], S[PREV_B + 1, l] = st.prev_b.x, st.prev_b.y
         set_lane3(S, l, PREV_RAY, st.prev_ray)
