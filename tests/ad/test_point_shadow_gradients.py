@@ -12,6 +12,7 @@ from test_visibility_gradients import (
     RES,
     T,
     assert_matches_finite_differences,
+    assert_torch_gradient_equals_native,
     blocks,
     finite_differences,
     forward_mean,
@@ -260,19 +261,4 @@ def test_moving_light_reverse_mode_equals_forward_mode():
 
 
 def test_light_position_through_the_torch_bridge():
-    torch = pytest.importorskip("torch")
-    import taichi_render.torch as trt
-
-    scene = point_shadow_scene({"type": "direct_projective"})
-    params = tr.traverse(scene)
-    target = np.full((RES, RES, 3), 0.1, np.float32)
-    params.enable_grad([LIGHT])
-    loss = tr.ad.loss_field()
-    with ti.ad.Tape(loss=loss):
-        tr.ad.mse(tr.render(scene, params, spp=8, seed=2, seed_grad=5), target, out=loss)
-    native = params.grad(LIGHT).copy()
-    position = torch.tensor(params[LIGHT], requires_grad=True)
-    image = trt.render(scene, params, spp=8, seed=2, seed_grad=5, **{LIGHT: position})
-    torch.nn.functional.mse_loss(image, torch.from_numpy(target)).backward()
-    assert np.abs(native).max() > 0
-    np.testing.assert_allclose(position.grad.numpy(), native, rtol=1e-4, atol=1e-6 * np.abs(native).max())
+    assert_torch_gradient_equals_native(point_shadow_scene({"type": "direct_projective"}), LIGHT)

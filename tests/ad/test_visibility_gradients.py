@@ -114,23 +114,28 @@ def test_reverse_mode_equals_forward_mode(monkeypatch, packets):
     assert_reverse_equals_forward(scene, t, w, seed=3)
 
 
-def test_torch_bridge_gradient_equals_native():
+def assert_torch_gradient_equals_native(scene, key):
+    """The torch bridge's gradient of an mse loss with respect to `key` equals the Tape's (same
+    samples: seed 2, seed_grad 5)."""
     torch = pytest.importorskip("torch")
     import taichi_render.torch as trt
 
-    scene = box_scene({"type": "prb_projective", "max_depth": 2})
     params = tr.traverse(scene)
     target = np.full((RES, RES, 3), 0.1, np.float32)
-    params.enable_grad([KEY])
+    params.enable_grad([key])
     loss = tr.ad.loss_field()
     with ti.ad.Tape(loss=loss):
         tr.ad.mse(tr.render(scene, params, spp=8, seed=2, seed_grad=5), target, out=loss)
-    native = params.grad(KEY).copy()
-    positions = torch.tensor(params[KEY], requires_grad=True)
-    image = trt.render(scene, params, spp=8, seed=2, seed_grad=5, **{KEY: positions})
+    native = params.grad(key).copy()
+    value = torch.tensor(params[key], requires_grad=True)
+    image = trt.render(scene, params, spp=8, seed=2, seed_grad=5, **{key: value})
     torch.nn.functional.mse_loss(image, torch.from_numpy(target)).backward()
     assert np.abs(native).max() > 0
-    np.testing.assert_allclose(positions.grad.numpy(), native, rtol=1e-4, atol=1e-6 * np.abs(native).max())
+    np.testing.assert_allclose(value.grad.numpy(), native, rtol=1e-4, atol=1e-6 * np.abs(native).max())
+
+
+def test_torch_bridge_gradient_equals_native():
+    assert_torch_gradient_equals_native(box_scene({"type": "prb_projective", "max_depth": 2}), KEY)
 
 
 def test_projective_options_are_read_and_checked():
