@@ -31,8 +31,12 @@ demo: $(STAMP)
 sysdeps:
 	bash .ci/install_system_deps.sh
 
+# two pytest runs: Taichi writes the kernels a process compiled to its offline cache only when
+# the process ends, so the tests whose child processes compile kernels (marked `spawns`) run
+# after the rest has stored its kernels, and their children load them instead of compiling
 test: $(STAMP) sysdeps lint
-	$(VPY) -m pytest -q tests
+	$(VPY) -m pytest -q -m "not spawns" tests
+	$(VPY) -m pytest -q -m spawns tests
 	$(MAKE) --no-print-directory test-portable
 
 # the tests marked `portable` again, in a process where taichi_render changes nothing it can

@@ -10,6 +10,8 @@ import pytest
 import taichi_render as tr
 from taichi_render.cli import main
 
+pytestmark = pytest.mark.spawns  # run after the in-process tests (Makefile)
+
 
 def test_cli_render_writes_image(tmp_path, scenes_dir):
     out = tmp_path / "cbox.exr"

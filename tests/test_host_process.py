@@ -7,6 +7,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.spawns  # run after the in-process tests (Makefile)
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SWITCHES_OFF = {"TR_HOST_CPU": "0", "TR_WIDE_VECTORS": "0", "TR_FMA": "0", "TR_PIN_THREADS": "0",
                 "TR_FAST_FRONTEND": "0"}
@@ -68,17 +72,30 @@ def test_every_switch_the_package_reads_is_documented():
 def test_kernels_compile_without_taichi_warnings_about_the_package():
     """Taichi warns (SyntaxWarning, shown once per line) when a kernel calls a plain Python
     function; the package's compile-time helpers are exempt, so a user sees none. A fresh
-    process: Taichi's frontend (which warns) runs even when the compiled code is cached."""
+    process: Taichi's frontend (which warns) runs even when the compiled code is cached.
+
+    The kernels are variants other tests compile too (so the cache serves them): the Cornell
+    box's path tracer, the glass sphere's with every plugin family, and the vertex-position
+    derivatives of tests/ad/test_shape_gradients.py's floor."""
     code = (
         "import warnings, numpy as np, taichi as ti, taichi_render as tr\n"
         "tr.init('cpu')\n"
-        "found = set()\n"
+        "T = tr.ScalarTransform4f\n"
+        "floor = {'type': 'scene', 'integrator': {'type': 'prb', 'max_depth': 3},\n"
+        "         'sensor': {'type': 'perspective', 'to_world': T.look_at([0, 1, 0.01], [0, 0, 0], [0, 0, 1]),\n"
+        "                    'film': {'type': 'hdrfilm', 'width': 8, 'height': 8, 'rfilter': {'type': 'box'}}},\n"
+        "         'floor': {'type': 'rectangle', 'to_world': T.rotate([1, 0, 0], -90).scale(10),\n"
+        "                   'bsdf': {'type': 'diffuse', 'reflectance': 0.7}},\n"
+        "         'light': {'type': 'rectangle', 'to_world': T.translate([0.3, 1.5, 0.2]).rotate([1, 0, 0], 90),\n"
+        "                   'emitter': {'type': 'area', 'radiance': 5.0}}}\n"
+        "cases = [('scenes/cbox.xml', 'white.reflectance.value'),\n"
+        "         ('scenes/glass_sphere.xml', 'textured_plane.bsdf.brdf_0.reflectance.data'),\n"
+        "         (floor, 'floor.vertex_positions')]\n"
         "with warnings.catch_warnings(record=True) as caught:\n"
         "    warnings.simplefilter('always')\n"
-        "    for name in ('cbox.xml', 'glass_sphere.xml'):\n"
-        "        scene = tr.load_file('scenes/' + name, res=8)\n"
+        "    for source, key in cases:\n"
+        "        scene = tr.load_file(source, res=8) if isinstance(source, str) else tr.load_dict(source)\n"
         "        params = tr.traverse(scene)\n"
-        "        key = [k for k in params.keys() if params.is_differentiable(k)][0]\n"
         "        params.enable_grad([key])\n"
         "        loss = tr.ad.loss_field()\n"
         "        with ti.ad.Tape(loss=loss):\n"

@@ -16,6 +16,11 @@ WORKER = pathlib.Path(__file__).with_name("worker.py")
 EXAMPLE = pathlib.Path(__file__).parents[2] / "examples" / "distributed_shape.py"
 
 
+# Every process runs one Taichi thread, a rank's share of 2 cores: the thread count is part of
+# Taichi's kernel cache key, so the ranks load what the single process compiled.
+THREADS = ["--threads", "1"]
+
+
 def run_ranks(script: pathlib.Path, args: list[str], out: pathlib.Path, ranks: int) -> dict:
     """Run `script` alone (ranks=1) or under torchrun with `ranks` processes; the npz it wrote."""
     env = dict(os.environ)
@@ -30,7 +35,7 @@ def run_ranks(script: pathlib.Path, args: list[str], out: pathlib.Path, ranks: i
 
 
 def run_worker(mode: str, out: pathlib.Path, ranks: int) -> dict:
-    return run_ranks(WORKER, [mode, str(out)], out, ranks)
+    return run_ranks(WORKER, [mode, str(out), *THREADS], out, ranks)
 
 
 @pytest.mark.parametrize("mode", ["tape", "ddp"])
@@ -52,7 +57,7 @@ def test_two_ranks_equal_one_process(tmp_path, mode):
 
 
 def test_distributed_shape_example_gives_the_single_process_vertices(tmp_path):
-    args = ["--views", "4", "--res", "16", "--spp", "1", "--iterations", "3"]
+    args = ["--views", "4", "--res", "16", "--spp", "1", "--iterations", "3", *THREADS]
     one = run_ranks(EXAMPLE, [*args, "--out", str(tmp_path / "one.npz")], tmp_path / "one.npz", 1)
     two = run_ranks(EXAMPLE, [*args, "--out", str(tmp_path / "two.npz")], tmp_path / "two.npz", 2)
     assert int(one["world"]) == 1 and int(two["world"]) == 2

@@ -50,7 +50,7 @@ MAX_FIRST_CELL_LINES = 6  # non-blank lines of the first visible code cell
 # and its warnings about the package's own kernels ("Calling non-taichi function ...")
 TAICHI_LOG_MARKERS = ("[Taichi]", "[I ", "[W ", "[E ", "Graphical python shell", "non-taichi function")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.spawns]
 
 
 def _code_cells(nb):

@@ -20,6 +20,8 @@ import textwrap
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.spawns  # run after the in-process tests (Makefile)
+
 RENDER_SCRIPT = textwrap.dedent(
     """
     import json, os, sys

@@ -763,6 +763,7 @@ SUBPROCESS_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.spawns
 def test_fuzz_subset_in_subprocess_never_crashes(tmp_path):
     """The same generators in a fresh interpreter, rendering what loads: exit code 0."""
     script = tmp_path / "fuzz_subset.py"

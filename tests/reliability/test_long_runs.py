@@ -31,6 +31,8 @@ import textwrap
 
 import pytest
 
+pytestmark = pytest.mark.spawns  # run after the in-process tests (Makefile)
+
 ITERATIONS = int(os.environ.get("TR_LONG_RUN_ITERATIONS", "1000"))
 WARMUP = 100
 MAX_GROWTH = 0.05
