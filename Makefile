@@ -35,8 +35,8 @@ sysdeps:
 # the process ends, so the tests whose child processes compile kernels (marked `spawns`) run
 # after the rest has stored its kernels, and their children load them instead of compiling
 test: $(STAMP) sysdeps lint
-	$(VPY) -m pytest -q -m "not spawns" tests
-	$(VPY) -m pytest -q -m spawns tests
+	$(VPY) -m pytest -q --durations=15 -m "not spawns" tests
+	$(VPY) -m pytest -q --durations=15 -m spawns tests
 	$(MAKE) --no-print-directory test-portable
 
 # the tests marked `portable` again, in a process where taichi_render changes nothing it can
