@@ -36,8 +36,8 @@ from .path_common import emission_lookup, emitter_pdf, evaluate_both
 from .shape_derivatives import (
     emitter_geometry,
     nee_geometry,
-    shading_normal_scatter,
-    shading_normal_tangent,
+    receiver_scatter,
+    receiver_tangent,
     triangle_scatter,
     triangle_tangent,
 )
@@ -229,7 +229,6 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
     n_w = si.n.dot(omega)
     if g > 0.0 and (not area_hit or n_w != 0.0):
         k = 2.0 * (1.0 - w) / g
-        face_normal = sc.shape_i[sc.tri_v[st.prev_tri].w, L.SI_HAS_NORMALS] == L.NORMALS_NONE
         if ti.static(mode == MODE_ADJOINT):
             c = delta.dot(contrib) * k
             gx_total = gx
@@ -237,14 +236,9 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
                 gx_total = gx + gy - si.n * (gy.dot(omega) / n_w)
                 triangle_scatter(sc, ad, si.tri, si.b, omega, 1, gy * c, gnl * (side * c))
                 ti.atomic_add(ad.grad_em[em_row], ga * c)
-            triangle_scatter(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, 1, gx_total * c,
-                             gn * (c * ti.cast(face_normal, ti.f32)))
-            if not face_normal:
-                shading_normal_scatter(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, gn * c)
+            receiver_scatter(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, gx_total * c, gn * c, True)
         else:
-            dx, dn = triangle_tangent(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, 1)
-            if not face_normal:
-                dn = shading_normal_tangent(sc, ad, st.prev_tri, st.prev_b, st.prev_ray)
+            dx, dn = receiver_tangent(sc, ad, st.prev_tri, st.prev_b, st.prev_ray)
             s_dot = gx.dot(dx) + gn.dot(dn)
             if area_hit:
                 dp, dnl = triangle_tangent(sc, ad, si.tri, si.b, omega, 0)
@@ -289,7 +283,6 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
     (its position and face or vertex normals), through the emitter's triangle and area when it
     is one, and through a point light's position (G depends on p - x: d G / d p = -d G / d x).
     Adjoint mode scatters it, forward mode adds it to `st.d_total`."""
-    face_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
     g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
     if g > 0.0:
         gn = gn * flip  # with respect to si.sh_n
@@ -301,9 +294,7 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
             k = 2.0 * mis - 1.0
         if ti.static(mode == MODE_ADJOINT):
             wgt = delta.dot(contrib) * k / g
-            triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, gx * wgt, gn * (wgt * ti.cast(face_normal, ti.f32)))
-            if not face_normal:
-                shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * wgt)
+            receiver_scatter(sc, ad, si.tri, si.b, ray_d, gx * wgt, gn * wgt, True)
             row = es.emitter * L.ED_WIDTH
             if es.tri >= 0:
                 triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
@@ -312,9 +303,7 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
                 for c in ti.static(range(3)):
                     ti.atomic_add(ad.grad_em[row + L.ED_POSITION + c], -gx[c] * wgt)
         else:
-            dx, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
-            if not face_normal:
-                dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
+            dx, dn = receiver_tangent(sc, ad, si.tri, si.b, ray_d)
             s_dot = gx.dot(dx) + gn.dot(dn)
             row = es.emitter * L.ED_WIDTH
             if es.tri >= 0:
@@ -343,17 +332,11 @@ def _lobe_terms(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.
     put_term(t_tex, t_uv, t_g, n_terms + 1, slots[1], si.uv, future * a1)
     st.lobe_tex, st.lobe_uv, st.lobe_a0, st.lobe_a1 = slots, si.uv, a0, a1
     if shape_terms and not bs.delta and bs.wo.z > 0.0:
-        face_normal = sc.shape_i[si.shape, L.SI_HAS_NORMALS] == L.NORMALS_NONE
         gn = (frame.transpose() @ bs.wo) * (flip / bs.wo.z)
         if ti.static(mode == MODE_ADJOINT):
-            if face_normal:
-                triangle_scatter(sc, ad, si.tri, si.b, ray_d, 1, vec3(0.0), gn * delta.dot(future))
-            else:
-                shading_normal_scatter(sc, ad, si.tri, si.b, ray_d, gn * delta.dot(future))
+            receiver_scatter(sc, ad, si.tri, si.b, ray_d, vec3(0.0), gn * delta.dot(future), False)
         else:
-            _, dn = triangle_tangent(sc, ad, si.tri, si.b, ray_d, 1)
-            if not face_normal:
-                dn = shading_normal_tangent(sc, ad, si.tri, si.b, ray_d)
+            _, dn = receiver_tangent(sc, ad, si.tri, si.b, ray_d)
             st.d_total += future * gn.dot(dn)
     return n_terms + 2
 

@@ -198,3 +198,33 @@ def shading_normal_tangent(sc: ti.template(), ad: ti.template(), tri: ti.i32, b:
         s = ns / length
         dn = sign * (d - s * s.dot(d)) / length
     return dn
+
+
+@ti.func
+def receiver_scatter(sc: ti.template(), ad: ti.template(), tri: ti.i32, b: vec2, ray_d: vec3, gx: vec3, gn: vec3,
+                     moves: ti.template()):
+    """Adjoint at a receiving point, the hit of a fixed ray (direction ray_d, barycentrics b)
+    on triangle `tri`: add the gradients gx of the point (when `moves`, a compile-time bool;
+    else gx is ignored) and gn of its normal (the triangle's own, or on a mesh with vertex
+    normals the interpolated shading normal) into the gradients of the triangle's vertex
+    positions and, for a shading normal, of its vertex normals."""
+    gp = vec3(0.0)
+    if ti.static(moves):
+        gp = gx
+    if sc.shape_i[sc.tri_v[tri].w, L.SI_HAS_NORMALS] == L.NORMALS_NONE:
+        triangle_scatter(sc, ad, tri, b, ray_d, 1, gp, gn)
+    else:
+        if ti.static(moves):
+            triangle_scatter(sc, ad, tri, b, ray_d, 1, gx, vec3(0.0))
+        shading_normal_scatter(sc, ad, tri, b, ray_d, gn)
+
+
+@ti.func
+def receiver_tangent(sc: ti.template(), ad: ti.template(), tri: ti.i32, b: vec2, ray_d: vec3):
+    """Forward at a receiving point, the hit of a fixed ray: (dx, dn) of the point and of its
+    normal (the triangle's own or the shading normal, as `receiver_scatter`) along the vertex
+    tangents."""
+    dx, dn = triangle_tangent(sc, ad, tri, b, ray_d, 1)
+    if sc.shape_i[sc.tri_v[tri].w, L.SI_HAS_NORMALS] != L.NORMALS_NONE:
+        dn = shading_normal_tangent(sc, ad, tri, b, ray_d)
+    return dx, dn
