@@ -16,6 +16,10 @@ from . import cpu_threads, llvm_host_cpu, taichi_frontend
 
 _state = {"arch": None}
 
+# Taichi's offline cache drops its least recently used quarter when it outgrows this (Taichi's
+# default, 100 MiB, holds a few dozen path tracer variants of 1-4 MB each)
+OFFLINE_CACHE_BYTES = 1 << 30
+
 
 def init(arch: str = "auto", **ti_kwargs) -> str:
     """Initialise Taichi once and return the architecture name in use.
@@ -24,8 +28,10 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
         arch: ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
         **ti_kwargs: passed to ``ti.init`` (e.g. ``debug=True``, ``cpu_max_num_threads``,
             ``fast_math``). Defaults: ``default_fp=ti.f32``, ``default_ip=ti.i32``, log level
-            ``warn`` unless ``TI_LOG_LEVEL`` is set, and the offline cache in a folder of its
-            own per LLVM setting (below).
+            ``warn`` unless ``TI_LOG_LEVEL`` is set, the offline cache in a folder of its
+            own per LLVM setting (below), holding up to 1 GiB
+            (``offline_cache_max_size_of_files``, unless ``TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES``
+            is set) before Taichi drops the least recently used kernels.
 
     A second call with the same arch does nothing; a second call asking for another arch raises
     ``RuntimeError`` (re-initialising Taichi would invalidate every scene already loaded).
@@ -56,6 +62,8 @@ def init(arch: str = "auto", **ti_kwargs) -> str:
     kwargs = {"default_fp": ti.f32, "default_ip": ti.i32}
     if "TI_LOG_LEVEL" not in os.environ:
         kwargs["log_level"] = ti.WARN
+    if "TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES" not in os.environ:
+        kwargs["offline_cache_max_size_of_files"] = OFFLINE_CACHE_BYTES
     host_cpu = None
     if llvm_host_cpu.applicable(arch):  # before any kernel is compiled: see llvm_host_cpu.py
         host_cpu = llvm_host_cpu.tune(fast_math=_fast_math(ti_kwargs))

@@ -60,6 +60,17 @@ def test_every_effect_is_off_with_its_switch():
     assert default["frontend_hook"]  # the others depend on the host (docs/host_process.md)
 
 
+def test_init_lets_the_kernel_cache_grow_to_a_gibibyte_unless_told_otherwise():
+    """Taichi's default limit (100 MiB) evicted path tracer variants that later processes then
+    compiled again; the environment variable still decides where it is set."""
+    code = ("import taichi as ti, taichi_render as tr\ntr.init('cpu')\n"
+            "print(ti.lang.impl.current_cfg().offline_cache_max_size_of_files)")
+    env = {k: v for k, v in os.environ.items() if k != "TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip().splitlines()[-1] == str(1 << 30)
+    assert _run(code, TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES="123456789") == "123456789"
+
+
 def test_every_switch_the_package_reads_is_documented():
     read = set()
     for path in (ROOT / "taichi_render").rglob("*.py"):
