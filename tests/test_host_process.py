@@ -16,8 +16,9 @@ SWITCHES_OFF = {"TR_HOST_CPU": "0", "TR_WIDE_VECTORS": "0", "TR_FMA": "0", "TR_P
                 "TR_FAST_FRONTEND": "0"}
 
 
-def _run(code: str, **env_values) -> str:
-    env = dict(os.environ, **env_values)
+def _run(code: str, unset: tuple[str, ...] = (), **env_values) -> str:
+    """The last line `code` prints in a fresh process, with `env_values` set and `unset` removed."""
+    env = {k: v for k, v in dict(os.environ, **env_values).items() if k not in unset}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
     return out.stdout.strip().splitlines()[-1]
 
@@ -36,9 +37,7 @@ def test_importing_changes_no_environment_variable_and_no_warning_filter():
         "(logging.root.level, list(logging.root.handlers)) == root))"
     )
     # OMP_WAIT_POLICY unset: the package once set it at import
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip().splitlines()[-1] == "(True, True, True, True)"
+    assert _run(code, unset=("OMP_WAIT_POLICY",)) == "(True, True, True, True)"
 
 
 def test_init_changes_no_environment_variable_and_no_warning_filter():
@@ -65,9 +64,7 @@ def test_init_lets_the_kernel_cache_grow_to_a_gibibyte_unless_told_otherwise():
     compiled again; the environment variable still decides where it is set."""
     code = ("import taichi as ti, taichi_render as tr\ntr.init('cpu')\n"
             "print(ti.lang.impl.current_cfg().offline_cache_max_size_of_files)")
-    env = {k: v for k, v in os.environ.items() if k != "TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip().splitlines()[-1] == str(1 << 30)
+    assert _run(code, unset=("TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES",)) == str(1 << 30)
     assert _run(code, TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES="123456789") == "123456789"
 
 
