@@ -241,11 +241,8 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
         gy += cy
         gz += cz
         # ---- BSDF sampling: cosine-weighted hemisphere ----
-        wo_x, wo_y, wo_z = cosine_hemisphere(rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D)),
-                                             rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D + 1)))
-        valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
-        pdf = ti.select(valid, cosine_hemisphere_pdf(wo_z), 0.0)
-        valid = valid & (pdf > 0.0)
+        valid, pdf, ndx, ndy, ndz, ox, oy, oz = _cosine_sample_lanes(keys, depth, scatters, wi_z, ux, uy, uz, wx, wy,
+                                                                     wz, sx, sy, sz, px, py, pz, nx, ny, nz)
         iax, iay, iaz = _reciprocal(ax), _reciprocal(ay), _reciprocal(az)  # d log f / d reflectance
         if ti.static(mode != MODE_PRIMAL):
             # everything still to come passes through this vertex's diffuse lobe (single pass:
@@ -256,13 +253,6 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
             P.set_row(term_g, 9, fx * iax)
             P.set_row(term_g, 10, fy * iay)
             P.set_row(term_g, 11, fz * iaz)
-        # the next ray: the sampled direction in world space, from the surface point
-        ndx = ux * wo_x + wx * wo_y + sx * wo_z
-        ndy = uy * wo_x + wy * wo_y + sy * wo_z
-        ndz = uz * wo_x + wz * wo_y + sz * wo_z
-        inv_len = 1.0 / ti.sqrt(ti.select(valid, ndx * ndx + ndy * ndy + ndz * ndz, 1.0))
-        ndx, ndy, ndz = ndx * inv_len, ndy * inv_len, ndz * inv_len
-        ox, oy, oz = spawn(px, py, pz, nx, ny, nz, ndx, ndy, ndz)
         # weight = f * cos / pdf = reflectance
         tpx = ti.select(valid, tpx * ax, tpx)
         tpy = ti.select(valid, tpy * ay, tpy)
@@ -272,19 +262,52 @@ def _diffuse_vertex_simd(sc: ti.template(), ad: ti.template(), S: ti.template(),
     # (the ray and previous-vertex rows of lanes that stop here are never read again)
     P.set_row3(S, P.GATHERED, gx, gy, gz)
     P.set_row3(S, P.TP, tpx, tpy, tpz)
-    P.set_row3(S, P.O, ox, oy, oz)
-    P.set_row3(S, P.D, ndx, ndy, ndz)
-    P.set_row3(S, P.PREV_P, px, py, pz)
-    P.set_row(S, P.TMAX, VF(INF))
-    P.set_row(S, P.PREV_PDF, pdf)
-    P.set_row(S, P.PREV_DELTA, VF(0.0))
-    P.set_row(S, P.ALIVE, ti.select(survive, 1.0, 0.0))
+    _write_next_ray(S, ox, oy, oz, ndx, ndy, ndz, px, py, pz, pdf, survive)
     # ---- derivative terms (replay pass) ----
     if ti.static(mode != MODE_PRIMAL):
         P.set_row(S, P.PREV_TRI, VF(0.0))  # this vertex carries no vertex-position terms
         if replay:
             _vertex_terms(sc, ad, S, G, alive, contribute, valid, term_tex, term_g, u, v, e_u, e_v, iax, iay, iaz,
                           depth, single_pass, mode)
+
+
+@ti.func
+def _cosine_sample_lanes(keys: ti.template(), depth: ti.i32, scatters: ti.template(), wi_z: ti.template(),
+                         ux: ti.template(), uy: ti.template(), uz: ti.template(), wx: ti.template(), wy: ti.template(),
+                         wz: ti.template(), sx: ti.template(), sy: ti.template(), sz: ti.template(), px: ti.template(),
+                         py: ti.template(), pz: ti.template(), nx: ti.template(), ny: ti.template(), nz: ti.template()):
+    """The diffuse lobe's cosine-weighted sample of every lane (16 lanes, VF / VI): whether it is
+    usable (`valid`: the lane scatters, both directions above the shading frame (u, w, s), pdf > 0),
+    its solid-angle pdf, and the next ray (unit direction in world space; origin spawned off the
+    geometric normal n at p)."""
+    wo_x, wo_y, wo_z = cosine_hemisphere(rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D)),
+                                         rand_lanes(keys, rng.bounce_dim(depth, rng.OFS_BSDF_2D + 1)))
+    valid = scatters & (wi_z > 0.0) & (wo_z > 0.0)
+    pdf = ti.select(valid, cosine_hemisphere_pdf(wo_z), 0.0)
+    valid = valid & (pdf > 0.0)
+    ndx = ux * wo_x + wx * wo_y + sx * wo_z
+    ndy = uy * wo_x + wy * wo_y + sy * wo_z
+    ndz = uz * wo_x + wz * wo_y + sz * wo_z
+    inv_len = 1.0 / ti.sqrt(ti.select(valid, ndx * ndx + ndy * ndy + ndz * ndz, 1.0))
+    ndx, ndy, ndz = ndx * inv_len, ndy * inv_len, ndz * inv_len
+    ox, oy, oz = spawn(px, py, pz, nx, ny, nz, ndx, ndy, ndz)
+    return valid, pdf, ndx, ndy, ndz, ox, oy, oz
+
+
+@ti.func
+def _write_next_ray(S: ti.template(), ox: ti.template(), oy: ti.template(), oz: ti.template(), dx: ti.template(),
+                    dy: ti.template(), dz: ti.template(), px: ti.template(), py: ti.template(), pz: ti.template(),
+                    pdf: ti.template(), survive: ti.template()):
+    """Packet state rows of the ray leaving this vertex: origin o, direction d, this vertex p as the
+    previous one (for the MIS of emission the next ray finds), the BSDF sample's pdf (a diffuse lobe
+    is never a delta), and whether the lane goes on (`survive`, VI)."""
+    P.set_row3(S, P.O, ox, oy, oz)
+    P.set_row3(S, P.D, dx, dy, dz)
+    P.set_row3(S, P.PREV_P, px, py, pz)
+    P.set_row(S, P.TMAX, VF(INF))
+    P.set_row(S, P.PREV_PDF, pdf)
+    P.set_row(S, P.PREV_DELTA, VF(0.0))
+    P.set_row(S, P.ALIVE, ti.select(survive, 1.0, 0.0))
 
 
 @ti.func
