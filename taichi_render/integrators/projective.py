@@ -35,10 +35,12 @@ estimated by edge sampling (Li et al. 2018):
 - point-light shadows (render/boundary/point_shadow_edges.py; a point light is a delta in direction
   space, so the term above misses it): edge points on the silhouettes seen from the light
   (``sppi`` x width x height samples), the shadow boundary behind them on diffuse surfaces
-  the camera sees, splatted where the camera sees it. Not covered: point-light shadows seen
-  after a bounce.
+  the camera sees, splatted where the camera sees it; and (render/boundary/bounced_point_shadows.py)
+  the same shadows as a diffuse vertex of ``sppi`` camera paths per pixel sees them.
 
-All sample only the edges of meshes whose vertex derivatives are wanted. With the film's
+Edges are drawn among those of meshes whose vertex derivatives are wanted, and among all edges
+where static ones move too: as seen from a moving vertex, and in the shadows they cast on
+moving receivers or under moving lights. With the film's
 ``sample_border`` the terms also cover the film's border, so that shapes entering or leaving
 the image move its outer pixels (Mitsuba's projective integrators recommend it too); without
 it, what lies outside the image changes nothing.

@@ -230,6 +230,20 @@ def camera_edge_table(topology, positions, tri_v, flat, cam: np.ndarray, width: 
     return edge_f, np.concatenate([p[1] for p in parts]), cdf, total
 
 
+def _device_arrays(*values) -> list:
+    """Taichi ndarrays holding copies of numpy arrays: (A, B, 3) float32 as vec3 (A, B); other
+    float32 as f32, int32 as i32, same shape."""
+    arrays = []
+    for value in values:
+        if value.dtype == np.float32 and value.ndim == 3:
+            array = ti.ndarray(ti.math.vec3, value.shape[:2])
+        else:
+            array = ti.ndarray(ti.i32 if value.dtype == np.int32 else ti.f32, value.shape)
+        array.from_numpy(value)
+        arrays.append(array)
+    return arrays
+
+
 def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
                           path_options: tuple, film_filter: tuple, border: int = 0) -> None:
     """The boundary terms of vertex- and point-light-position derivatives of the projective
@@ -258,17 +272,6 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
     emitter_arrays = (derivative[em_index], derivative[targets + em_index])
     normalisation = filter_normalisation(*film_filter)
 
-    def device(*values):
-        arrays = []
-        for value in values:
-            if value.dtype == np.float32 and value.ndim == 3:
-                array = ti.ndarray(ti.math.vec3, value.shape[:2])
-            else:
-                array = ti.ndarray(ti.i32 if value.dtype == np.int32 else ti.f32, value.shape)
-            array.from_numpy(value)
-            arrays.append(array)
-        return arrays
-
     table = camera_edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
                               buf.width, buf.height, moving, border)
     if table is not None:
@@ -276,7 +279,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
         n_samples = edge_samples_per_pixel(integrator, spp) * buf.width * buf.height
         with first_launch("primary_edges_kernel", data.features, mode):
             primary_edges_kernel(
-                *data.arrays(), *vertex_arrays, *device(edge_f, edge_v, cdf), buf.accum, buf.weight, grad_in,
+                *data.arrays(), *vertex_arrays, *_device_arrays(edge_f, edge_v, cdf), buf.accum, buf.weight, grad_in,
                 data.features, _MODES[mode], seed, n_samples, total / n_samples / normalisation,
                 *path_options, *film_filter,
             )
@@ -287,7 +290,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                           moving if vertices_move or not (lights_move and len(lights)) else None, emitters)
     if table is not None and path_options[0] != 1:
         spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
-        ends, info, cdf, moving_vtx = device(table.ends, table.info, table.cdf, moving.astype(np.int32))
+        ends, info, cdf, moving_vtx = _device_arrays(table.ends, table.info, table.cdf, moving.astype(np.int32))
         per_sample = 1.0 / spp_i / normalisation
         if vertices_move:
             with first_launch("indirect_edges_kernel", data.features, mode):
@@ -298,7 +301,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                     *film_filter, border,
                 )
         if len(lights):
-            light_rows, = device(lights)
+            light_rows, = _device_arrays(lights)
             # point-light shadows (point_shadow_edges.py), sppi x W x H samples of the moving edges, and
             # as many of all edges for static ones seen on moving receivers or under moving lights
             n_samples = spp_i * buf.width * buf.height
@@ -313,15 +316,21 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                     )
             if not 0 < path_options[0] <= 2:
                 # and seen after a bounce (bounced_point_shadows.py), sppi camera paths per pixel, over
-                # the moving edges, or all edges when lights move
-                rows = slice(table.moving_edges, None) if lights_move else slice(0, table.moving_edges)
-                length = table.total_length if lights_move else table.moving_length
-                with first_launch("bounced_shadow_kernel", data.features, mode):
-                    bounced_shadow_kernel(
-                        *data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, *device(table.cdf[rows]),
-                        moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
-                        seed ^ 0x2545F491, spp_i, length * per_sample, *path_options, *film_filter, border,
-                    )
+                # the moving edges (all edges when lights move), and as many over all edges for the
+                # static ones, whose shadows move on moving receivers and as seen from moving vertices
+                passes = [(0, slice(0, table.moving_edges), table.moving_length)]
+                if lights_move:
+                    passes = [(0, slice(table.moving_edges, None), table.total_length)]
+                elif static_edges:
+                    passes.append((1, slice(table.moving_edges, None), table.total_length))
+                for static_pass, rows, length in passes:
+                    with first_launch("bounced_shadow_kernel", data.features, mode):
+                        bounced_shadow_kernel(
+                            *data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, *_device_arrays(table.cdf[rows]),
+                            moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
+                            seed ^ (0x2545F491 + static_pass), spp_i, length * per_sample, table.moving_edges,
+                            static_pass, *path_options, *film_filter, border,
+                        )
 
 
 def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):

@@ -26,11 +26,12 @@ edges when point lights move (indirect_edges.EdgeTable3D), keeps silhouettes fro
 from p a hair to either side of the edge point (the lit one finds y), and counts when x sees y
 and the shadowed point beside it, and x and y are diffuse (the interior terms' scope). The term
 goes to the camera path's film position through the pixel filter, weighted by the path's
-throughput up to x.
+throughput up to x. Where meshes move under lights that stay put and the scene has static
+edges, a second launch (`static_edges`) draws as many paths' edge points among all edges and
+counts the static ones only, where the receiver y or the vertex x moves: a static occluder's
+shadow moves on a moving receiver, and its image moves as seen from a moving x.
 
-Not covered: static occluders' shadows seen after a bounce, on moving receivers (the camera's
-view has them, point_shadow_edges.py) or from a moving vertex x, unless a light moves too, and
-shadows seen through non-diffuse vertices.
+Not covered: shadows seen through non-diffuse vertices.
 """
 
 import taichi as ti
@@ -78,10 +79,12 @@ def _across(N: vec3, n: vec3, q: vec3):
 def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
                           cdf: ti.template(), moving_vtx: ti.template(), lights: ti.template(), accum: ti.template(),
                           weight: ti.template(), image_grad: ti.template(), mode: ti.template(), seed: ti.u32,
-                          i: ti.i32, spp: ti.i32, scale: ti.f32, max_depth: ti.i32, rr_depth: ti.i32,
-                          hide_emitters: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
-                          border: ti.i32):
-    """Camera path i: the term at one of its vertices (module docstring)."""
+                          i: ti.i32, spp: ti.i32, scale: ti.f32, n_moving: ti.i32, static_edges: ti.i32,
+                          max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, rfilter: ti.i32,
+                          filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32):
+    """Camera path i: the term at one of its vertices (module docstring). With `static_edges`,
+    edges e < n_moving (the moving ones, drawn by the other launch) are not counted, nor edges
+    whose shadow neither falls on a moving receiver nor is seen from a moving x."""
     key, pos, o, d, tmax = camera_path_start(sc, accum, seed, i, spp, border, BOUNCED_STREAM)
     n_vertices = MAX_UNBOUNDED_VERTICES
     if max_depth > 0:
@@ -97,12 +100,14 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
         t = rng.rand(skey, 1)
         emitter, p, m, e_dir, w, plane_n, ends, silhouette = light_edge_point(sc, lights, edge3_p, edge3_i,
                                                                               rng.rand(skey, 2), e, t)
-        if silhouette:
+        if silhouette and not (static_edges and e < n_moving):
             sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, plane_n)
             y_si = interaction_at(sc, lit, p, lit_d)
             n = y_si.n
             n_w = n.dot(lit_d)
-            if sigma != 0.0 and ti.abs(n_w) > 1e-4 and plane_n.cross(n).norm() > 1e-4:
+            moves = not static_edges or triangle_moves(sc, moving_vtx, y_si.tri) or triangle_moves(sc, moving_vtx,
+                                                                                                  x.tri)
+            if moves and sigma != 0.0 and ti.abs(n_w) > 1e-4 and plane_n.cross(n).norm() > 1e-4:
                 y = y_si.p
                 y_dark = p + blocked_d * (n.dot(y - p) / n.dot(blocked_d))
                 v = y - x.p
@@ -123,7 +128,7 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
                     if value.max() != 0.0 or value.min() != 0.0:
                         q = side / r2
                         k_plane, k_surface = _across(plane_n, n, q)
-                        _add_bounced_term(sc, ad, edge3_i, e, ends, t,
+                        _add_bounced_term(sc, ad, edge3_i, e, ends, not static_edges, t,
                                           plane_n * (lam * k_plane), emitter, plane_n * ((1.0 - lam) * k_plane),
                                           y_si.tri, y_si.b, n * k_surface, x.tri,
                                           x.bary, x.d, q, moving_vtx,
@@ -133,13 +138,14 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
 
 @ti.func
 def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: ti.i32, ends: ti.i32,
-                      t: ti.f32, rate_m: vec3, emitter: ti.i32, rate_p: vec3, y_tri: ti.i32, y_bary: vec2, rate_y: vec3, x_tri: ti.i32,
+                      edge_moves: ti.i32, t: ti.f32, rate_m: vec3, emitter: ti.i32, rate_p: vec3, y_tri: ti.i32, y_bary: vec2, rate_y: vec3, x_tri: ti.i32,
                       x_bary: vec2, x_d: vec3, rate_x: vec3, moving_vtx: ti.template(), accum: ti.template(),
                       weight: ti.template(), image_grad: ti.template(), mode: ti.template(), pos: vec2, value: vec3,
                       rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32):
     """`value` times the speed rate_m · m' + rate_p · p' + rate_y · y' - rate_x · x' (m: the edge
-    point, p: point light `emitter`'s position, y: the receiver's material point, x: the vertex,
-    along its ray x_d). Adjoint: into the vertex and light gradients; forward: onto the film."""
+    point, counted when `edge_moves`; p: point light `emitter`'s position, y: the receiver's
+    material point, x: the vertex, along its ray x_d). Adjoint: into the vertex and light
+    gradients; forward: onto the film."""
     va = edge3_i[e, ends]
     vb = edge3_i[e, ends + 1]
     light = emitter * L.ED_WIDTH + L.ED_POSITION
@@ -148,8 +154,9 @@ def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template
     if ti.static(mode == MODE_ADJOINT):
         c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
         if c != 0.0:
-            ti.atomic_add(ad.grad_vtx[va], c * (1.0 - t) * rate_m)
-            ti.atomic_add(ad.grad_vtx[vb], c * t * rate_m)
+            if edge_moves:
+                ti.atomic_add(ad.grad_vtx[va], c * (1.0 - t) * rate_m)
+                ti.atomic_add(ad.grad_vtx[vb], c * t * rate_m)
             for k in ti.static(range(3)):
                 ti.atomic_add(ad.grad_em[light + k], c * rate_p[k])
             if y_moves:  # y's material point (on_ray 0: the ray direction is not read)
@@ -157,7 +164,9 @@ def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template
             if x_moves:
                 triangle_scatter(sc, ad, x_tri, x_bary, x_d, 1, -c * rate_x, vec3(0.0))
     else:
-        speed = rate_m.dot((1.0 - t) * ad.tan_vtx[va] + t * ad.tan_vtx[vb])
+        speed = 0.0
+        if edge_moves:
+            speed = rate_m.dot((1.0 - t) * ad.tan_vtx[va] + t * ad.tan_vtx[vb])
         speed += rate_p.dot(vec3(ad.tan_em[light], ad.tan_em[light + 1], ad.tan_em[light + 2]))
         if y_moves:
             dy, _ = triangle_tangent(sc, ad, y_tri, y_bary, x_d, 0)
@@ -177,20 +186,21 @@ def bounced_shadow_kernel(
     edge3_p: V3_2, edge3_i: I_2, cdf: F_1, moving_vtx: I_1, lights: I_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale: ti.f32,
-    max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
+    n_moving: ti.i32, static_edges: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
 ):
     """`spp` camera paths per pixel, each adding the term of point-light shadows seen after a
     bounce (module docstring). Adjoint: into `grad_vtx` and `grad_em` (emitter rows); forward:
     onto the film. `cdf`: by length over the moving edges (EdgeTable3D's first rows), or over
-    all edges (its last rows) when point lights move; `moving_vtx`: (V,) 1 for the vertices that
-    move; `lights`: (K,) rows of the point lights in em_i; `scale`: the moving edges' length /
-    spp / the filter's integral (all edges' when lights move); `border`: pixels the film samples around the image."""
+    all edges (its last rows) when point lights move or with `static_edges` (counting the static
+    ones, e >= `n_moving`, only); `moving_vtx`: (V,) 1 for the vertices that move; `lights`:
+    (K,) rows of the point lights in em_i; `scale`: the drawn edges' length / spp / the filter's
+    integral; `border`: pixels the film samples around the image."""
     for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
         bounced_shadow_sample(
             SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
                       bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
             ADView(grad_vtx, grad_vtx, grad_vtx, grad_em, tan_vtx, tan_vtx, tan_vtx, tan_em),
             edge3_p, edge3_i, cdf, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, spp, scale,
-            max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
+            n_moving, static_edges, max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
         )
