@@ -33,9 +33,12 @@ sysdeps:
 
 # two pytest runs: Taichi writes the kernels a process compiled to its offline cache only when
 # the process ends, so the tests whose child processes compile kernels (marked `spawns`) run
-# after the rest has stored its kernels, and their children load them instead of compiling
+# after the rest has stored its kernels, and their children load them instead of compiling.
+# The first run is spread over TEST_WORKERS processes (pytest-xdist, a test file per worker):
+# Taichi compiles a kernel on one thread, and most of that run's time is compilation
+TEST_WORKERS ?= 2
 test: $(STAMP) sysdeps lint
-	$(VPY) -m pytest -q --durations=15 -m "not spawns" tests
+	$(VPY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile -m "not spawns" tests
 	$(VPY) -m pytest -q --durations=15 -m spawns tests
 	$(MAKE) --no-print-directory test-portable
 
