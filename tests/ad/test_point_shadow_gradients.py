@@ -250,11 +250,16 @@ LIGHT = "light.position"
 LIGHT_MOTION = np.array([1.0, 0.0, 0.5], np.float32)
 
 
-def test_light_position_interior_term_matches_finite_differences():
+@pytest.mark.parametrize("receiver", ["rectangle", "sphere"])
+def test_light_position_interior_term_matches_finite_differences(receiver):
     """No occluder: the image changes smoothly as the light moves, and prb's interior term (the
-    next-event factor cos_x / r² through p - x) is the whole derivative."""
+    next-event factor cos_x / r² through p - x) is the whole derivative, on a triangle mesh and
+    on an analytic sphere (where the term was missing: a zero derivative)."""
     plain = scene_dict({"type": "prb"})
     del plain["box"]
+    if receiver == "sphere":
+        plain["floor"] = {"type": "sphere", "center": [0.0, 0.0, 0.0], "radius": 0.4,
+                          "bsdf": {"type": "diffuse", "reflectance": 0.7}}
     scene = tr.load_dict(plain)
     params = tr.traverse(scene)
     fd = finite_differences(scene, params, LIGHT_MOTION, spp=64, key=LIGHT)
@@ -262,6 +267,12 @@ def test_light_position_interior_term_matches_finite_differences():
     assert np.abs(fd).sum() > 100.0
     np.testing.assert_allclose(derivative.sum(), fd.sum(), rtol=1e-3)
     np.testing.assert_allclose(blocks(derivative), blocks(fd), rtol=0.01, atol=0.01 * np.abs(blocks(fd)).max())
+    # reverse mode: the same samples (seed_grad = seed) give the same directional derivative
+    w = np.random.default_rng(3).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
+    reverse = reverse_directional(scene, params, LIGHT_MOTION, w, 16, 4, seed_grad=4, key=LIGHT)
+    forward = float(np.sum(w * tr.render_forward(scene, params, LIGHT, tangent=LIGHT_MOTION, spp=16,
+                                                 seed=4).to_numpy()))
+    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
 
 
 @pytest.mark.parametrize("scene_of", ["camera_sees_shadow", "shadow_after_a_bounce"])

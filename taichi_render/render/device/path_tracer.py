@@ -144,8 +144,10 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
         frame = frame_from_normal(si.sh_n * flip)
         wi = frame @ (-ray_d)
         tex0, tex1 = slot_textures(sc, b, si.uv)
-        # vertex-position derivatives: diffuse surfaces of triangle meshes (two-pass replay)
-        shape_terms = replay and not single_pass and si.tri >= 0 and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
+        # vertex-position derivatives: diffuse surfaces of triangle meshes (two-pass replay); a point
+        # light's position: diffuse surfaces of every shape
+        light_terms = replay and not single_pass and sc.bsdf_i[b, L.BI_TYPE] == L.BSDF_DIFFUSE
+        shape_terms = light_terms and si.tri >= 0
         # ---- emitter sampling and BSDF sampling ----
         bs = sample(
             sc, b, tex0, tex1, wi,
@@ -158,7 +160,7 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
         )
         if em_value.max() > 0.0 and visible:
             n_terms = _emitter_sample_term(sc, ad, st, si, b, flip, es, em_value, em_bsdf_pdf, units, tex0,
-                                           shape_terms, ray_d, delta, t_tex, t_uv, t_g, n_terms, mode)
+                                           shape_terms, light_terms, ray_d, delta, t_tex, t_uv, t_g, n_terms, mode)
         if not bs.valid:
             st.alive = False
         else:
@@ -250,12 +252,14 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
 @ti.func
 def _emitter_sample_term(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(), b: ti.i32,
                          flip: ti.f32, es: ti.template(), em_value: vec3, em_bsdf_pdf: ti.f32, units: ti.template(),
-                         tex0: vec3, shape_terms: ti.i32, ray_d: vec3, delta: vec3, t_tex: ti.template(),
-                         t_uv: ti.template(), t_g: ti.template(), n_terms: ti.i32, mode: ti.template()) -> ti.i32:
+                         tex0: vec3, shape_terms: ti.i32, light_terms: ti.i32, ray_d: vec3, delta: vec3,
+                         t_tex: ti.template(), t_uv: ti.template(), t_g: ti.template(), n_terms: ti.i32,
+                         mode: ti.template()) -> ti.i32:
     """The visible emitter sample's contribution (`em_value`: f * cos towards it), MIS-weighted
     against BSDF sampling, added to `st.gathered`. Derivative modes: its terms (the radiance at
-    the sampled point, the BSDF's two slots) from row `n_terms` on, and with `shape_terms` its
-    geometry term's vertex-position derivatives. Returns the number of terms."""
+    the sampled point, the BSDF's two slots) from row `n_terms` on, with `shape_terms` its
+    geometry term's vertex-position derivatives, and with `light_terms` (or `shape_terms`) its
+    derivative in a point light's position. Returns the number of terms."""
     n = n_terms
     mis = 1.0 if es.delta else power_heuristic(es.pdf, em_bsdf_pdf)
     contrib = st.throughput * em_value * es.weight * mis
@@ -270,19 +274,21 @@ def _emitter_sample_term(sc: ti.template(), ad: ti.template(), st: ti.template()
         put_term(t_tex, t_uv, t_g, n + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
         put_term(t_tex, t_uv, t_g, n + 2, sc.bsdf_i[b, L.BI_TEX1], si.uv, g1)
         n += 3
-        if shape_terms:
-            _emitter_geometry_derivative(sc, ad, st, si, flip, es, contrib, mis, ray_d, delta, mode)
+        point_light = es.delta and es.dist < INF
+        if shape_terms or (light_terms and point_light):
+            _emitter_geometry_derivative(sc, ad, st, si, flip, es, contrib, mis, ray_d, delta, shape_terms, mode)
     return n
 
 
 @ti.func
 def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.template(), si: ti.template(),
                                  flip: ti.f32, es: ti.template(), contrib: vec3, mis: ti.f32, ray_d: vec3,
-                                 delta: vec3, mode: ti.template()):
-    """Vertex-position derivative of the emitter sample's geometry term: through the receiver
-    (its position and face or vertex normals), through the emitter's triangle and area when it
-    is one, and through a point light's position (G depends on p - x: d G / d p = -d G / d x).
-    Adjoint mode scatters it, forward mode adds it to `st.d_total`."""
+                                 delta: vec3, shape_terms: ti.i32, mode: ti.template()):
+    """Derivative of the emitter sample's geometry term: with `shape_terms` (the receiver is on
+    a triangle mesh) in vertex positions, through the receiver (its position and face or vertex
+    normals) and through the emitter's triangle and area when it is one; and in a point light's
+    position (G depends on p - x: d G / d p = -d G / d x, at any receiver). Adjoint mode scatters
+    it, forward mode adds it to `st.d_total`."""
     g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
     if g > 0.0:
         gn = gn * flip  # with respect to si.sh_n
@@ -294,19 +300,22 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
             k = 2.0 * mis - 1.0
         if ti.static(mode == MODE_ADJOINT):
             wgt = delta.dot(contrib) * k / g
-            receiver_scatter(sc, ad, si.tri, si.b, ray_d, gx * wgt, gn * wgt, True)
+            if shape_terms:
+                receiver_scatter(sc, ad, si.tri, si.b, ray_d, gx * wgt, gn * wgt, True)
             row = es.emitter * L.ED_WIDTH
-            if es.tri >= 0:
+            if es.tri >= 0 and shape_terms:
                 triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
                 ti.atomic_add(ad.grad_em[row + L.ED_AREA], ga * wgt)
             elif es.delta and es.dist < INF:  # a point light
                 for c in ti.static(range(3)):
                     ti.atomic_add(ad.grad_em[row + L.ED_POSITION + c], -gx[c] * wgt)
         else:
-            dx, dn = receiver_tangent(sc, ad, si.tri, si.b, ray_d)
-            s_dot = gx.dot(dx) + gn.dot(dn)
+            s_dot = 0.0
+            if shape_terms:
+                dx, dn = receiver_tangent(sc, ad, si.tri, si.b, ray_d)
+                s_dot = gx.dot(dx) + gn.dot(dn)
             row = es.emitter * L.ED_WIDTH
-            if es.tri >= 0:
+            if es.tri >= 0 and shape_terms:
                 dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
                 s_dot += gy.dot(dy) + gnl.dot(dnl) + ga * ad.tan_em[row + L.ED_AREA]
             elif es.delta and es.dist < INF:
