@@ -163,7 +163,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
                           else contextlib.nullcontext())
                 with notice:
                     render_packets_kernel(
-                        *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight,
+                        data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight,
                         grad_in, data.features, _MODES[mode], seed, count, sample_offset + first,
                         int_a, int_b, hide, int(shape), int(single), rf, radius, stddev,
                         count // math.gcd(count, LANES), int(overwrite and first == 0),
@@ -171,7 +171,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
         else:
             with first_launch("render_kernel", data.features, mode, _INTEGRATOR_CODES[kind]):
                 render_kernel(
-                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
+                    data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
                     data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
                     int_a, int_b, hide, rf, radius, stddev,
                 )
@@ -179,7 +179,7 @@ def launch(scene, sensor, spp: int, seed: int, mode: str = "primal", sample_offs
         if border > 0:
             with first_launch("render_border_kernel", data.features, mode, _INTEGRATOR_CODES[kind]):
                 render_border_kernel(
-                    *data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
+                    data.arrays(), *data.derivative_arrays(mode), buf.accum, buf.weight, grad_in,
                     data.features, _INTEGRATOR_CODES[kind], _MODES[mode], seed, spp, sample_offset,
                     int_a, int_b, hide, rf, radius, stddev, border,
                 )
@@ -279,7 +279,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
         n_samples = edge_samples_per_pixel(integrator, spp) * buf.width * buf.height
         with first_launch("primary_edges_kernel", data.features, mode):
             primary_edges_kernel(
-                *data.arrays(), *vertex_arrays, *_device_arrays(edge_f, edge_v, cdf), buf.accum, buf.weight, grad_in,
+                data.arrays(), *vertex_arrays, *_device_arrays(edge_f, edge_v, cdf), buf.accum, buf.weight, grad_in,
                 data.features, _MODES[mode], seed, n_samples, total / n_samples / normalisation,
                 *path_options, *film_filter,
             )
@@ -295,7 +295,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
         if vertices_move:
             with first_launch("indirect_edges_kernel", data.features, mode):
                 indirect_edges_kernel(
-                    *data.arrays(), *vertex_arrays, ends, info, cdf, moving_vtx, table.moving_edges, buf.accum,
+                    data.arrays(), *vertex_arrays, ends, info, cdf, moving_vtx, table.moving_edges, buf.accum,
                     buf.weight, grad_in, data.features, _MODES[mode], seed ^ 0x9E3779B9, spp_i,
                     table.moving_length * per_sample, table.total_length * per_sample, *path_options,
                     *film_filter, border,
@@ -309,7 +309,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
             for stream, length in enumerate((table.moving_length, table.total_length)[:1 + static_edges]):
                 with first_launch("point_shadow_kernel", data.features, mode):
                     point_shadow_kernel(
-                        *data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, table.moving_edges,
+                        data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, table.moving_edges,
                         moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
                         seed ^ (0x51ED270B + stream), n_samples, length * len(lights) / n_samples / normalisation,
                         stream, int(lights_move), *film_filter, border,
@@ -326,7 +326,7 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 for static_pass, rows, length in passes:
                     with first_launch("bounced_shadow_kernel", data.features, mode):
                         bounced_shadow_kernel(
-                            *data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, *_device_arrays(table.cdf[rows]),
+                            data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, *_device_arrays(table.cdf[rows]),
                             moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
                             seed ^ (0x2545F491 + static_pass), spp_i, length * per_sample, table.moving_edges,
                             static_pass, *path_options, *film_filter, border,

@@ -1,9 +1,10 @@
 """Kernel argument types of the packed scene, and the view object device code reads.
 
-Scene data travel to kernels as ndarray arguments (not fields), so one compiled kernel serves
-every scene of the same plugin families: loading a new scene never recompiles. Inside a kernel
-the arrays are bundled in a :class:`SceneView` (a compile-time Python object passed to
-``@ti.func`` helpers as a template).
+Scene data travel to kernels as ndarrays (not fields), so one compiled kernel serves every
+scene of the same plugin families: loading a new scene never recompiles. `SCENE_ARRAYS` lists
+them once; every kernel takes them as one argument pack (`SceneArrays`, a ``ti.types.argpack``
+of those ndarrays). Inside a kernel they are bundled in a :class:`SceneView` (a compile-time
+Python object passed to ``@ti.func`` helpers as a template).
 
 A kernel is compiled for the plugin families its scene uses (`SceneView.features`, a bitmask of
 the flags below): the device code of the others is left out by `ti.static` branches. Diffuse
@@ -30,7 +31,7 @@ F_1 = ti.types.ndarray(dtype=ti.f32, ndim=1)
 F_2 = ti.types.ndarray(dtype=ti.f32, ndim=2)
 IMG = ti.types.ndarray(dtype=vec3, ndim=2)
 
-# (name, annotation) of every scene array, in kernel-argument order.
+# (name, annotation) of every scene array: the members of `SceneArrays`.
 SCENE_ARRAYS = (
     ("tri_p", V3_2),  # (T, 6): p0, p1 - p0, p2 - p0 (world space), then intersect.TRI_TO_BARY rows
     ("tri_v", IV4_1),  # (T,): vertex indices v0, v1, v2 and the shape index
@@ -55,6 +56,8 @@ SCENE_ARRAYS = (
     ("cam", F_1),
 )
 SCENE_ARRAY_NAMES = tuple(name for name, _ in SCENE_ARRAYS)
+# The kernel argument that carries them all: `SceneData.arrays()` builds one per scene.
+SceneArrays = ti.types.argpack(**dict(SCENE_ARRAYS))
 
 
 ANALYTIC_SHAPES = 1  # sphere and disk primitives
@@ -73,7 +76,7 @@ class SceneView:
     # keeps Taichi from treating it as one. The view is plain data, built at compile time.
     _is_taichi_function = False
 
-    def __init__(self, features: int, *arrays):
+    def __init__(self, features: int, scene):
         self.features = features
-        for (name, _), array in zip(SCENE_ARRAYS, arrays):
-            setattr(self, name, array)
+        for name in SCENE_ARRAY_NAMES:
+            setattr(self, name, getattr(scene, name))

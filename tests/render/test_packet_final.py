@@ -13,15 +13,8 @@ from taichi_render.render.drivers.packet_trace import LANES, VF, trace_packet
 from taichi_render.render.renderer import scene_data
 from taichi_render.render.view import (
     ALL_FEATURES,
-    F_1,
-    F_2,
-    I_1,
-    I_2,
-    IV2_1,
-    IV4_1,
-    V2_1,
     V3_1,
-    V3_2,
+    SceneArrays,
     SceneView,
 )
 
@@ -67,13 +60,9 @@ def _final_and_closest(sc: ti.template(), k: ti.i32, ro: ti.template(), rd: ti.t
 
 
 @ti.kernel
-def _trace_final_and_closest(tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2,
-                             node_i: IV2_1, pair_p: V3_2, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2,
-                             tex_f: F_2, tex_rgb: V3_1, texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1,
-                             cam: F_1, ro: V3_1, rd: V3_1, out: ti.types.ndarray(dtype=ti.f32, ndim=2)):
+def _trace_final_and_closest(scene: SceneArrays, ro: V3_1, rd: V3_1, out: ti.types.ndarray(dtype=ti.f32, ndim=2)):
     for k in range(ro.shape[0] // LANES):
-        _final_and_closest(SceneView(ALL_FEATURES, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
-                                     bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+        _final_and_closest(SceneView(ALL_FEATURES, scene),
                            k, ro, rd, out)
 
 
@@ -99,7 +88,7 @@ def test_trace_to_emitters_finds_the_closest_hits_on_emitters(scenes_dir):
     rd.from_numpy(dirs.astype(np.float32))
     out = ti.ndarray(ti.f32, (n, 4))
     with megakernel_compile():
-        _trace_final_and_closest(*data.arrays(), ro, rd, out)
+        _trace_final_and_closest(data.arrays(), ro, rd, out)
     t, p, tc, pc = out.to_numpy().T
     on_emitter = np.isin(pc, listed)
     assert 0.1 < on_emitter.mean() < 0.9  # both cases occur

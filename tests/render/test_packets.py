@@ -15,14 +15,8 @@ from taichi_render.render.renderer import scene_data
 from taichi_render.render.view import (
     ALL_FEATURES,
     F_1,
-    F_2,
-    I_1,
-    I_2,
-    IV2_1,
-    IV4_1,
-    V2_1,
     V3_1,
-    V3_2,
+    SceneArrays,
     SceneView,
 )
 
@@ -310,14 +304,11 @@ def _trace_packet_and_rays(sc: ti.template(), k: ti.i32, ro: ti.template(), rd: 
 
 
 @ti.kernel
-def _trace_both(tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
-                shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
-                texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1, ro: V3_1, rd: V3_1,
+def _trace_both(scene: SceneArrays, ro: V3_1, rd: V3_1,
                 tmax: F_1, out: ti.types.ndarray(dtype=ti.f32, ndim=2), any_hit: ti.template()):
     for k in range(ro.shape[0] // LANES):
         _trace_packet_and_rays(
-            SceneView(ALL_FEATURES, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i, bsdf_f,
-                      tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            SceneView(ALL_FEATURES, scene),
             k, ro, rd, tmax, out, any_hit,
         )
 
@@ -392,7 +383,7 @@ def test_trace_packet_matches_scalar_traversal(scenes_dir, scene_file):
     out = ti.ndarray(ti.f32, (n, 8))
     for any_hit in (False, True):
         with megakernel_compile():
-            _trace_both(*data.arrays(), ro, rd, tm, out, any_hit)
+            _trace_both(data.arrays(), ro, rd, tm, out, any_hit)
         r = out.to_numpy()
         active = tmax >= 0
         assert np.all(r[~active, 1] == -1)

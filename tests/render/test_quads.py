@@ -170,7 +170,7 @@ def test_packet_hits_on_pairs_report_the_triangle_and_its_barycentrics(tmp_path)
     tm.from_numpy(np.full(n, 1e30, np.float32))
     out = ti.ndarray(ti.f32, (n, 8))
     with megakernel_compile():
-        _trace_both(*data.arrays(), ro, rd, tm, out, False)
+        _trace_both(data.arrays(), ro, rd, tm, out, False)
     r = out.to_numpy()
     assert np.all(r[:, 1] >= 0) and np.all(r[:, 5] >= 0)
     same = r[:, 1] == r[:, 5]
@@ -187,7 +187,7 @@ def test_packet_hits_on_pairs_report_the_triangle_and_its_barycentrics(tmp_path)
     in_second = np.isin(r[:, 1].astype(int), np.flatnonzero(heads) + 1)
     assert 0.3 < in_second.mean() < 0.7  # both halves of the pairs were hit
     with megakernel_compile():
-        _trace_both(*data.arrays(), ro, rd, tm, out, True)
+        _trace_both(data.arrays(), ro, rd, tm, out, True)
     r = out.to_numpy()
     assert np.all(r[:, 1] >= 0) and np.all(r[:, 5] >= 0)  # any hit: found by both
 
@@ -214,7 +214,7 @@ def test_rays_parallel_to_a_pair_miss_it_in_both_traversals():
     out = ti.ndarray(ti.f32, (n, 8))
     for any_hit in (False, True):
         with megakernel_compile():
-            _trace_both(*data.arrays(), ro, rd, tm, out, any_hit)
+            _trace_both(data.arrays(), ro, rd, tm, out, any_hit)
         r = out.to_numpy()
         assert np.all(r[~through][:, [1, 5]] == -1), any_hit
         assert np.all(r[through][:, [1, 5]] >= 0), any_hit

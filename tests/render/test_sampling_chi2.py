@@ -49,12 +49,8 @@ from taichi_render.render.view import (
     F_1,
     F_2,
     I_1,
-    I_2,
-    IV2_1,
-    IV4_1,
-    V2_1,
     V3_1,
-    V3_2,
+    SceneArrays,
     SceneView,
 )
 
@@ -107,9 +103,7 @@ def _bsdf_one(sc: ti.template(), b: ti.i32, wi: vec3, mode: ti.i32, u: ti.templa
 
 @ti.kernel
 def bsdf_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2,
-    node_i: IV2_1, pair_p: V3_2, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2,
-    tex_rgb: V3_1, texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    scene: SceneArrays,
     b: ti.i32, wi: vec3, mode: ti.i32, u: F_2, wo: V3_1, pdf: F_1, spdf: F_1, flags: I_1, eta: F_1,
     weight: V3_1,
 ):
@@ -117,8 +111,7 @@ def bsdf_kernel(
     the given wo."""
     for i in range(wo.shape[0]):
         _bsdf_one(
-            SceneView(ALL_FEATURES, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
-                      bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            SceneView(ALL_FEATURES, scene),
             b, wi, mode, u, wo, pdf, spdf, flags, eta, weight, i,
         )
 
@@ -152,9 +145,7 @@ def _emitter_one(sc: ti.template(), ref_p: vec3, mode: ti.i32, u: ti.template(),
 
 @ti.kernel
 def emitter_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2,
-    node_i: IV2_1, pair_p: V3_2, shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2,
-    tex_rgb: V3_1, texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    scene: SceneArrays,
     ref_p: vec3, mode: ti.i32, u: F_2, d: V3_1, spdf: F_1, pdf: F_1, flags: I_1, cos_hit: F_1,
 ):
     """mode 0: sample_emitter from ref_p, then the pdf functions along the sampled direction;
@@ -162,8 +153,7 @@ def emitter_kernel(
     ray hits (1 when it escapes)."""
     for i in range(d.shape[0]):
         _emitter_one(
-            SceneView(ALL_FEATURES, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
-                      bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            SceneView(ALL_FEATURES, scene),
             ref_p, mode, u, d, spdf, pdf, flags, cos_hit, i,
         )
 
@@ -196,7 +186,7 @@ class BSDFProbe:
         out = {"wo": _f32(wo), "pdf": np.zeros(n, np.float32), "spdf": np.zeros(n, np.float32),
                "flags": np.zeros(n, np.int32), "eta": np.zeros(n, np.float32),
                "weight": np.zeros((n, 3), np.float32)}
-        bsdf_kernel(*self.data.arrays(), self.b, vec3(*self.wi.tolist()), mode, _f32(u),
+        bsdf_kernel(self.data.arrays(), self.b, vec3(*self.wi.tolist()), mode, _f32(u),
                     out["wo"], out["pdf"], out["spdf"], out["flags"], out["eta"], out["weight"])
         return out
 
@@ -219,7 +209,7 @@ class EmitterProbe:
         n = len(d)
         out = {"d": _f32(d), "spdf": np.zeros(n, np.float32), "pdf": np.zeros(n, np.float32),
                "flags": np.zeros(n, np.int32), "cos_hit": np.zeros(n, np.float32)}
-        emitter_kernel(*self.data.arrays(), vec3(*self.ref.tolist()), mode, _f32(u),
+        emitter_kernel(self.data.arrays(), vec3(*self.ref.tolist()), mode, _f32(u),
                        out["d"], out["spdf"], out["pdf"], out["flags"], out["cos_hit"])
         return out
 

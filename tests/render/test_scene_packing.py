@@ -1,4 +1,5 @@
-"""What scene_data packs for the packet fast path: normals kinds and the diffuse leaves of shapes."""
+"""What scene_data packs: normals kinds and the diffuse leaves of shapes (for the packet fast path),
+and the argument pack that carries the device arrays to every kernel."""
 
 import numpy as np
 
@@ -6,6 +7,7 @@ import taichi_render as tr
 from taichi_render.render import layout as L
 from taichi_render.render.packing.scene_data import _normals_kind
 from taichi_render.render.renderer import scene_data
+from taichi_render.render.view import SCENE_ARRAY_NAMES, SceneArrays
 
 SQUARE = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float64)
 FACES = np.array([[0, 1, 2], [2, 3, 0]])
@@ -50,3 +52,20 @@ def test_shapes_pack_their_normals_kind_and_diffuse_leaves(tmp_path):
     assert two[L.SI_TWOSIDED] == 1
     assert bi[two[L.SI_BSDF], L.BI_TYPE] == L.BSDF_TWOSIDED
     assert bi[two[L.SI_DIFFUSE_FRONT], L.BI_TYPE] == bi[two[L.SI_DIFFUSE_BACK], L.BI_TYPE] == L.BSDF_DIFFUSE
+
+
+def test_the_kernels_argument_pack_follows_the_device_arrays():
+    """One argument pack per set of device arrays: refills keep it, a replaced array (a new
+    shape) gets a new pack that holds the new array."""
+    data = scene_data(tr.load_dict(tr.cornell_box()))
+    assert tuple(SceneArrays.members) == SCENE_ARRAY_NAMES
+    pack = data.arrays()
+    assert all(getattr(pack, name) is data.nd[name] for name in SCENE_ARRAY_NAMES)
+    data.upload()  # same shapes: the arrays are refilled in place
+    assert data.arrays() is pack
+    data.np["cam"] = np.concatenate([data.np["cam"], data.np["cam"]])  # two camera rows, as a batch sensor's
+    data.upload_one("cam")
+    repacked = data.arrays()
+    assert repacked is not pack and repacked.cam is data.nd["cam"] and pack.cam is not data.nd["cam"]
+    assert repacked.cam.shape == (data.np["cam"].shape[0],)
+    assert all(getattr(repacked, name) is data.nd[name] for name in SCENE_ARRAY_NAMES)

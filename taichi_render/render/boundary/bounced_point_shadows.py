@@ -44,7 +44,7 @@ from ..device.frame import frame_from_normal
 from ..device.intersect import interaction_at, spawn_origin
 from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..device.warp import INV_PI
-from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from ..view import F_1, I_1, I_2, IMG, V3_1, V3_2, SceneArrays, SceneView
 from .indirect_edges import (
     MAX_UNBOUNDED_VERTICES,
     camera_path_start,
@@ -179,9 +179,7 @@ def _add_bounced_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template
 
 @ti.kernel
 def bounced_shadow_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
-    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
-    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    scene: SceneArrays,
     grad_vtx: V3_1, tan_vtx: V3_1, grad_em: F_1, tan_em: F_1,
     edge3_p: V3_2, edge3_i: I_2, cdf: F_1, moving_vtx: I_1, lights: I_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
@@ -198,8 +196,7 @@ def bounced_shadow_kernel(
     integral; `border`: pixels the film samples around the image."""
     for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
         bounced_shadow_sample(
-            SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
-                      bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            SceneView(features, scene),
             ADView(grad_vtx, grad_vtx, grad_vtx, grad_em, tan_vtx, tan_vtx, tan_vtx, tan_em),
             edge3_p, edge3_i, cdf, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, spp, scale,
             n_moving, static_edges, max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,

@@ -49,7 +49,7 @@ from ..device import rng
 from ..device.camera import camera_ray, gaussian_weight
 from ..device.derivatives import MODE_ADJOINT, MODE_PRIMAL, ADView
 from ..device.path_tracer import path_sample
-from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from ..view import F_1, F_2, I_2, IMG, V3_1, SceneArrays, SceneView
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -343,9 +343,7 @@ def _filter_weight(pos: vec2, px: ti.i32, py: ti.i32, rfilter: ti.i32, filter_ra
 
 @ti.kernel
 def primary_edges_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
-    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
-    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    scene: SceneArrays,
     grad_vtx: V3_1, tan_vtx: V3_1,
     edge_f: F_2, edge_v: I_2, cdf: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
@@ -360,8 +358,7 @@ def primary_edges_kernel(
     the filter's integral."""
     for i in range(n_samples):
         edge_sample(
-            SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
-                      bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            SceneView(features, scene),
             ADView(grad_vtx, grad_vtx, grad_vtx, cdf, tan_vtx, tan_vtx, tan_vtx, cdf),
             grad_vtx, tan_vtx, edge_f, edge_v, cdf, accum, weight, image_grad, mode, seed, i, scale,
             int_a, int_b, hide_emitters, rfilter, filter_radius, filter_stddev,

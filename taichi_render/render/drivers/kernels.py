@@ -1,7 +1,7 @@
 """Kernel entry points: one launch renders (or differentiates) `spp` samples of every pixel.
 
-Scene arrays arrive as ndarray arguments (view.py), so one compiled kernel serves every scene.
-The integrator and the mode are static: each (integrator, mode) pair compiles once.
+Scene arrays arrive as one argument pack (view.SceneArrays), so one compiled kernel serves every
+scene. The integrator and the mode are static: each (integrator, mode) pair compiles once.
 """
 
 import taichi as ti
@@ -12,7 +12,7 @@ from ..device.camera import camera_ray_row, gaussian_weight, pixel_camera
 from ..device.derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
 from ..device.direct import direct_radiance
 from ..device.path_tracer import path_sample
-from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from ..view import F_1, IMG, V3_1, SceneArrays, SceneView
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -131,9 +131,7 @@ def render_pixel(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
 
 @ti.kernel
 def render_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
-    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
-    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    scene: SceneArrays,
     grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_em: F_1,
     tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_em: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
@@ -150,8 +148,7 @@ def render_kernel(
     """
     for y, x in ti.ndrange(accum.shape[0], accum.shape[1]):
         render_pixel(
-            SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f, bsdf_i,
-                      bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+            SceneView(features, scene),
             ADView(grad_rgb, grad_texels, grad_vtx, grad_em, tan_rgb, tan_texels, tan_vtx, tan_em),
             accum, weight, image_grad, y, x, -1, integrator, mode, seed, spp, sample_offset, int_a, int_b,
             hide_emitters, rfilter, filter_radius, filter_stddev,
@@ -160,9 +157,7 @@ def render_kernel(
 
 @ti.kernel
 def render_border_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
-    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
-    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    scene: SceneArrays,
     grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_em: F_1,
     tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_em: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
@@ -184,8 +179,7 @@ def render_border_kernel(
         x = j - (y + border) * outer_w - border
         if not (0 <= y < height and 0 <= x < width):
             render_pixel(
-                SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i, shape_f,
-                          bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+                SceneView(features, scene),
                 ADView(grad_rgb, grad_texels, grad_vtx, grad_em, tan_rgb, tan_texels, tan_vtx, tan_em),
                 accum, weight, image_grad, y, x, j, integrator, mode, seed, spp,
                 sample_offset, int_a, int_b, hide_emitters, rfilter, filter_radius, filter_stddev,

@@ -25,7 +25,7 @@ from ..device import rng
 from ..device.camera import camera_rows
 from ..device.deferred_terms import apply_kept
 from ..device.derivatives import MODE_ADJOINT, MODE_FORWARD, MODE_PRIMAL, ADView
-from ..view import F_1, F_2, I_1, I_2, IMG, IV2_1, IV4_1, V2_1, V3_1, V3_2, SceneView
+from ..view import F_1, IMG, V3_1, SceneArrays, SceneView
 from . import packet_state as P
 from .kernels import sample_delta, splat
 from .packet_diffuse import diffuse_vertex
@@ -236,9 +236,7 @@ def packet_paths(sc: ti.template(), ad: ti.template(), accum: ti.template(), wei
 
 @ti.kernel
 def render_packets_kernel(
-    tri_p: V3_2, tri_v: IV4_1, vtx_n: V3_1, vtx_uv: V2_1, prim: IV2_1, node_box: V3_2, node_i: IV2_1, pair_p: V3_2,
-    shape_i: I_2, shape_f: F_2, bsdf_i: I_2, bsdf_f: F_2, tex_i: I_2, tex_f: F_2, tex_rgb: V3_1,
-    texels: V3_1, em_i: I_2, em_f: F_2, dist: F_1, scene_i: I_1, cam: F_1,
+    scene: SceneArrays,
     grad_rgb: V3_1, grad_texels: V3_1, grad_vtx: V3_1, grad_em: F_1,
     tan_rgb: V3_1, tan_texels: V3_1, tan_vtx: V3_1, tan_em: F_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
@@ -256,14 +254,13 @@ def render_packets_kernel(
     Packets run in groups of `packets_per_group` (whole pixels: spp / gcd(spp, LANES) packets)
     on one thread each: no pixel's samples are split between threads, so box-filtered images
     are bitwise reproducible."""
-    n_packets = (padded_samples(accum.shape[0], accum.shape[1], spp, cam.shape[0] // L.CAM_WIDTH) + LANES - 1) // LANES
+    n_packets = (padded_samples(accum.shape[0], accum.shape[1], spp, scene.cam.shape[0] // L.CAM_WIDTH) + LANES - 1) // LANES
     for group in range((n_packets + packets_per_group - 1) // packets_per_group):
         for k in range(packets_per_group):
             packet = group * packets_per_group + k
             if packet < n_packets:
                 packet_paths(
-                    SceneView(features, tri_p, tri_v, vtx_n, vtx_uv, prim, node_box, node_i, pair_p, shape_i,
-                              shape_f, bsdf_i, bsdf_f, tex_i, tex_f, tex_rgb, texels, em_i, em_f, dist, scene_i, cam),
+                    SceneView(features, scene),
                     ADView(grad_rgb, grad_texels, grad_vtx, grad_em, tan_rgb, tan_texels, tan_vtx, tan_em),
                     accum, weight, image_grad, packet, mode, seed, spp, sample_offset, max_depth, rr_depth,
                     hide_emitters, shape_grads, single_pass, rfilter, filter_radius, filter_stddev, overwrite,

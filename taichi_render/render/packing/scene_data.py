@@ -17,7 +17,7 @@ import taichi as ti
 from ...bsdfs.roughplastic import rough_transmittance
 from .. import layout as L
 from .. import view
-from ..view import SCENE_ARRAYS
+from ..view import SCENE_ARRAY_NAMES, SCENE_ARRAYS, SceneArrays
 from .bvh import BvhRefitter
 from .derivative_data import DerivativeData
 from .envmap_sampling import pack_envmap
@@ -475,9 +475,14 @@ class SceneData(DerivativeData):
             self.nd[name] = _new_ndarray(data, dtype)
         self.nd[name].from_numpy(data)
 
-    def arrays(self) -> tuple:
-        """The device arrays in kernel-argument order."""
-        return tuple(self.nd[name] for name, _ in SCENE_ARRAYS)
+    def arrays(self):
+        """The device arrays as the kernels' `view.SceneArrays` argument pack, built once per set
+        of device arrays (building one costs about a millisecond; refills keep it valid)."""
+        current = tuple(self.nd[name] for name in SCENE_ARRAY_NAMES)
+        if getattr(self, "_pack_of", None) != tuple(map(id, current)):
+            self._pack = SceneArrays(**dict(zip(SCENE_ARRAY_NAMES, current)))
+            self._pack_of = tuple(map(id, current))
+        return self._pack
 
 
 def plugin_features(arrays: dict, n_shapes: int, n_bsdfs: int, n_textures: int, n_emitters: int) -> int:
