@@ -318,18 +318,16 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 # and seen after a bounce (bounced_point_shadows.py), sppi camera paths per pixel, over
                 # the moving edges (all edges when lights move), and as many over all edges for the
                 # static ones, whose shadows move on moving receivers and as seen from moving vertices
-                passes = [(0, slice(0, table.moving_edges), table.moving_length)]
-                if lights_move:
-                    passes = [(0, slice(table.moving_edges, None), table.total_length)]
-                elif static_edges:
-                    passes.append((1, slice(table.moving_edges, None), table.total_length))
-                for static_pass, rows, length in passes:
+                passes = [(0, int(lights_move), table.total_length if lights_move else table.moving_length)]
+                if static_edges and not lights_move:
+                    passes.append((1, 1, table.total_length))
+                for static_pass, all_edges, length in passes:
                     with first_launch("bounced_shadow_kernel", data.features, mode):
                         bounced_shadow_kernel(
-                            data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, *_device_arrays(table.cdf[rows]),
-                            moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
+                            data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, moving_vtx, light_rows,
+                            buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
                             seed ^ (0x2545F491 + static_pass), spp_i, length * per_sample, table.moving_edges,
-                            static_pass, *path_options, *film_filter, border,
+                            all_edges, static_pass, *path_options, *film_filter, border,
                         )
 
 

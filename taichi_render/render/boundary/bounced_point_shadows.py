@@ -52,7 +52,7 @@ from .indirect_edges import (
     triangle_moves,
 )
 from .point_shadow_edges import light_edge_point, reaches, receiver_jump, shadow_boundary
-from .primary_edges import boundary_adjoint, pick_edge, splat_boundary_term
+from .primary_edges import boundary_adjoint, pick_edge_between, splat_boundary_term
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -79,11 +79,12 @@ def _across(N: vec3, n: vec3, q: vec3):
 def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
                           cdf: ti.template(), moving_vtx: ti.template(), lights: ti.template(), accum: ti.template(),
                           weight: ti.template(), image_grad: ti.template(), mode: ti.template(), seed: ti.u32,
-                          i: ti.i32, spp: ti.i32, scale: ti.f32, n_moving: ti.i32, static_edges: ti.i32,
-                          max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, rfilter: ti.i32,
+                          i: ti.i32, spp: ti.i32, scale: ti.f32, n_moving: ti.i32, all_edges: ti.i32,
+                          static_edges: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, rfilter: ti.i32,
                           filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32):
-    """Camera path i: the term at one of its vertices (module docstring). With `static_edges`,
-    edges e < n_moving (the moving ones, drawn by the other launch) are not counted, nor edges
+    """Camera path i: the term at one of its vertices (module docstring). The edge is drawn by
+    length among the moving edges (the CDF's first `n_moving` rows) or, with `all_edges`, among
+    all edges (its last rows). With `static_edges`, edges e < n_moving (the moving ones, drawn by the other launch) are not counted, nor edges
     whose shadow neither falls on a moving receiver nor is seen from a moving x."""
     key, pos, o, d, tmax = camera_path_start(sc, accum, seed, i, spp, border, BOUNCED_STREAM)
     n_vertices = MAX_UNBOUNDED_VERTICES
@@ -96,7 +97,10 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
     if x.found and sc.bsdf_i[x.bsdf, L.BI_TYPE] == L.BSDF_DIFFUSE and wi.z > 0.0:
         skey = rng.sample_key(key, ti.u32(k), ti.u32(BOUNCED_STREAM + 1))
         n_lights = lights.shape[0]
-        e = pick_edge(cdf, rng.rand(skey, 0))
+        first, last = 0, n_moving - 1  # the CDF's rows
+        if all_edges:
+            first, last = n_moving, cdf.shape[0] - 1
+        e = pick_edge_between(cdf, first, last, rng.rand(skey, 0)) - first
         t = rng.rand(skey, 1)
         emitter, p, m, e_dir, w, plane_n, ends, silhouette = light_edge_point(sc, lights, edge3_p, edge3_i,
                                                                               rng.rand(skey, 2), e, t)
@@ -184,14 +188,14 @@ def bounced_shadow_kernel(
     edge3_p: V3_2, edge3_i: I_2, cdf: F_1, moving_vtx: I_1, lights: I_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
     features: ti.template(), mode: ti.template(), seed: ti.u32, spp: ti.i32, scale: ti.f32,
-    n_moving: ti.i32, static_edges: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
+    n_moving: ti.i32, all_edges: ti.i32, static_edges: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32,
     rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32,
 ):
     """`spp` camera paths per pixel, each adding the term of point-light shadows seen after a
     bounce (module docstring). Adjoint: into `grad_vtx` and `grad_em` (emitter rows); forward:
-    onto the film. `cdf`: by length over the moving edges (EdgeTable3D's first rows), or over
-    all edges (its last rows) when point lights move or with `static_edges` (counting the static
-    ones, e >= `n_moving`, only); `moving_vtx`: (V,) 1 for the vertices that move; `lights`:
+    onto the film. `cdf`, `n_moving`: EdgeTable3D's; edges are drawn among the moving ones, or
+    with `all_edges` among all (when point lights move, or with `static_edges`: counting the
+    static ones, e >= `n_moving`, only); `moving_vtx`: (V,) 1 for the vertices that move; `lights`:
     (K,) rows of the point lights in em_i; `scale`: the drawn edges' length / spp / the filter's
     integral; `border`: pixels the film samples around the image."""
     for i in range((accum.shape[0] + 2 * border) * (accum.shape[1] + 2 * border) * spp):
@@ -199,5 +203,5 @@ def bounced_shadow_kernel(
             SceneView(features, scene),
             ADView(grad_vtx, grad_vtx, grad_vtx, grad_em, tan_vtx, tan_vtx, tan_vtx, tan_em),
             edge3_p, edge3_i, cdf, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, spp, scale,
-            n_moving, static_edges, max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
+            n_moving, all_edges, static_edges, max_depth, rr_depth, hide_emitters, rfilter, filter_radius, filter_stddev, border,
         )
