@@ -56,7 +56,7 @@ SCENE_ARRAYS = (
     ("cam", F_1),
 )
 SCENE_ARRAY_NAMES = tuple(name for name, _ in SCENE_ARRAYS)
-# The kernel argument that carries them all: `SceneData.arrays()` builds one per scene.
+# The kernel argument that carries them all: `SceneData.arrays()` builds one per set of device arrays.
 SceneArrays = ti.types.argpack(**dict(SCENE_ARRAYS))
 
 

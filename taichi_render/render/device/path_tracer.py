@@ -130,7 +130,8 @@ def path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, depth: ti.i32
     In the derivative modes the replay pass (`replay`, with `total` the primal estimate of the
     first pass) also applies the vertex's derivative terms. With `single_pass` (and `total` 0)
     the lobe term's part in `total` is left to the caller (`st.lobe_*`, deferred_terms.py) and
-    vertex-position terms are skipped (single-pass replay is used without them)."""
+    vertex-position and point-light position terms are skipped (single-pass replay is used
+    without them)."""
     if ti.static(mode != MODE_PRIMAL):
         st.lobe_tex = ti.Vector([-1, -1])
     t_tex = ti.Vector([-1] * MAX_TERMS, ti.i32)

@@ -246,7 +246,7 @@ def render_packets_kernel(
 ):
     """The `path` integrator on packets of LANES samples; the arguments of `kernels.render_kernel`
     (the integrator is always `path`; max_depth, rr_depth in place of int_a, int_b), and
-    `features`: the plugin families compiled in (view.py), `shape_grads`: whether derivative modes need vertex-position terms (the SIMD fast path
+    `features`: the plugin families compiled in (view.py), `shape_grads`: whether derivative modes need vertex-position or point-light position terms (the SIMD fast path
     leaves those to the per-lane code), `single_pass`: derivative modes replay each path in one
     pass (deferred_terms.py; the caller checks that it applies), `overwrite`: a box-filtered
     film's first samples replace the buffers' contents (no clearing pass: kernels.splat).
