@@ -77,7 +77,8 @@ def packets_enabled(arch: str | None = None) -> bool:
 def single_pass_replay(mode: str, max_depth: int, shape_terms: bool) -> bool:
     """Whether a derivative launch of the packet kernel replays each path in one pass
     (deferred_terms.py): paths of at most KEPT_SLOTS scattering vertices, no vertex-position
-    or point-light position terms (`shape_terms`). Set the environment variable TR_SINGLE_PASS=0 to compare with two passes."""
+    or point-light position terms (`shape_terms`). Set the environment variable
+    TR_SINGLE_PASS=0 to compare with two passes."""
     return (mode != "primal" and not shape_terms and 1 <= max_depth <= KEPT_SLOTS + 1
             and os.environ.get("TR_SINGLE_PASS", "1") != "0")
 

@@ -51,7 +51,13 @@ from .indirect_edges import (
     path_vertex_at,
     triangle_moves,
 )
-from .point_shadow_edges import light_edge_point, reaches, receiver_jump, shadow_boundary
+from .point_shadow_edges import (
+    edge_cdf_rows,
+    light_edge_point,
+    reaches,
+    receiver_jump,
+    shadow_boundary,
+)
 from .primary_edges import boundary_adjoint, pick_edge_between, splat_boundary_term
 
 vec2 = ti.math.vec2
@@ -83,9 +89,9 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
                           static_edges: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32, rfilter: ti.i32,
                           filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32):
     """Camera path i: the term at one of its vertices (module docstring). The edge is drawn by
-    length among the moving edges (the CDF's first `n_moving` rows) or, with `all_edges`, among
-    all edges (its last rows). With `static_edges`, edges e < n_moving (the moving ones, drawn by the other launch) are not counted, nor edges
-    whose shadow neither falls on a moving receiver nor is seen from a moving x."""
+    length among the moving edges or, with `all_edges`, among all edges (edge_cdf_rows). With
+    `static_edges`, edges e < n_moving (the moving ones, drawn by the other launch) are not
+    counted, nor edges whose shadow neither falls on a moving receiver nor is seen from a moving x."""
     key, pos, o, d, tmax = camera_path_start(sc, accum, seed, i, spp, border, BOUNCED_STREAM)
     n_vertices = MAX_UNBOUNDED_VERTICES
     if max_depth > 0:
@@ -97,9 +103,7 @@ def bounced_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.temp
     if x.found and sc.bsdf_i[x.bsdf, L.BI_TYPE] == L.BSDF_DIFFUSE and wi.z > 0.0:
         skey = rng.sample_key(key, ti.u32(k), ti.u32(BOUNCED_STREAM + 1))
         n_lights = lights.shape[0]
-        first, last = 0, n_moving - 1  # the CDF's rows
-        if all_edges:
-            first, last = n_moving, cdf.shape[0] - 1
+        first, last = edge_cdf_rows(cdf, n_moving, all_edges)
         e = pick_edge_between(cdf, first, last, rng.rand(skey, 0)) - first
         t = rng.rand(skey, 1)
         emitter, p, m, e_dir, w, plane_n, ends, silhouette = light_edge_point(sc, lights, edge3_p, edge3_i,

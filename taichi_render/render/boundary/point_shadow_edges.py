@@ -193,6 +193,16 @@ def light_edge_point(sc: ti.template(), lights: ti.template(), edge3_p: ti.templ
 
 
 @ti.func
+def edge_cdf_rows(cdf: ti.template(), n_moving: ti.i32, all_edges: ti.i32):
+    """The first and last rows of EdgeTable3D's `cdf` that hold one CDF: the moving edges'
+    (its first `n_moving` rows) or, with `all_edges`, every edge's (the rows after them)."""
+    first, last = 0, n_moving - 1
+    if all_edges:
+        first, last = n_moving, cdf.shape[0] - 1
+    return first, last
+
+
+@ti.func
 def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
                         cdf: ti.template(), n_moving: ti.i32, moving_vtx: ti.template(), lights: ti.template(),
                         accum: ti.template(), weight: ti.template(), image_grad: ti.template(), mode: ti.template(),
@@ -207,9 +217,7 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
     key = rng.sample_key(seed, ti.cast(i, ti.u32), ti.u32(POINT_SHADOW_STREAM))
     # one stratum of the edges' total length per sample: the edge and the point on it
     u = (ti.cast(i, ti.f32) + rng.rand(key, 0)) / ti.cast(n_samples, ti.f32)
-    first, last = 0, n_moving - 1  # the CDF's rows
-    if static_edges:
-        first, last = n_moving, cdf.shape[0] - 1
+    first, last = edge_cdf_rows(cdf, n_moving, static_edges)
     row_e = pick_edge_between(cdf, first, last, u)
     e = row_e - first
     c0 = 0.0
