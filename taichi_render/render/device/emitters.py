@@ -209,6 +209,13 @@ def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
 
 
 @ti.func
+def is_point_light(es: ti.template()) -> ti.i32:
+    """Whether the emitter sample `es` comes from a point light (a delta emitter at a finite
+    distance; directional samples of environments sit at INF)."""
+    return es.delta and es.dist < INF
+
+
+@ti.func
 def no_emitter_sample() -> EmitterSample:
     """An emitter sample that contributes nothing (pdf 0)."""
     return EmitterSample(d=vec3(0.0, 0.0, 1.0), dist=INF, pdf=0.0, weight=vec3(0.0), delta=0, emitter=-1,

@@ -272,6 +272,35 @@ def spawn(px: ti.template(), py: ti.template(), pz: ti.template(), nx: ti.templa
 
 
 @ti.func
+def spawn_to(px: ti.template(), py: ti.template(), pz: ti.template(), nx: ti.template(), ny: ti.template(),
+             nz: ti.template(), dx: ti.template(), dy: ti.template(), dz: ti.template(), dist: ti.template()):
+    """A shadow ray from surface point p (geometric normal n) towards an emitter sample in unit
+    direction d at distance `dist` (INF: a direction), on components, scalars or lane vectors:
+    (origin x, y, z, direction x, y, z, tmax). The origin is `spawn`'s; towards a point
+    (y = p + dist d) the direction and tmax are taken from the origin, as Mitsuba's
+    `spawn_ray_to` does, so that the offset does not shift the ray into the emitter's surface
+    (which would hide grazing samples of a curved or close emitter); tmax stops short of y by
+    SHADOW_EPSILON of the distance."""
+    ox, oy, oz = spawn(px, py, pz, nx, ny, nz, dx, dy, dz)
+    finite = dist < INF
+    reach = ti.select(finite, dist, 1.0)
+    vx = px + dx * reach - ox
+    vy = py + dy * reach - oy
+    vz = pz + dz * reach - oz
+    length = ti.sqrt(vx * vx + vy * vy + vz * vz)
+    inv = 1.0 / ti.select(length > 0.0, length, 1.0)
+    return (ox, oy, oz, ti.select(finite, vx * inv, dx), ti.select(finite, vy * inv, dy),
+            ti.select(finite, vz * inv, dz), ti.select(finite, length * (1.0 - SHADOW_EPSILON), INF))
+
+
+@ti.func
+def shadow_ray_to(p: vec3, n: vec3, d: vec3, dist: ti.f32):
+    """`spawn_to` on vectors: (origin, direction, tmax)."""
+    ox, oy, oz, rx, ry, rz, tmax = spawn_to(p.x, p.y, p.z, n.x, n.y, n.z, d.x, d.y, d.z, dist)
+    return vec3(ox, oy, oz), vec3(rx, ry, rz), tmax
+
+
+@ti.func
 def triangle_uv(sc: ti.template(), tri: ti.i32, b1: ti.f32, b2: ti.f32, has_uv: ti.i32) -> vec2:
     v = sc.tri_v[tri]
     uv = vec2(b1, b2)

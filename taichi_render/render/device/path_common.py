@@ -6,7 +6,7 @@ import taichi as ti
 from .. import layout as L
 from .bsdf import eval_pdf
 from .emitters import area_lookup, environment_lookup, pdf_area, pdf_environment
-from .intersect import INF, SHADOW_EPSILON, occluded, spawn_origin
+from .intersect import occluded, shadow_ray_to
 from .textures import eval_texture
 
 vec2 = ti.math.vec2
@@ -51,9 +51,8 @@ def emitter_pdf(sc: ti.template(), si: ti.template(), ref_p: vec3, d: vec3) -> t
 @ti.func
 def unoccluded(sc: ti.template(), si: ti.template(), es: ti.template()) -> ti.i32:
     """Shadow ray from the surface point towards an emitter sample."""
-    origin = spawn_origin(si.p, si.n, es.d)
-    tmax = es.dist * (1.0 - SHADOW_EPSILON) if es.dist < INF else INF
-    return 1 - occluded(sc, origin, es.d, tmax)
+    origin, d, tmax = shadow_ray_to(si.p, si.n, es.d, es.dist)
+    return 1 - occluded(sc, origin, d, tmax)
 
 
 @ti.func

@@ -29,11 +29,12 @@ from .derivatives import (
     lobe_dlog,
     unit_correction,
 )
-from .emitters import no_emitter_sample, sample_emitter
+from .emitters import is_point_light, no_emitter_sample, sample_emitter
 from .frame import frame_from_normal
-from .intersect import INF, SHADOW_EPSILON, interaction_at, occluded, spawn_origin, trace
+from .intersect import INF, interaction_at, occluded, shadow_ray_to, spawn_origin, trace
 from .path_common import emission_lookup, emitter_pdf, evaluate_both
 from .shape_derivatives import (
+    analytic_normal_gradient,
     emitter_geometry,
     nee_geometry,
     receiver_scatter,
@@ -105,9 +106,8 @@ def shadow_ray(sc: ti.template(), si: ti.template(), scatters: ti.i32, b: ti.i32
     shading normal: every smooth lobe reflects only)."""
     needed = (scatters and has_smooth_lobe(sc, b) and es.pdf > 0.0 and es.weight.max() > 0.0
               and (si.sh_n * flip).dot(es.d) > 0.0)
-    origin = spawn_origin(si.p, si.n, es.d)
-    tmax = es.dist * (1.0 - SHADOW_EPSILON) if es.dist < INF else INF
-    return needed, origin, es.d, tmax
+    origin, d, tmax = shadow_ray_to(si.p, si.n, es.d, es.dist)
+    return needed, origin, d, tmax
 
 
 @ti.func
@@ -199,7 +199,7 @@ def _emission_term(sc: ti.template(), ad: ti.template(), st: ti.template(), si: 
             if ti.static(mode != MODE_PRIMAL):
                 put_term(t_tex, t_uv, t_g, 0, tex, uv, st.throughput * (scale * w))
                 n_terms = 1
-                if replay and st.prev_tri >= 0 and not st.prev_delta and (not si.valid or si.tri >= 0):
+                if replay and st.prev_tri >= 0 and not st.prev_delta:
                     _emission_weight_derivative(sc, ad, st, si, st.throughput * radiance * w, w, delta, mode)
     return n_terms
 
@@ -209,15 +209,16 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
                                 contrib: vec3, w: ti.f32, delta: vec3, mode: ti.template()):
     """Vertex-position derivative of the MIS weight w = pb² / (pb² + pe²) of emission `contrib`
     that a diffuse vertex x's BSDF sample found (x: st.prev_*; the sampled direction st.d is
-    detached). pb / pe = G / (π · emitter selection), G = cos_x cos_y A / r² for a triangle of an
-    area emitter (hit at y), cos_x for the environment, so d log w = 2 (1 - w) d log G: x moves
-    along its ray and turns with its normal, y moves along the ray from x with its triangle
-    (y' = x' + ω n_y · (P' - x') / (n_y · ω), P' the triangle's point), the emitter's normal and
-    area change with its triangle. Adjoint mode scatters it, forward mode adds it to
-    `st.d_total`."""
+    detached). pb / pe = G / (π · emitter selection), G = cos_x cos_y A / r² for an area emitter
+    (hit at y), cos_x for the environment, so d log w = 2 (1 - w) d log G: x moves along its
+    ray and turns with its normal, y moves along the ray from x with its surface
+    (y' = x' + ω n_y · (P' - x') / (n_y · ω), P' the triangle's point; 0 on a sphere or disk,
+    which do not move), a triangle's normal and area change with its vertices, a sphere's normal
+    turns with y. Adjoint mode scatters it, forward mode adds it to `st.d_total`."""
     x = st.prev_p
     omega = st.d
     area_hit = si.valid
+    mesh_hit = si.tri >= 0
     g, gx, gn, gy, gnl, ga = 0.0, vec3(0.0), vec3(0.0), vec3(0.0), vec3(0.0), 0.0
     side = 1.0 if si.n.dot(omega) < 0.0 else -1.0  # the emitter's normal, turned to x
     em_row = 0
@@ -225,6 +226,8 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
         emitter = sc.shape_i[si.shape, L.SI_EMITTER]
         em_row = emitter * L.ED_WIDTH + L.ED_AREA
         g, gx, gn, gy, gnl, ga = nee_geometry(x, st.prev_n, si.p, si.n * side, sc.em_f[emitter, L.EF_AREA])
+        if not mesh_hit:  # a sphere's normal turns as y slides over it
+            gy += analytic_normal_gradient(sc, si.shape, si.p, si.n, side, gnl)
     else:
         g = st.prev_n.dot(omega)
         gn = omega
@@ -237,16 +240,19 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
             gx_total = gx
             if area_hit:  # y follows x along the ray
                 gx_total = gx + gy - si.n * (gy.dot(omega) / n_w)
-                triangle_scatter(sc, ad, si.tri, si.b, omega, 1, gy * c, gnl * (side * c))
-                ti.atomic_add(ad.grad_em[em_row], ga * c)
+                if mesh_hit:
+                    triangle_scatter(sc, ad, si.tri, si.b, omega, 1, gy * c, gnl * (side * c))
+                    ti.atomic_add(ad.grad_em[em_row], ga * c)
             receiver_scatter(sc, ad, st.prev_tri, st.prev_b, st.prev_ray, gx_total * c, gn * c, True)
         else:
             dx, dn = receiver_tangent(sc, ad, st.prev_tri, st.prev_b, st.prev_ray)
             s_dot = gx.dot(dx) + gn.dot(dn)
-            if area_hit:
+            if area_hit and mesh_hit:
                 dp, dnl = triangle_tangent(sc, ad, si.tri, si.b, omega, 0)
                 dy = dx + omega * (si.n.dot(dp - dx) / n_w)
                 s_dot += gy.dot(dy) + side * gnl.dot(dnl) + ga * ad.tan_em[em_row]
+            elif area_hit:  # a static sphere or disk
+                s_dot += gy.dot(dx - omega * (si.n.dot(dx) / n_w))
             st.d_total += contrib * (s_dot * k)
 
 
@@ -275,8 +281,7 @@ def _emitter_sample_term(sc: ti.template(), ad: ti.template(), st: ti.template()
         put_term(t_tex, t_uv, t_g, n + 1, sc.bsdf_i[b, L.BI_TEX0], si.uv, g0)
         put_term(t_tex, t_uv, t_g, n + 2, sc.bsdf_i[b, L.BI_TEX1], si.uv, g1)
         n += 3
-        point_light = es.delta and es.dist < INF
-        if shape_terms or (light_terms and point_light):
+        if shape_terms or (light_terms and is_point_light(es)):
             _emitter_geometry_derivative(sc, ad, st, si, flip, es, contrib, mis, ray_d, delta, shape_terms, mode)
     return n
 
@@ -293,11 +298,11 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
     g, gx, gn, gy, gnl, ga = emitter_geometry(sc, es, si.p, si.sh_n * flip)
     if g > 0.0:
         gn = gn * flip  # with respect to si.sh_n
-        # the MIS weight w = pe² / (pe² + pb²): pb / pe = G / (π · selection) for triangles of area
-        # emitters and the environment, so d log (G w) = (2 w - 1) d log G (analytic emitters:
-        # weight detached)
+        # the MIS weight w = pe² / (pe² + pb²): pb / pe = G / (π · selection) for area emitters
+        # (sampled uniformly by area) and the environment, so d log (G w) = (2 w - 1) d log G
+        # (point lights: no MIS)
         k = 1.0
-        if es.tri >= 0 or es.dist >= INF:
+        if not es.delta:
             k = 2.0 * mis - 1.0
         if ti.static(mode == MODE_ADJOINT):
             wgt = delta.dot(contrib) * k / g
@@ -307,7 +312,7 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
             if es.tri >= 0 and shape_terms:
                 triangle_scatter(sc, ad, es.tri, es.b, ray_d, 0, gy * wgt, gnl * wgt)
                 ti.atomic_add(ad.grad_em[row + L.ED_AREA], ga * wgt)
-            elif es.delta and es.dist < INF:  # a point light
+            elif is_point_light(es):
                 for c in ti.static(range(3)):
                     ti.atomic_add(ad.grad_em[row + L.ED_POSITION + c], -gx[c] * wgt)
         else:
@@ -319,7 +324,7 @@ def _emitter_geometry_derivative(sc: ti.template(), ad: ti.template(), st: ti.te
             if es.tri >= 0 and shape_terms:
                 dy, dnl = triangle_tangent(sc, ad, es.tri, es.b, ray_d, 0)
                 s_dot += gy.dot(dy) + gnl.dot(dnl) + ga * ad.tan_em[row + L.ED_AREA]
-            elif es.delta and es.dist < INF:
+            elif is_point_light(es):
                 dp = vec3(ad.tan_em[row + L.ED_POSITION], ad.tan_em[row + L.ED_POSITION + 1],
                           ad.tan_em[row + L.ED_POSITION + 2])
                 s_dot -= gx.dot(dp)

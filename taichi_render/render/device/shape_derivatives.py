@@ -9,13 +9,14 @@ moves with its triangle. Supported terms, for diffuse surfaces of triangle meshe
   point and normal, and A; for point lights cos_x / r^2, for environment emitters cos_x, with
   respect to the receiving point and normal;
 - the indirect term: the cosine of the sampled direction with respect to the normal;
-- the MIS weights (power heuristic) between an emitter sample and a BSDF sample of a mesh area
-  light or the environment: at a diffuse vertex pb / pe = G / (π · emitter selection), so the
-  emitter sample's contribution changes by (2 w - 1) d log G and the emission a BSDF sample
-  finds by 2 (1 - w) d log G (path_tracer.py). Each strategy's samples are held in its own
+- the MIS weights (power heuristic) between an emitter sample and a BSDF sample of an area
+  light (a mesh, a sphere or a disk, each sampled uniformly by area) or the environment: at a
+  diffuse vertex pb / pe = G / (π · emitter selection), so the emitter sample's contribution
+  changes by (2 w - 1) d log G and the emission a BSDF sample finds by 2 (1 - w) d log G
+  (path_tracer.py); where that sample hits a sphere, G also follows the sphere's normal at the
+  moving hit point (`analytic_normal_gradient`). Each strategy's samples are held in its own
   measure (area on the light, directions at x), so the two derivatives differ point by point
-  and only weights that move with the geometry make their sum the integral's derivative
-  (analytic emitters keep their weights fixed).
+  and only weights that move with the geometry make their sum the integral's derivative.
 
 The normal is the triangle's own, or on a mesh with vertex normals the interpolated shading
 normal: its gradients go to the vertex normals (rows V.. of `grad_vtx`, see
@@ -29,6 +30,7 @@ not part of this estimator.
 import taichi as ti
 
 from .. import layout as L
+from ..view import ANALYTIC_SHAPES
 from .intersect import INF
 
 vec2 = ti.math.vec2
@@ -81,6 +83,23 @@ def emitter_geometry(sc: ti.template(), es: ti.template(), x: vec3, n: vec3):
     else:
         g, gx, gn, gy, gnl, ga = nee_geometry(x, n, es.p, es.n, sc.em_f[es.emitter, L.EF_AREA])
     return g, gx, gn, gy, gnl, ga
+
+
+@ti.func
+def analytic_normal_gradient(sc: ti.template(), shape: ti.i32, y: vec3, n: vec3, side: ti.f32, gnl: vec3) -> vec3:
+    """Gradient with respect to a point y on an analytic shape (a static sphere or disk) of a
+    function of its normal n (outward or flipped) turned to the viewer, nl = side * n(y), given
+    its gradient gnl in nl: a sphere's normal turns with y, d nl = ± side (I - n nᵀ) dy / R
+    (+ where n points outward); a disk's is constant (0). Zero where the scene has no
+    analytic shapes."""
+    g = vec3(0.0)
+    if ti.static(sc.features & ANALYTIC_SHAPES):
+        if sc.shape_i[shape, L.SI_TYPE] == L.PRIM_SPHERE:
+            c = vec3(sc.shape_f[shape, L.SF_CENTER], sc.shape_f[shape, L.SF_CENTER + 1],
+                     sc.shape_f[shape, L.SF_CENTER + 2])
+            outward = 1.0 if n.dot(y - c) > 0.0 else -1.0
+            g = (outward * side) * (gnl - n * n.dot(gnl)) / sc.shape_f[shape, L.SF_RADIUS]
+    return g
 
 
 @ti.func

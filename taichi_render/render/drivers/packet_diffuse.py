@@ -26,7 +26,7 @@ from ..device.deferred_terms import keep
 from ..device.derivatives import MODE_ADJOINT, MODE_PRIMAL, flush_terms, gradient_wanted
 from ..device.emitters import area_solid_angle_pdf, sample_emitter
 from ..device.frame import tangents
-from ..device.intersect import INF, SHADOW_EPSILON, spawn
+from ..device.intersect import INF, spawn, spawn_to
 from ..device.textures import eval_texture
 from ..device.warp import (
     cosine_hemisphere,
@@ -344,9 +344,8 @@ def _emitter_contribution(sc: ti.template(), term_g: ti.template(), scatters: ti
     the lanes whose sample contributes; their derivative terms go to term rows 1 and 2."""
     wo_e_z = sx * edx + sy * edy + sz * edz
     lit = scatters & (wi_z > 0.0) & (wo_e_z > 0.0) & (e_pdf > 0.0) & (_max3(ewx, ewy, ewz) > 0.0)
-    sox, soy, soz = spawn(px, py, pz, nx, ny, nz, edx, edy, edz)
-    s_tmax = ti.select(e_dist < INF, e_dist * (1.0 - SHADOW_EPSILON), INF)
-    _, blocker, _, _ = trace_packet(sc, sox, soy, soz, edx, edy, edz, ti.select(lit, s_tmax, -1.0), True)
+    sox, soy, soz, sdx, sdy, sdz, s_tmax = spawn_to(px, py, pz, nx, ny, nz, edx, edy, edz, e_dist)
+    _, blocker, _, _ = trace_packet(sc, sox, soy, soz, sdx, sdy, sdz, ti.select(lit, s_tmax, -1.0), True)
     visible = lit & (blocker < 0)
     unit = ti.select(lit, cosine_hemisphere_pdf(wo_e_z), 0.0)  # f * cos per unit reflectance = pdf
     mis = ti.select(e_delta != 0, 1.0, power_heuristic(e_pdf, unit))
