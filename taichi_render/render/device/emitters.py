@@ -210,8 +210,8 @@ def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
 
 @ti.func
 def is_point_light(es: ti.template()) -> ti.i32:
-    """Whether the emitter sample `es` comes from a point light (a delta emitter at a finite
-    distance; directional samples of environments sit at INF)."""
+    """Whether the emitter sample `es` comes from a point light: a delta sample at a finite
+    distance (environment samples sit at INF)."""
     return es.delta and es.dist < INF
 
 

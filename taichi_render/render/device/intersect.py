@@ -288,7 +288,7 @@ def spawn_to(px: ti.template(), py: ti.template(), pz: ti.template(), nx: ti.tem
     vy = py + dy * reach - oy
     vz = pz + dz * reach - oz
     length = ti.sqrt(vx * vx + vy * vy + vz * vz)
-    inv = 1.0 / ti.select(length > 0.0, length, 1.0)
+    inv = 1.0 / ti.select(length > 0.0, length, 1.0)  # y at the origin: tmax 0, nothing blocks
     return (ox, oy, oz, ti.select(finite, vx * inv, dx), ti.select(finite, vy * inv, dy),
             ti.select(finite, vz * inv, dz), ti.select(finite, length * (1.0 - SHADOW_EPSILON), INF))
 
