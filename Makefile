@@ -34,21 +34,25 @@ sysdeps:
 # two pytest runs: Taichi writes the kernels a process compiled to its offline cache only when
 # the process ends, so the tests whose child processes compile kernels (marked `spawns`) run
 # after the rest has stored its kernels, and their children load them instead of compiling.
-# Each run is spread over TEST_WORKERS processes (pytest-xdist, a test file per worker, so a
-# file's tests share the kernels its worker compiled): Taichi compiles a kernel on one thread,
-# and most of the first run's time is compilation, most of the second's child processes
+# The first run is spread over TEST_WORKERS processes (pytest-xdist, a test file per worker):
+# Taichi compiles a kernel on one thread, and most of that run's time is compilation.
+# Between runs no process uses the kernel cache, so a lock file left in it is stale (a process
+# killed while writing the cache; tests/conftest.py has the workers write theirs before
+# pytest-xdist stops them): removed, or the next run could not read the cache
 TEST_WORKERS ?= 2
-XDIST := -n $(TEST_WORKERS) --dist loadfile
+STALE_CACHE_LOCKS := find "$(TI_OFFLINE_CACHE_FILE_PATH)" -name ticache.lock -delete 2>/dev/null || true
 test: $(STAMP) sysdeps lint
-	$(VPY) -m pytest -q --durations=15 $(XDIST) -m "not spawns" tests
-	$(VPY) -m pytest -q --durations=15 $(XDIST) -m spawns tests
+	$(VPY) -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile -m "not spawns" tests
+	$(STALE_CACHE_LOCKS)
+	$(VPY) -m pytest -q --durations=15 -m spawns tests
+	$(STALE_CACHE_LOCKS)
 	$(MAKE) --no-print-directory test-portable
 
 # the tests marked `portable` again, in a process where taichi_render changes nothing it can
 # switch off (docs/host_process.md): no LLVM rewrite, no thread pinning, Taichi's own frontend
 PORTABLE_SWITCHES := TR_HOST_CPU=0 TR_WIDE_VECTORS=0 TR_FMA=0 TR_PIN_THREADS=0 TR_FAST_FRONTEND=0 TR_TORCH_OMP_PAUSE=0
 test-portable: $(STAMP)
-	$(PORTABLE_SWITCHES) TR_EXPECT_PORTABLE=1 $(VPY) -m pytest -q $(XDIST) -m portable tests
+	$(PORTABLE_SWITCHES) TR_EXPECT_PORTABLE=1 $(VPY) -m pytest -q -m portable tests
 
 # style and lint rules of pyproject.toml (ruff pinned there, so its default rules stay put)
 lint: $(STAMP)

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import sys
 
 import pytest
 
@@ -30,6 +31,21 @@ def taichi_runtime():
         on = [name for name, active in effects.items() if active]
         assert not on, f"make test-portable: these process effects are still on: {on}"
     return runtime
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In a pytest-xdist worker, store the kernels this process compiled in Taichi's offline
+    cache now (ti.reset finalises the program, which writes them). Taichi otherwise writes them
+    when the process exits, under the cache's lock file, and pytest-xdist kills a worker that
+    takes over 10 s to exit: killed while writing, the worker left the lock behind, and every
+    later process of the run failed to lock the cache and compiled its kernels again."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import taichi as ti
+
+        try:
+            ti.reset()
+        except RuntimeError as error:  # the cache saves time only: report it, pass the run
+            print(f"conftest: Taichi's kernel cache was not written: {error!r}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")
