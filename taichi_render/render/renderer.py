@@ -15,6 +15,7 @@ import taichi as ti
 
 from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
+from .boundary.analytic_outlines import analytic_outlines_kernel, analytic_rows
 from .boundary.bounced_point_shadows import bounced_shadow_kernel
 from .boundary.indirect_edges import edge_table_3d, indirect_edges_kernel
 from .boundary.point_shadow_edges import point_lights, point_shadow_kernel
@@ -248,9 +249,9 @@ def _device_arrays(*values) -> list:
 def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, seed: int, spp: int, grad_in,
                           path_options: tuple, film_filter: tuple, border: int = 0) -> None:
     """The boundary terms of vertex- and point-light-position derivatives of the projective
-    integrators: primary
-    visibility (primary_edges.py, `sppp` edge samples per pixel) and indirect visibility
-    (indirect_edges.py, `sppi` camera paths per pixel; point-light shadows the camera sees,
+    integrators: primary visibility (primary_edges.py, `sppp` edge samples per pixel) and
+    indirect visibility (indirect_edges.py at mesh edges and analytic_outlines.py at the outlines
+    of spheres and disks, `sppi` camera paths per pixel each; point-light shadows the camera sees,
     point_shadow_edges.py, `sppi` x W x H samples per stream, and those seen after a bounce,
     bounced_point_shadows.py, `sppi` camera paths per pixel), into the vertex gradients (adjoint) or
     onto the film's derivative samples (forward). `border`: pixels the film samples around the
@@ -301,6 +302,15 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                     table.moving_length * per_sample, table.total_length * per_sample, *path_options,
                     *film_filter, border,
                 )
+            rows = analytic_rows(data.np["shape_i"])
+            if len(rows):
+                rows, = _device_arrays(rows)
+                with first_launch("analytic_outlines_kernel", data.features, mode):
+                    analytic_outlines_kernel(
+                        data.arrays(), *vertex_arrays, rows, moving_vtx, buf.accum, buf.weight, grad_in,
+                        data.features, _MODES[mode], seed ^ 0x0C7E11F5, spp_i, per_sample, *path_options,
+                        *film_filter, border,
+                    )
         if len(lights):
             light_rows, = _device_arrays(lights)
             # point-light shadows (point_shadow_edges.py), sppi x W x H samples of the moving edges, and

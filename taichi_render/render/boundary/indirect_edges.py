@@ -157,7 +157,10 @@ def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: v
         hit = trace(sc, st.o, st.d, st.tmax, False)
         if depth == 0 and edge_emitter >= 0 and hit.prim >= 0:
             ref = sc.prim[hit.prim]
-            if ref.x == L.PRIM_TRIANGLE and sc.tri_v[ref.y].w == edge_emitter:
+            shape = ref.y
+            if ref.x == L.PRIM_TRIANGLE:
+                shape = sc.tri_v[ref.y].w
+            if shape == edge_emitter:
                 st.prev_p = x
                 st.prev_pdf = ti.max(wo.z, 0.0) * INV_PI
                 st.prev_delta = 0
@@ -237,6 +240,64 @@ def path_vertex_at(sc: ti.template(), ad: ti.template(), key: ti.u32, k: ti.i32,
 
 
 @ti.func
+def pick_path_vertex(sc: ti.template(), ad: ti.template(), key: ti.u32, o: vec3, d: vec3, tmax: ti.f32,
+                     max_depth: ti.i32, rr_depth: ti.i32, hide_emitters: ti.i32):
+    """One vertex of the camera path from (o, d), drawn uniformly among the first n (the path's
+    bounces, or MAX_UNBOUNDED_VERTICES): (k, n, path_vertex_at's vertex k). One vertex per path,
+    weighted n, so that the two continuation paths run after the camera path's loop."""
+    n_vertices = MAX_UNBOUNDED_VERTICES
+    if max_depth > 0:
+        n_vertices = max_depth - 1
+    k = ti.min(ti.cast(rng.rand(key, rng.DIM_FILM + 2) * n_vertices, ti.i32), n_vertices - 1)
+    return k, n_vertices, path_vertex_at(sc, ad, key, k, o, d, tmax, max_depth, rr_depth, hide_emitters)
+
+
+@ti.func
+def across_boundary(sc: ti.template(), ad: ti.template(), key: ti.u32, k: ti.i32, x: PathVertex, m: vec3, e: vec3,
+                    candidate: ti.i32, max_depth: ti.i32, rr_depth: ti.i32, edge_emitter: ti.i32, stream: ti.u32):
+    """The jump of g across a boundary through the point m with unit tangent e, as seen from
+    the path's vertex k, x: (active, g⁻ - g⁺, rate). g± come from two continuation paths of the
+    remaining depth (random key from `key`, k and `stream`) a hair to either side, g⁺ on the side
+    of ω × e; `rate` = (ω × e) / r² turns the motion of m relative to x (m' - x', x moving along
+    its ray) into the boundary's speed per unit length. `active` when `candidate` and the
+    boundary is not seen edge-on; the paths are empty otherwise."""
+    v = m - x.p
+    r2 = v.dot(v)
+    w = vec3(0.0, 0.0, 1.0)
+    cross = vec3(0.0)
+    c_len = 0.0
+    if r2 > 1e-12:
+        w = v / ti.sqrt(r2)
+        cross = w.cross(e)
+        c_len = cross.norm()
+    active = candidate and c_len > 1e-6
+    side = cross / ti.max(c_len, 1e-6)
+    # the continuation rays leave from x's spawned origin (_integrand's): aimed from it, they pass
+    # the boundary on either side however close it is (the origin's offset, ~1e-4, exceeds the
+    # rays' SIDE_ANGLE spread at distances under ~1)
+    aimed = m - spawn_origin(x.p, x.n, w)
+    if aimed.dot(aimed) > 1e-12:
+        w = aimed.normalized()
+    frame = frame_from_normal(x.sh_n * x.flip)
+    wi = frame @ (-x.d)
+    tex0, tex1 = slot_textures(sc, x.bsdf, x.uv)
+    sub_depth = 0
+    if active:
+        sub_depth = -1
+        if max_depth > 0:
+            sub_depth = max_depth - k - 1
+    sub_rr = ti.max(rr_depth - k - 1, 1)
+    pkey = rng.sample_key(key, ti.u32(k), stream)
+    w_minus = (w - SIDE_ANGLE * side).normalized()
+    w_plus = (w + SIDE_ANGLE * side).normalized()
+    g_minus = _integrand(sc, ad, pkey, x.p, x.n, frame @ w_minus, x.bsdf, tex0, tex1, wi, w_minus, sub_depth, sub_rr,
+                         edge_emitter)
+    g_plus = _integrand(sc, ad, pkey, x.p, x.n, frame @ w_plus, x.bsdf, tex0, tex1, wi, w_plus, sub_depth, sub_rr,
+                        edge_emitter)
+    return active, g_minus - g_plus, cross / ti.max(r2, 1e-12)
+
+
+@ti.func
 def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.template(), tan_vtx: ti.template(),
                          edge3_p: ti.template(), edge3_i: ti.template(), cdf: ti.template(),
                          moving_vtx: ti.template(), n_moving: ti.i32, accum: ti.template(), weight: ti.template(),
@@ -247,15 +308,8 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
     """Camera path i (pixel i // spp of the film enlarged by `border` pixels on each side, row
     major): the boundary term at one of its vertices, drawn uniformly."""
     key, pos, o, d, tmax = camera_path_start(sc, accum, seed, i, spp, border, INDIRECT_STREAM)
-    # one vertex per camera path, drawn uniformly among the first `n_vertices` (weight
-    # n_vertices), so that the two continuation paths run after the camera path's loop
-    n_vertices = MAX_UNBOUNDED_VERTICES
-    if max_depth > 0:
-        n_vertices = max_depth - 1
-    k = ti.min(ti.cast(rng.rand(key, rng.DIM_FILM + 2) * n_vertices, ti.i32), n_vertices - 1)
-    x = path_vertex_at(sc, ad, key, k, o, d, tmax, max_depth, rr_depth, hide_emitters)
-    found, xp, xn, xsh, xuv, xd, beta = x.found, x.p, x.n, x.sh_n, x.uv, x.d, x.beta
-    xb, xflip, xtri, xbary = x.bsdf, x.flip, x.tri, x.bary
+    k, n_vertices, x = pick_path_vertex(sc, ad, key, o, d, tmax, max_depth, rr_depth, hide_emitters)
+    xp, xd, xtri, xbary = x.p, x.d, x.tri, x.bary
     # a point on a moving triangle sees every edge move (static ones too): it samples all edges,
     # other points the moving ones (edge_table_3d's two CDFs)
     x_moves = triangle_moves(sc, moving_vtx, xtri)
@@ -276,40 +330,14 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
     if f1 >= 0:
         front1 = _faces_x(sc, f1, xp)
     jump = (flags & EDGE_ALWAYS) != 0 or front0 != front1 or ((flags & EDGE_CREASE) != 0 and (front0 or front1))
-    v = m - xp
-    r2 = v.dot(v)
-    w = vec3(0.0, 0.0, 1.0)
-    cross = vec3(0.0)
-    c_len = 0.0
-    if r2 > 1e-12:
-        w = v / ti.sqrt(r2)
-        cross = w.cross((p1 - p0).normalized())
-        c_len = cross.norm()
-    active = found and jump and c_len > 1e-6
-    side = cross / ti.max(c_len, 1e-6)
-    frame = frame_from_normal(xsh * xflip)
-    wi = frame @ (-xd)
-    tex0, tex1 = slot_textures(sc, xb, xuv)
-    sub_depth = 0
-    if active:
-        sub_depth = -1
-        if max_depth > 0:
-            sub_depth = max_depth - k - 1
-    sub_rr = ti.max(rr_depth - k - 1, 1)
-    pkey = rng.sample_key(key, ti.u32(k), ti.u32(INDIRECT_STREAM + 2))
-    w_minus = (w - SIDE_ANGLE * side).normalized()
-    w_plus = (w + SIDE_ANGLE * side).normalized()
     edge_emitter = -1  # the emitter shape whose outline the edge is
     if (flags & EDGE_EMITTER) != 0:
         edge_emitter = sc.tri_v[f0].w
         if sc.shape_i[edge_emitter, L.SI_EMITTER] < 0 and f1 >= 0:
             edge_emitter = sc.tri_v[f1].w
-    g_minus = _integrand(sc, ad, pkey, xp, xn, frame @ w_minus, xb, tex0, tex1, wi, w_minus, sub_depth, sub_rr,
-                         edge_emitter)
-    g_plus = _integrand(sc, ad, pkey, xp, xn, frame @ w_plus, xb, tex0, tex1, wi, w_plus, sub_depth, sub_rr,
-                        edge_emitter)
+    active, diff, rate = across_boundary(sc, ad, key, k, x, m, (p1 - p0).normalized(), x.found and jump, max_depth,
+                                         rr_depth, edge_emitter, INDIRECT_STREAM + 2)
     if active:
-        diff = g_minus - g_plus
         if diff.max() != 0.0 or diff.min() != 0.0:
             # the end vertices as the face turned to x indexes them
             ends = E3_ENDS
@@ -317,9 +345,7 @@ def indirect_edge_sample(sc: ti.template(), ad: ti.template(), grad_vtx: ti.temp
                 ends = E3_ENDS + 2
             va = edge3_i[e, ends]
             vb = edge3_i[e, ends + 1]
-            # the direction to the edge point turns with m' - x' (x moves along its ray)
-            rate = cross / r2
-            value = beta * diff * (scale * n_vertices)
+            value = x.beta * diff * (scale * n_vertices)
             if ti.static(mode == MODE_ADJOINT):
                 c = boundary_adjoint(image_grad, pos, value, rfilter, filter_radius, filter_stddev)
                 if c != 0.0:
