@@ -24,8 +24,9 @@ vertex of each (drawn uniformly) with a smooth BSDF it draws one edge point by l
 edges where x lies on a moving triangle and among the moving ones elsewhere, keeps it if the
 edge can carry a jump as seen from x (a silhouette from x, a boundary, or a crease), evaluates
 g⁺ and g⁻ with two continuation paths of the remaining depth (the same random numbers) a hair to
-either side of the edge (on an emitter's own outline, the emission they find MIS-weighted as x's
-BSDF sample: the emitter sample's share is the interior terms'), and scatters (reverse mode,
+either side of the edge, aimed at it from x's offset origin, which they leave from (on an
+emitter's own outline, the emission they find MIS-weighted as x's BSDF sample: the emitter
+sample's share is the interior terms'), and scatters (reverse mode,
 into the edge's ends and x's triangle) or gathers (forward mode) the term weighted by the path's
 throughput up to x and the pixel filter.
 """
