@@ -164,6 +164,11 @@ def _integrand(sc: ti.template(), ad: ti.template(), key: ti.u32, x: vec3, ng: v
             if shape == edge_emitter:
                 st.prev_p = x
                 st.prev_pdf = ti.max(wo.z, 0.0) * INV_PI
+                if ref.x == L.PRIM_SPHERE:
+                    # a sphere's outline is where its emitter samples' density in solid angle
+                    # grows without bound: the BSDF sample's weight there is 0 (a hair inside
+                    # it, seen from close by, it is not)
+                    st.prev_pdf = 0.0
                 st.prev_delta = 0
         st = traced_vertex(sc, ad, key, depth, st, hit, max_depth, rr_depth, 0, vec3(0.0), vec3(0.0), 0, 0,
                            MODE_PRIMAL)
