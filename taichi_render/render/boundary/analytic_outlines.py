@@ -32,7 +32,7 @@ from .. import layout as L
 from ..device import rng
 from ..device.derivatives import MODE_ADJOINT, ADView
 from ..device.frame import frame_from_normal
-from ..device.intersect import affine_point, affine_vector
+from ..device.intersect import affine_point, affine_vector, sphere_center
 from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..view import I_1, IMG, V3_1, SceneArrays, SceneView
 from .indirect_edges import across_boundary, camera_path_start, pick_path_vertex, triangle_moves
@@ -61,16 +61,17 @@ def outline_point(sc: ti.template(), s: ti.i32, x: vec3, u: ti.f32):
     e = vec3(1.0, 0.0, 0.0)
     length = 0.0
     if sc.shape_i[s, L.SI_TYPE] == L.PRIM_SPHERE:
-        c = vec3(sc.shape_f[s, L.SF_CENTER], sc.shape_f[s, L.SF_CENTER + 1], sc.shape_f[s, L.SF_CENTER + 2])
+        c = sphere_center(sc, s)
         radius = sc.shape_f[s, L.SF_RADIUS]
         a = x - c
         d2 = a.dot(a)
         if d2 > (radius * (1.0 + GRAZING_MARGIN)) ** 2:
-            axis = a / ti.sqrt(d2)
+            dist = ti.sqrt(d2)
+            axis = a / dist
             rho = radius * ti.sqrt(1.0 - radius * radius / d2)
             f = frame_from_normal(axis)
             radial = cos_phi * f[0, :] + sin_phi * f[1, :]
-            m = c + axis * (radius * radius / ti.sqrt(d2)) + rho * radial
+            m = c + axis * (radius * radius / dist) + rho * radial
             e = -sin_phi * f[0, :] + cos_phi * f[1, :]
             length = 2.0 * math.pi * rho
             seen = 1

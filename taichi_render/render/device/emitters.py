@@ -8,7 +8,7 @@ import taichi as ti
 
 from .. import layout as L
 from ..view import ANALYTIC_SHAPES, EMITTERS
-from .intersect import INF, affine_normal, affine_point, sphere_uv, triangle_uv
+from .intersect import INF, affine_normal, affine_point, sphere_center, sphere_uv, triangle_uv
 from .textures import eval_texture
 from .warp import (
     INV_FOUR_PI,
@@ -191,7 +191,7 @@ def _sample_area_point(sc: ti.template(), e: ti.i32, s: vec2):
     elif ti.static(sc.features & ANALYTIC_SHAPES):
         if kind == L.PRIM_SPHERE:
             local = square_to_uniform_sphere(s)
-            c = vec3(sc.shape_f[shape, L.SF_CENTER], sc.shape_f[shape, L.SF_CENTER + 1], sc.shape_f[shape, L.SF_CENTER + 2])
+            c = sphere_center(sc, shape)
             p = c + sc.shape_f[shape, L.SF_RADIUS] * local
             n = local
             uv = sphere_uv(local)

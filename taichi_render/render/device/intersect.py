@@ -43,6 +43,12 @@ def _row3(a: ti.template(), row: ti.i32, col: ti.i32) -> vec3:
 
 
 @ti.func
+def sphere_center(sc: ti.template(), s: ti.i32) -> vec3:
+    """The centre of sphere shape row `s`."""
+    return _row3(sc.shape_f, s, L.SF_CENTER)
+
+
+@ti.func
 def affine_point(a: ti.template(), row: ti.i32, col: ti.i32, p: vec3) -> vec3:
     """Apply the 3x4 row-major affine transform stored in a[row, col:col+12] to a point."""
     return vec3(
@@ -168,7 +174,7 @@ def intersect_prim(sc: ti.template(), k: ti.i32, o: vec3, d: vec3):
         t, b1, b2 = intersect_triangle_rows(sc, ref.y, o, d)
     elif ti.static(sc.features & ANALYTIC_SHAPES):
         if ref.x == L.PRIM_SPHERE:
-            t = intersect_sphere(o, d, _row3(sc.shape_f, ref.y, L.SF_CENTER), sc.shape_f[ref.y, L.SF_RADIUS])
+            t = intersect_sphere(o, d, sphere_center(sc, ref.y), sc.shape_f[ref.y, L.SF_RADIUS])
         else:
             t = intersect_disk(sc, ref.y, o, d)
     return t, b1, b2
@@ -347,7 +353,7 @@ def interaction_at(sc: ti.template(), hit: Hit, o: vec3, d: vec3) -> Interaction
             if ref.x == L.PRIM_SPHERE:
                 s = ref.y
                 si.shape = s
-                c = _row3(sc.shape_f, s, L.SF_CENTER)
+                c = sphere_center(sc, s)
                 r = sc.shape_f[s, L.SF_RADIUS]
                 local = (si.p - c).normalized()
                 si.p = c + r * local

@@ -31,7 +31,7 @@ import taichi as ti
 
 from .. import layout as L
 from ..view import ANALYTIC_SHAPES
-from .intersect import INF
+from .intersect import INF, sphere_center
 
 vec2 = ti.math.vec2
 vec3 = ti.math.vec3
@@ -95,8 +95,7 @@ def analytic_normal_gradient(sc: ti.template(), shape: ti.i32, y: vec3, n: vec3,
     g = vec3(0.0)
     if ti.static(sc.features & ANALYTIC_SHAPES):
         if sc.shape_i[shape, L.SI_TYPE] == L.PRIM_SPHERE:
-            c = vec3(sc.shape_f[shape, L.SF_CENTER], sc.shape_f[shape, L.SF_CENTER + 1],
-                     sc.shape_f[shape, L.SF_CENTER + 2])
+            c = sphere_center(sc, shape)
             outward = 1.0 if n.dot(y - c) > 0.0 else -1.0
             g = (outward * side) * (gnl - n * n.dot(gnl)) / sc.shape_f[shape, L.SF_RADIUS]
     return g
