@@ -18,7 +18,7 @@ from . import layout as L
 from .boundary.analytic_outlines import analytic_outlines_kernel, analytic_rows
 from .boundary.bounced_point_shadows import bounced_shadow_kernel
 from .boundary.indirect_edges import edge_table_3d, indirect_edges_kernel
-from .boundary.point_shadow_edges import point_lights, point_shadow_kernel
+from .boundary.point_shadow_edges import EDGES, OUTLINES, point_lights, point_shadow_kernel
 from .boundary.primary_edges import (
     EF_A,
     EF_B,
@@ -312,34 +312,56 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                         *film_filter, border,
                     )
         if len(lights):
-            light_rows, = _device_arrays(lights)
-            # point-light shadows (point_shadow_edges.py), sppi x W x H samples of the moving edges, and
-            # as many of all edges for static ones seen on moving receivers or under moving lights
-            n_samples = spp_i * buf.width * buf.height
-            static_edges = len(table.info) > table.moving_edges
-            for stream, length in enumerate((table.moving_length, table.total_length)[:1 + static_edges]):
-                with first_launch("point_shadow_kernel", data.features, mode):
-                    point_shadow_kernel(
-                        data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, table.moving_edges,
-                        moving_vtx, light_rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
-                        seed ^ (0x51ED270B + stream), n_samples, length * len(lights) / n_samples / normalisation,
-                        stream, int(lights_move), *film_filter, border,
-                    )
-            if not 0 < path_options[0] <= 2:
-                # and seen after a bounce (bounced_point_shadows.py), sppi camera paths per pixel, over
-                # the moving edges (all edges when lights move), and as many over all edges for the
-                # static ones, whose shadows move on moving receivers and as seen from moving vertices
-                passes = [(0, int(lights_move), table.total_length if lights_move else table.moving_length)]
-                if static_edges and not lights_move:
-                    passes.append((1, 1, table.total_length))
-                for static_pass, all_edges, length in passes:
-                    with first_launch("bounced_shadow_kernel", data.features, mode):
-                        bounced_shadow_kernel(
-                            data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, moving_vtx, light_rows,
-                            buf.accum, buf.weight, grad_in, data.features, _MODES[mode],
-                            seed ^ (0x2545F491 + static_pass), spp_i, length * per_sample, table.moving_edges,
-                            all_edges, static_pass, *path_options, *film_filter, border,
-                        )
+            _launch_point_shadows(data, buf, table, mode, seed, spp_i, lights, lights_move, vertex_arrays,
+                                  emitter_arrays, (ends, info, cdf, moving_vtx), grad_in, path_options, film_filter,
+                                  border)
+
+
+def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp_i: int, lights: np.ndarray,
+                          lights_move: bool, vertex_arrays, emitter_arrays, edge_arrays, grad_in, path_options: tuple,
+                          film_filter: tuple, border: int) -> None:
+    """The point-light shadow terms of launch_boundary_terms: those the camera sees
+    (point_shadow_edges.py) and those seen after a bounce (bounced_point_shadows.py), cast by
+    mesh edges (`table`: EdgeTable3D; `edge_arrays`: its ends, info and cdf on the device, and
+    the moving-vertex marks) and by the outlines of spheres and disks."""
+    ends, info, cdf, moving_vtx = edge_arrays
+    light_rows, = _device_arrays(lights)
+    outline_rows = analytic_rows(data.np["shape_i"])
+    rows = _device_arrays(outline_rows)[0] if len(outline_rows) else light_rows  # unread without outlines
+    normalisation = filter_normalisation(*film_filter)
+    n_samples = spp_i * buf.width * buf.height
+    per_sample = len(lights) / n_samples / normalisation
+    # the camera sees them: sppi x W x H samples of the moving edges, as many of all edges for static
+    # ones seen on moving receivers or under moving lights, and as many of the outlines
+    static_edges = len(table.info) > table.moving_edges
+    streams = [(EDGES, 0, table.moving_length)] + [(EDGES, 1, table.total_length)] * static_edges
+    streams += [(OUTLINES, 0, 1.0)] * bool(len(outline_rows))
+    for stream, (occluders, all_edges, length) in enumerate(streams):
+        with first_launch("point_shadow_kernel", data.features, mode):
+            point_shadow_kernel(
+                data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, table.moving_edges,
+                moving_vtx, light_rows, rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode], occluders,
+                seed ^ (0x51ED270B + stream), n_samples, length * per_sample, all_edges, int(lights_move),
+                *film_filter, border,
+            )
+    if not 0 < path_options[0] <= 2:
+        # seen after a bounce: sppi camera paths per pixel over the moving edges (all edges when
+        # lights move), as many over all edges for the static ones, whose shadows move on moving
+        # receivers and as seen from moving vertices, and as many over the outlines
+        per_path = 1.0 / spp_i / normalisation
+        passes = [(EDGES, 0, int(lights_move), table.total_length if lights_move else table.moving_length)]
+        if static_edges and not lights_move:
+            passes.append((EDGES, 1, 1, table.total_length))
+        if len(outline_rows):
+            passes.append((OUTLINES, int(not lights_move), 0, 1.0))
+        for index, (occluders, static_only, all_edges, length) in enumerate(passes):
+            with first_launch("bounced_shadow_kernel", data.features, mode):
+                bounced_shadow_kernel(
+                    data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, moving_vtx, light_rows, rows,
+                    buf.accum, buf.weight, grad_in, data.features, _MODES[mode], occluders,
+                    seed ^ (0x2545F491 + index), spp_i, length * per_path, table.moving_edges,
+                    all_edges, static_only, *path_options, *film_filter, border,
+                )
 
 
 def launch_primal(scene, sensor, spp: int, seed: int, sample_offset: int = 0, clear: bool = True):

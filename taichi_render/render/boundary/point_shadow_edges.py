@@ -30,8 +30,13 @@ of n equal strata of the edges' total length (stratified: the shadow's sides bri
 darken the image in turn, and their balance is what the image sum measures); as many again
 among all edges, counting static ones only, where the scene has static edges (their shadows
 move on moving receivers, and under moving lights; where only lights move, every edge is in the
-first stream). The edge counts if it
-is a silhouette from p or a mesh boundary; two rays from p a hair (1e-4 rad) to either side of
+first stream); and where the scene has spheres or disks, as many again among their outlines as
+seen from p (analytic_outlines.outline_point: a sphere's grazing circle from p, a disk's rim; one
+shape and one angle per stratum), which stand still as static edges do: p' moves a sphere's
+grazing circle, but to first order the plane through p tangent to the sphere at m moves as the
+plane through p and the fixed line through m along the circle's tangent (both move y's side of
+the boundary by (1 - λ) N · p'). The edge counts if
+it is a silhouette from p or a mesh boundary; two rays from p a hair (1e-4 rad) to either side of
 it find the lit side (the ray that passes, σ) and y (its first hit), and the blocked side must
 stop before y. The camera must see y and the shadowed point next to it (a camera ray to each
 reaches it: a shadow hidden behind its occluder, as with a light at the camera, adds nothing,
@@ -59,6 +64,7 @@ from ..device.shape_derivatives import triangle_scatter, triangle_tangent
 from ..device.textures import eval_texture
 from ..device.warp import INV_PI
 from ..view import F_1, I_1, I_2, IMG, V3_1, V3_2, SceneArrays, SceneView
+from .analytic_outlines import outline_point
 from .indirect_edges import E3_ENDS, E3_F0, E3_F1, E3_FLAGS, EDGE_ALWAYS, triangle_moves
 from .primary_edges import boundary_adjoint, pick_edge_between, splat_boundary_term
 
@@ -68,6 +74,7 @@ vec3 = ti.math.vec3
 SIDE_ANGLE = 1e-4  # radians between the edge point's direction from the light and the side rays
 SEEN = 1e-3  # relative distance within which a camera ray reaches a point
 POINT_SHADOW_STREAM = 0x9051AD  # sample index of the point-shadow samples' random keys
+EDGES, OUTLINES = 0, 1  # the occluders a launch draws: mesh edges, or analytic shapes' outlines
 
 
 def point_lights(data) -> np.ndarray:
@@ -203,31 +210,74 @@ def edge_cdf_rows(cdf: ti.template(), n_moving: ti.i32, all_edges: ti.i32):
 
 
 @ti.func
+def light_outline_point(sc: ti.template(), lights: ti.template(), rows: ti.template(), u_light: ti.f32, u: ti.f32):
+    """A point light drawn with u_light among `lights` ((K,) em_i rows) and a point of an analytic
+    shape's outline as seen from it: shape ⌊u A⌋ of `rows` ((A,) shape_i rows), at angle 2π
+    times u A's fractional part (analytic_outlines.outline_point). (emitter row, light position
+    p, outline point m, its unit tangent e, w = (m - p)/|m - p|, plane normal N = w × e / |w × e|,
+    whether it casts a shadow boundary, the outline's length per unit of u.)"""
+    n_lights = lights.shape[0]
+    emitter = lights[ti.min(ti.cast(u_light * n_lights, ti.i32), n_lights - 1)]
+    p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
+             sc.em_f[emitter, L.EF_POSITION + 2])
+    n_rows = rows.shape[0]
+    scaled = u * n_rows
+    pick = ti.min(ti.cast(scaled, ti.i32), n_rows - 1)
+    seen, m, e_dir, length = outline_point(sc, rows[pick], p, scaled - pick)
+    w = (m - p).normalized()
+    cross = w.cross(e_dir)
+    c_len = cross.norm()
+    return emitter, p, m, e_dir, w, cross / ti.max(c_len, 1e-6), seen and c_len > 1e-6, length * n_rows
+
+
+@ti.func
 def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
                         cdf: ti.template(), n_moving: ti.i32, moving_vtx: ti.template(), lights: ti.template(),
-                        accum: ti.template(), weight: ti.template(), image_grad: ti.template(), mode: ti.template(),
-                        seed: ti.u32, i: ti.i32, n_samples: ti.i32, scale: ti.f32, static_edges: ti.i32,
-                        light_motion: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
-                        border: ti.i32):
-    """Sample i: a point light, an edge point, the shadow boundary point y behind it, and the
-    boundary term at y's film position in every camera that sees y (see the module docstring).
-    The edge is drawn among the moving edges (the term of the edge's, the receiver's and the
-    light's motion) or, with `static_edges`, among all edges, counting static ones only (the
-    receiver's and, with `light_motion`, the light's motion)."""
+                        rows: ti.template(), occluders: ti.template(), accum: ti.template(), weight: ti.template(),
+                        image_grad: ti.template(), mode: ti.template(), seed: ti.u32, i: ti.i32, n_samples: ti.i32,
+                        scale: ti.f32, static_edges: ti.i32, light_motion: ti.i32, rfilter: ti.i32,
+                        filter_radius: ti.f32, filter_stddev: ti.f32, border: ti.i32):
+    """Sample i: a point light, an occluder's point (with `occluders` EDGES: an edge point, with
+    OUTLINES: a point of an analytic shape's outline, `rows`), the shadow boundary point y behind
+    it, and the boundary term at y's film position in every camera that sees y (see the module
+    docstring). The edge is drawn among the moving edges (the term of the edge's, the receiver's
+    and the light's motion) or, with `static_edges`, among all edges, counting static ones only
+    (the receiver's and, with `light_motion`, the light's motion); outlines stand still as
+    static edges do."""
     key = rng.sample_key(seed, ti.cast(i, ti.u32), ti.u32(POINT_SHADOW_STREAM))
-    # one stratum of the edges' total length per sample: the edge and the point on it
+    # one stratum of the occluders' total length per sample: the edge or outline and the point on it
     u = (ti.cast(i, ti.f32) + rng.rand(key, 0)) / ti.cast(n_samples, ti.f32)
-    first, last = edge_cdf_rows(cdf, n_moving, static_edges)
-    row_e = pick_edge_between(cdf, first, last, u)
-    e = row_e - first
-    c0 = 0.0
-    if row_e > first:
-        c0 = cdf[row_e - 1]
-    t = ti.min(ti.max((u - c0) / ti.max(cdf[row_e] - c0, 1e-30), 0.0), 1.0)
-    edge_moves = e < n_moving
-    emitter, p, m, e_dir, w, normal, ends, silhouette = light_edge_point(sc, lights, edge3_p, edge3_i,
-                                                                         rng.rand(key, 2), e, t)
-    if silhouette and not (static_edges and edge_moves):
+    if ti.static(occluders == OUTLINES):
+        emitter, p, m, e_dir, w, normal, casts, length = light_outline_point(sc, lights, rows, rng.rand(key, 2), u)
+        _point_shadow_term(sc, ad, edge3_i, moving_vtx, emitter, p, m, e_dir, w, normal, E3_ENDS, casts, 0, 0.0, 0,
+                           length, accum, weight, image_grad, mode, scale, light_motion, rfilter, filter_radius,
+                           filter_stddev, border)
+    else:
+        first, last = edge_cdf_rows(cdf, n_moving, static_edges)
+        row_e = pick_edge_between(cdf, first, last, u)
+        e = row_e - first
+        c0 = 0.0
+        if row_e > first:
+            c0 = cdf[row_e - 1]
+        t = ti.min(ti.max((u - c0) / ti.max(cdf[row_e] - c0, 1e-30), 0.0), 1.0)
+        edge_moves = e < n_moving
+        emitter, p, m, e_dir, w, normal, ends, silhouette = light_edge_point(sc, lights, edge3_p, edge3_i,
+                                                                             rng.rand(key, 2), e, t)
+        _point_shadow_term(sc, ad, edge3_i, moving_vtx, emitter, p, m, e_dir, w, normal, ends,
+                           silhouette and not (static_edges and edge_moves), e, t, edge_moves, 1.0, accum, weight,
+                           image_grad, mode, scale, light_motion, rfilter, filter_radius, filter_stddev, border)
+
+
+@ti.func
+def _point_shadow_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), moving_vtx: ti.template(),
+                       emitter: ti.i32, p: vec3, m: vec3, e_dir: vec3, w: vec3, normal: vec3, ends: ti.i32,
+                       counts: ti.i32, e: ti.i32, t: ti.f32, edge_moves: ti.i32, length: ti.f32,
+                       accum: ti.template(), weight: ti.template(), image_grad: ti.template(), mode: ti.template(),
+                       scale: ti.f32, light_motion: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
+                       filter_stddev: ti.f32, border: ti.i32):
+    """The term of the occluder point m (edge e at t, or an outline point: e unread, `edge_moves`
+    0) where it `counts`, times `length` (the occluder's length per unit of the drawn u)."""
+    if counts:
         sigma, lit_d, lit, blocked_d = shadow_boundary(sc, p, m, normal)
         y_si = interaction_at(sc, lit, p, lit_d)
         n = y_si.n
@@ -239,8 +289,8 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
             # the shadowed receiver point next to y, on y's tangent plane
             y_dark = p + blocked_d * (n.dot(y - p) / n.dot(blocked_d))
             lam = (y - p).norm() / (m - p).norm()
-            length = lam * (e_dir - w * (n.dot(e_dir) / n.dot(w))).norm()
-            area_rate = lam * length / n_cross  # lit area lost per unit of sigma N . m'
+            boundary_length = lam * (e_dir - w * (n.dot(e_dir) / n.dot(w))).norm()
+            area_rate = lam * boundary_length / n_cross  # lit area lost per unit of sigma N . m'
             rows = sc.cam.shape[0] // L.CAM_WIDTH
             sub_w = accum.shape[1] // rows
             for row in range(rows):
@@ -253,7 +303,7 @@ def point_shadow_sample(sc: ti.template(), ad: ti.template(), edge3_p: ti.templa
                     to_camera = (o - y).normalized()
                     jump = receiver_jump(sc, y_si, to_camera, -lit_d, (y - p).norm_sqr(),
                                           sc.em_i[emitter, L.EI_TEX])
-                    value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale)
+                    value = jump * (jac * ti.abs(n.dot(to_camera)) * area_rate * scale * length)
                     if value.max() > 0.0:
                         _add_term(sc, ad, edge3_i, e, ends, edge_moves, t, y_tri,
                                   y_si.b, -to_camera, sigma * normal, lam, emitter, accum, weight, image_grad,
@@ -302,23 +352,26 @@ def _add_term(sc: ti.template(), ad: ti.template(), edge3_i: ti.template(), e: t
 def point_shadow_kernel(
     scene: SceneArrays,
     grad_vtx: V3_1, tan_vtx: V3_1, grad_em: F_1, tan_em: F_1,
-    edge3_p: V3_2, edge3_i: I_2, cdf: F_1, n_moving: ti.i32, moving_vtx: I_1, lights: I_1,
+    edge3_p: V3_2, edge3_i: I_2, cdf: F_1, n_moving: ti.i32, moving_vtx: I_1, lights: I_1, rows: I_1,
     accum: IMG, weight: ti.types.ndarray(dtype=ti.f32, ndim=2), image_grad: IMG,
-    features: ti.template(), mode: ti.template(), seed: ti.u32, n_samples: ti.i32, scale: ti.f32,
-    static_edges: ti.i32, light_motion: ti.i32, rfilter: ti.i32, filter_radius: ti.f32, filter_stddev: ti.f32,
-    border: ti.i32,
+    features: ti.template(), mode: ti.template(), occluders: ti.template(), seed: ti.u32, n_samples: ti.i32,
+    scale: ti.f32, static_edges: ti.i32, light_motion: ti.i32, rfilter: ti.i32, filter_radius: ti.f32,
+    filter_stddev: ti.f32, border: ti.i32,
 ):
     """`n_samples` point-shadow samples (module docstring). Adjoint: add the term's vertex
     and light gradients to `grad_vtx` and `grad_em` (emitter rows, L.ED_WIDTH floats each),
-    reading the pixel adjoints `image_grad`; forward: add it along `tan_vtx` and `tan_em` to the film (`accum`, times the pixel's `weight`). `lights`: (K,) rows of the
-    point lights in em_i; `cdf`, `n_moving`: EdgeTable3D's; `moving_vtx`: (V,) 1 for the vertices
-    that move; `static_edges`: 0 to draw among the moving edges, 1 among all (counting static
-    ones); `light_motion`: whether point lights move (static edges count then); `scale`: the drawn edges' length * K / n_samples / the filter's integral; `border`:
-    pixels the film samples around the image (`sample_border`)."""
+    reading the pixel adjoints `image_grad`; forward: add it along `tan_vtx` and `tan_em` to the
+    film (`accum`, times the pixel's `weight`). `lights`: (K,) rows of the point lights in em_i;
+    `occluders`: EDGES (`cdf`, `n_moving`: EdgeTable3D's; `static_edges`: 0 to draw among the
+    moving edges, 1 among all, counting static ones) or OUTLINES (`rows`: (A,) shape_i rows of
+    spheres and disks, analytic_outlines.analytic_rows; unread with EDGES); `moving_vtx`: (V,) 1 for the vertices that move; `light_motion`: whether point lights move
+    (static occluders count then); `scale`: the drawn edges' length (with OUTLINES: 1) * K /
+    n_samples / the filter's integral; `border`: pixels the film samples around the image
+    (`sample_border`)."""
     for i in range(n_samples):
         point_shadow_sample(
             SceneView(features, scene),
             ADView(grad_vtx, grad_vtx, grad_vtx, grad_em, tan_vtx, tan_vtx, tan_vtx, tan_em),
-            edge3_p, edge3_i, cdf, n_moving, moving_vtx, lights, accum, weight, image_grad, mode, seed, i, n_samples,
-            scale, static_edges, light_motion, rfilter, filter_radius, filter_stddev, border,
+            edge3_p, edge3_i, cdf, n_moving, moving_vtx, lights, rows, occluders, accum, weight, image_grad, mode,
+            seed, i, n_samples, scale, static_edges, light_motion, rfilter, filter_radius, filter_stddev, border,
         )
