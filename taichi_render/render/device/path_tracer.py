@@ -247,12 +247,12 @@ def _emission_weight_derivative(sc: ti.template(), ad: ti.template(), st: ti.tem
         else:
             dx, dn = receiver_tangent(sc, ad, st.prev_tri, st.prev_b, st.prev_ray)
             s_dot = gx.dot(dx) + gn.dot(dn)
-            if area_hit and mesh_hit:
-                dp, dnl = triangle_tangent(sc, ad, si.tri, si.b, omega, 0)
-                dy = dx + omega * (si.n.dot(dp - dx) / n_w)
-                s_dot += gy.dot(dy) + side * gnl.dot(dnl) + ga * ad.tan_em[em_row]
-            elif area_hit:  # a static sphere or disk
-                s_dot += gy.dot(dx - omega * (si.n.dot(dx) / n_w))
+            if area_hit:
+                dp, dnl = vec3(0.0), vec3(0.0)  # a sphere or disk stands still
+                if mesh_hit:
+                    dp, dnl = triangle_tangent(sc, ad, si.tri, si.b, omega, 0)
+                    s_dot += side * gnl.dot(dnl) + ga * ad.tan_em[em_row]
+                s_dot += gy.dot(dx + omega * (si.n.dot(dp - dx) / n_w))  # y follows x along the ray
             st.d_total += contrib * (s_dot * k)
 
 
