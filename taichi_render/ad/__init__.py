@@ -2,6 +2,7 @@
 Large Steps (`LargeSteps`)."""
 
 from .forward import render_forward
+from .gradient_scope import PartialGradientWarning
 from .large_steps import LargeSteps
 from .losses import l1, loss_field, mse
 from .optimizers import SGD, Adam, NonFiniteGradientWarning, Optimizer
@@ -13,6 +14,7 @@ __all__ = [
     "LargeSteps",
     "NonFiniteGradientWarning",
     "Optimizer",
+    "PartialGradientWarning",
     "SceneParameters",
     "l1",
     "loss_field",

@@ -90,6 +90,7 @@ import numpy as np
 from ..backend import current_arch
 from ..render import layout as L
 from ..render.state import render_state
+from .gradient_scope import warn_non_diffuse
 from .optimizers import Optimizer
 from .param_values import validated_value
 
@@ -347,9 +348,11 @@ class SceneParameters(Mapping):
     def _note_gradients(self, keys) -> None:
         """Tell the renderer that adjoint launches of the scene want these keys' gradients
         (enable_grad, and the torch bridge for the tensors it differentiates)."""
-        shapes = [self._lookup(key).node for key in keys if key.endswith(".vertex_positions")]
+        shape_keys = [(key, self._lookup(key).node) for key in keys if key.endswith(".vertex_positions")]
         lights = [self._lookup(key).node for key in keys if self._is_light_position(key)]
-        render_state(self._scene).note_gradient_keys(keys, self._gradient_textures(keys), shapes, lights)
+        state = render_state(self._scene)
+        warn_non_diffuse((key, shape) for key, shape in shape_keys if id(shape) not in state.gradient_shapes)
+        state.note_gradient_keys(keys, self._gradient_textures(keys), [shape for _, shape in shape_keys], lights)
 
     def _is_light_position(self, key: str) -> bool:
         """Whether `key` names a point light's position."""

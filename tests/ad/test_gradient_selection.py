@@ -3,6 +3,8 @@ an optimizer given to params.update, the keys of the torch bridge), as Mitsuba d
 with no marked key gets every texture's gradient. The marked gradients are those of an
 all-textures launch, up to the order of float additions."""
 
+import warnings
+
 import numpy as np
 import pytest
 import taichi as ti
@@ -115,3 +117,27 @@ def test_forward_mode_ignores_the_marks():
     after = tr.render_forward(scene, params, key, spp=4, seed=2).to_numpy()
     assert np.abs(fresh).sum() > 0
     np.testing.assert_allclose(after, fresh, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("bsdf, partial", [
+    ({"type": "diffuse"}, False),
+    ({"type": "twosided", "bsdf": {"type": "diffuse"}}, False),
+    ({"type": "roughplastic"}, True),
+    ({"type": "twosided", "bsdf": {"type": "conductor"}}, True),
+])
+def test_marking_a_non_diffuse_mesh_warns_once(bsdf, partial):
+    """Vertex-position terms cover diffuse surfaces: marking the vertices of a mesh that shades
+    otherwise warns, once, naming the key and the BSDF; diffuse ones (two-sided too) do not."""
+    d = tr.cornell_box()
+    d["small-box"]["bsdf"] = bsdf
+    params = tr.traverse(tr.load_dict(d))
+    key = "small-box.vertex_positions"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        params.enable_grad([key, "red.reflectance.value"])
+        params.enable_grad(key)  # marked already: said once
+    partial_warnings = [w for w in caught if issubclass(w.category, tr.ad.PartialGradientWarning)]
+    assert len(partial_warnings) == int(partial)
+    if partial:
+        message = str(partial_warnings[0].message)
+        assert key in message and bsdf.get("bsdf", bsdf)["type"] in message
