@@ -31,8 +31,12 @@ def _leaf_kinds(bsdf) -> set[str]:
 
 def warn_non_diffuse(keys_and_shapes) -> None:
     """For each (``vertex_positions`` key, mesh) pair whose mesh shades with a BSDF other than
-    ``diffuse``, warn that the key's gradient leaves out its shading's change."""
+    ``diffuse``, warn that the key's gradient leaves out its shading's change (once per mesh)."""
+    seen = set()
     for key, shape in keys_and_shapes:
+        if id(shape) in seen:
+            continue
+        seen.add(id(shape))
         others = sorted(_leaf_kinds(getattr(shape, "bsdf", None)) - {"diffuse"})
         if others:
             warnings.warn(

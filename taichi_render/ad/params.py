@@ -351,8 +351,9 @@ class SceneParameters(Mapping):
         shape_keys = [(key, self._lookup(key).node) for key in keys if key.endswith(".vertex_positions")]
         lights = [self._lookup(key).node for key in keys if self._is_light_position(key)]
         state = render_state(self._scene)
-        warn_non_diffuse((key, shape) for key, shape in shape_keys if id(shape) not in state.gradient_shapes)
+        new_shapes = [(key, shape) for key, shape in shape_keys if id(shape) not in state.gradient_shapes]
         state.note_gradient_keys(keys, self._gradient_textures(keys), [shape for _, shape in shape_keys], lights)
+        warn_non_diffuse(new_shapes)  # after recording: a warning turned into an error leaves a whole mark
 
     def _is_light_position(self, key: str) -> bool:
         """Whether `key` names a point light's position."""

@@ -337,7 +337,7 @@ def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp
     streams = [(EDGES, 0, table.moving_length)] + [(EDGES, 1, table.total_length)] * static_edges
     streams += [(OUTLINES, 0, 1.0)] * bool(len(outline_rows))
     for stream, (occluders, all_edges, length) in enumerate(streams):
-        with first_launch("point_shadow_kernel", data.features, mode):
+        with first_launch("point_shadow_kernel", data.features, mode, f"occluders={occluders}"):
             point_shadow_kernel(
                 data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, table.moving_edges,
                 moving_vtx, light_rows, rows, buf.accum, buf.weight, grad_in, data.features, _MODES[mode], occluders,
@@ -355,7 +355,7 @@ def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp
         if len(outline_rows):
             passes.append((OUTLINES, int(not lights_move), 0, 1.0))
         for index, (occluders, static_only, all_edges, length) in enumerate(passes):
-            with first_launch("bounced_shadow_kernel", data.features, mode):
+            with first_launch("bounced_shadow_kernel", data.features, mode, f"occluders={occluders}"):
                 bounced_shadow_kernel(
                     data.arrays(), *vertex_arrays, *emitter_arrays, ends, info, cdf, moving_vtx, light_rows, rows,
                     buf.accum, buf.weight, grad_in, data.features, _MODES[mode], occluders,

@@ -12,6 +12,7 @@ import torch
 
 import taichi_render as tr
 import taichi_render.torch as trt
+from taichi_render.render.state import render_state
 
 RES = 16
 CHECKER = {"type": "checkerboard", "color0": {"type": "rgb", "value": [0.8, 0.2, 0.2]},
@@ -134,10 +135,28 @@ def test_marking_a_non_diffuse_mesh_warns_once(bsdf, partial):
     key = "small-box.vertex_positions"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        params.enable_grad([key, "red.reflectance.value"])
+        params.enable_grad([key, key, "red.reflectance.value"])
         params.enable_grad(key)  # marked already: said once
     partial_warnings = [w for w in caught if issubclass(w.category, tr.ad.PartialGradientWarning)]
     assert len(partial_warnings) == int(partial)
     if partial:
         message = str(partial_warnings[0].message)
         assert key in message and bsdf.get("bsdf", bsdf)["type"] in message
+    assert params.grad_enabled() == [key, "red.reflectance.value"]
+
+
+def test_partial_gradient_warning_as_error_still_marks_the_key():
+    """With the warning turned into an error, the key is marked all the same (the render state
+    records the mesh before the warning), and a later render differentiates it."""
+    d = tr.cornell_box()
+    d["small-box"]["bsdf"] = {"type": "roughconductor"}
+    scene = tr.load_dict(d)
+    params = tr.traverse(scene)
+    key = "small-box.vertex_positions"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tr.ad.PartialGradientWarning)
+        with pytest.raises(tr.ad.PartialGradientWarning, match="roughconductor"):
+            params.enable_grad(key)
+        params.enable_grad(key)  # said once: no second error
+    assert key in params.grad_enabled()
+    assert render_state(scene).vertex_gradients

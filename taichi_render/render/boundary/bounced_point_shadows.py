@@ -30,7 +30,7 @@ throughput up to x. Where meshes move under lights that stay put and the scene h
 edges, a second launch (`static_edges`) draws as many paths' edge points among all edges and
 counts the static ones only, where the receiver y or the vertex x moves: a static occluder's
 shadow moves on a moving receiver, and its image moves as seen from a moving x. Where the scene
-has spheres or disks, a third launch draws the occluder point on their outlines as seen from p
+has spheres or disks, one more launch draws the occluder point on their outlines as seen from p
 instead (point_shadow_edges.light_outline_point), counted as a static edge's.
 
 Not covered: shadows seen through non-diffuse vertices.
