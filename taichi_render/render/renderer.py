@@ -17,7 +17,7 @@ from ..backend import current_arch, ensure_init, megakernel_compile
 from . import layout as L
 from .boundary.analytic_outlines import analytic_outlines_kernel, analytic_rows
 from .boundary.bounced_point_shadows import bounced_shadow_kernel
-from .boundary.indirect_edges import edge_table_3d, indirect_edges_kernel
+from .boundary.indirect_edges import E3_WIDTH, EdgeTable3D, edge_table_3d, indirect_edges_kernel
 from .boundary.point_shadow_edges import EDGES, OUTLINES, point_lights, point_shadow_kernel
 from .boundary.primary_edges import (
     EF_A,
@@ -273,6 +273,8 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
     em_index = data.DERIVATIVE_TARGETS.index("emitter")
     emitter_arrays = (derivative[em_index], derivative[targets + em_index])
     normalisation = filter_normalisation(*film_filter)
+    spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
+    lights = point_lights(data)
 
     table = camera_edge_table(topology, data.vertex_positions, data.np["tri_v"], flat, data.np["cam"],
                               buf.width, buf.height, moving, border)
@@ -286,12 +288,10 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                 *path_options, *film_filter,
             )
     emitters = data.np["shape_i"][:, L.SI_EMITTER] >= 0
-    lights = point_lights(data)
     # where only point lights move, every edge's shadow moves: all edges in the moving rows
     table = edge_table_3d(topology, data.vertex_positions, data.np["tri_v"], flat,
                           moving if vertices_move or not (lights_move and len(lights)) else None, emitters)
     if table is not None and path_options[0] != 1:
-        spp_i = spp if getattr(integrator, "sppi", None) is None else int(integrator.sppi)
         ends, info, cdf, moving_vtx = _device_arrays(table.ends, table.info, table.cdf, moving.astype(np.int32))
         per_sample = 1.0 / spp_i / normalisation
         if vertices_move:
@@ -315,6 +315,11 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
             _launch_point_shadows(data, buf, table, mode, seed, spp_i, lights, lights_move, vertex_arrays,
                                   emitter_arrays, (ends, info, cdf, moving_vtx), grad_in, path_options, film_filter,
                                   border)
+    elif lights_move and len(lights) and path_options[0] != 1:
+        # no edges (a scene of spheres and disks: its one placeholder triangle is degenerate), but
+        # spheres and disks cast shadows that move with the lights
+        _launch_point_shadows(data, buf, None, mode, seed, spp_i, lights, lights_move, vertex_arrays,
+                              emitter_arrays, None, grad_in, path_options, film_filter, border)
 
 
 def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp_i: int, lights: np.ndarray,
@@ -323,7 +328,14 @@ def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp
     """The point-light shadow terms of launch_boundary_terms: those the camera sees
     (point_shadow_edges.py) and those seen after a bounce (bounced_point_shadows.py), cast by
     mesh edges (`table`: EdgeTable3D; `edge_arrays`: its ends, info and cdf on the device, and
-    the moving-vertex marks) and by the outlines of spheres and disks."""
+    the moving-vertex marks; both None in a scene without meshes) and by the outlines of spheres
+    and disks."""
+    if table is None:  # no edges, and one-row placeholders the outline launches do not read
+        table = EdgeTable3D(np.zeros((0, 2, 3), np.float32), np.zeros((0, E3_WIDTH), np.int32),
+                            np.zeros(0, np.float32), 0, 0.0, 0.0)
+        edge_arrays = _device_arrays(np.zeros((1, 2, 3), np.float32), np.full((1, E3_WIDTH), -1, np.int32),
+                                     np.ones(1, np.float32), np.zeros(1, np.int32))
+    has_edges = len(table.info) > 0
     ends, info, cdf, moving_vtx = edge_arrays
     light_rows, = _device_arrays(lights)
     outline_rows = analytic_rows(data.np["shape_i"])
@@ -334,7 +346,7 @@ def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp
     # the camera sees them: sppi x W x H samples of the moving edges, as many of all edges for static
     # ones seen on moving receivers or under moving lights, and as many of the outlines
     static_edges = len(table.info) > table.moving_edges
-    streams = [(EDGES, 0, table.moving_length)] + [(EDGES, 1, table.total_length)] * static_edges
+    streams = [(EDGES, 0, table.moving_length)] * has_edges + [(EDGES, 1, table.total_length)] * static_edges
     streams += [(OUTLINES, 0, 1.0)] * bool(len(outline_rows))
     for stream, (occluders, all_edges, length) in enumerate(streams):
         with first_launch("point_shadow_kernel", data.features, mode, f"occluders={occluders}"):
@@ -349,7 +361,7 @@ def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp
         # lights move), as many over all edges for the static ones, whose shadows move on moving
         # receivers and as seen from moving vertices, and as many over the outlines
         per_path = 1.0 / spp_i / normalisation
-        passes = [(EDGES, 0, int(lights_move), table.total_length if lights_move else table.moving_length)]
+        passes = [(EDGES, 0, int(lights_move), table.total_length if lights_move else table.moving_length)] * has_edges
         if static_edges and not lights_move:
             passes.append((EDGES, 1, 1, table.total_length))
         if len(outline_rows):
