@@ -316,8 +316,9 @@ def launch_boundary_terms(scene, data: SceneData, buf, integrator, mode: str, se
                                   emitter_arrays, (ends, info, cdf, moving_vtx), grad_in, path_options, film_filter,
                                   border)
     elif lights_move and len(lights) and path_options[0] != 1:
-        # no edges (a scene of spheres and disks: its one placeholder triangle is degenerate), but
-        # spheres and disks cast shadows that move with the lights
+        # no edge table: a scene of spheres and disks (its one placeholder triangle is degenerate),
+        # or marked meshes without a moving edge of nonzero length (their static edges' shadows
+        # under the moving light are then left out); spheres and disks cast shadows that move
         _launch_point_shadows(data, buf, None, mode, seed, spp_i, lights, lights_move, vertex_arrays,
                               emitter_arrays, None, grad_in, path_options, film_filter, border)
 
@@ -330,7 +331,7 @@ def _launch_point_shadows(data: SceneData, buf, table, mode: str, seed: int, spp
     mesh edges (`table`: EdgeTable3D; `edge_arrays`: its ends, info and cdf on the device, and
     the moving-vertex marks; both None in a scene without meshes) and by the outlines of spheres
     and disks."""
-    if table is None:  # no edges, and one-row placeholders the outline launches do not read
+    if table is None:  # no edges; one-row placeholders that the outline launches read, never use
         table = EdgeTable3D(np.zeros((0, 2, 3), np.float32), np.zeros((0, E3_WIDTH), np.int32),
                             np.zeros(0, np.float32), 0, 0.0, 0.0)
         edge_arrays = _device_arrays(np.zeros((1, 2, 3), np.float32), np.full((1, E3_WIDTH), -1, np.int32),
