@@ -54,6 +54,17 @@ def reverse_directional(scene, params, t, w, spp, seed, seed_grad=None, key=KEY)
     return float(np.sum(params.grad(key) * t)) * w.size
 
 
+def assert_reverse_equals_forward_along(scene, params, t, seed, w_seed, key=KEY):
+    """With seed_grad = seed, reverse mode replays forward mode's samples: grad(sum(w * image)) . t
+    equals sum(w * d image / d t) along the tangent t of `key` (w drawn with `w_seed`), and the
+    derivative is not negligible."""
+    w = np.random.default_rng(w_seed).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
+    reverse = reverse_directional(scene, params, t, w, 16, seed, seed_grad=seed, key=key)
+    forward = float(np.sum(w * tr.render_forward(scene, params, key, tangent=t, spp=16, seed=seed).to_numpy()))
+    assert abs(forward) > 1.0
+    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+
+
 @pytest.fixture(scope="module")
 def finite_difference_images():
     scene = point_shadow_scene({"type": "direct_projective"})
@@ -94,11 +105,7 @@ def test_reverse_mode_equals_forward_mode(monkeypatch, packets):
     scene = point_shadow_scene({"type": "prb_projective", "max_depth": 3})
     params = tr.traverse(scene)
     t = tangents(params)["spin"]
-    w = np.random.default_rng(2).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    reverse = reverse_directional(scene, params, t, w, 16, 4, seed_grad=4)
-    forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=4).to_numpy()))
-    assert abs(forward) > 1.0
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward_along(scene, params, t, seed=4, w_seed=2, key=KEY)
 
 
 def test_each_light_counts_once():
@@ -147,8 +154,7 @@ def test_static_shadow_on_moving_receiver_matches_finite_differences():
     params = tr.traverse(scene)
     t = lift(params)
     fd = finite_differences(scene, params, t, spp=FD_SPP, key=FLOOR)
-    derivative = np.mean([tr.render_forward(scene, params, FLOOR, tangent=t, spp=256, seed=s).to_numpy()
-                          for s in range(8)], axis=0).astype(np.float64)
+    derivative = forward_mean(scene, params, t, 256, range(8), key=FLOOR)
     assert_matches_finite_differences(derivative, fd)
 
 
@@ -156,11 +162,7 @@ def test_moving_receiver_reverse_mode_equals_forward_mode():
     scene = lifted_floor_scene({"type": "direct_projective"})
     params = tr.traverse(scene)
     t = lift(params)
-    w = np.random.default_rng(5).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    reverse = reverse_directional(scene, params, t, w, 16, 6, seed_grad=6, key=FLOOR)
-    forward = float(np.sum(w * tr.render_forward(scene, params, FLOOR, tangent=t, spp=16, seed=6).to_numpy()))
-    assert abs(forward) > 1.0
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward_along(scene, params, t, seed=6, w_seed=5, key=FLOOR)
 
 
 # ---- point-light shadows seen after a bounce ----
@@ -205,11 +207,7 @@ def test_shadow_seen_after_a_bounce_reverse_mode_equals_forward_mode():
     scene = plate_scene(max_depth=4)
     params = tr.traverse(scene)
     t = tangents(params)["spin"]
-    w = np.random.default_rng(7).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    reverse = reverse_directional(scene, params, t, w, 16, 8, seed_grad=8)
-    forward = float(np.sum(w * tr.render_forward(scene, params, KEY, tangent=t, spp=16, seed=8).to_numpy()))
-    assert abs(forward) > 1.0
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward_along(scene, params, t, seed=8, w_seed=7, key=KEY)
 
 
 # ---- a static occluder's shadow seen after a bounce ----
@@ -234,8 +232,7 @@ def test_static_shadow_seen_after_a_bounce_matches_finite_differences(key):
     params = tr.traverse(scene)
     t = along(params, key)
     fd = finite_differences(scene, params, t, spp=2 * FD_SPP, key=key)
-    derivative = np.mean([tr.render_forward(scene, params, key, tangent=t, spp=256, seed=s).to_numpy()
-                          for s in range(24)], axis=0).astype(np.float64)
+    derivative = forward_mean(scene, params, t, 256, range(24), key=key)
     assert_matches_finite_differences(derivative, fd)
 
 
@@ -243,11 +240,7 @@ def test_static_shadow_seen_after_a_bounce_reverse_mode_equals_forward_mode():
     scene = plate_scene()
     params = tr.traverse(scene)
     t = along(params, FLOOR)
-    w = np.random.default_rng(9).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    reverse = reverse_directional(scene, params, t, w, 16, 10, seed_grad=10, key=FLOOR)
-    forward = float(np.sum(w * tr.render_forward(scene, params, FLOOR, tangent=t, spp=16, seed=10).to_numpy()))
-    assert abs(forward) > 1.0
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward_along(scene, params, t, seed=10, w_seed=9, key=FLOOR)
 
 
 # ---- the light moves ----
@@ -292,8 +285,7 @@ def test_moving_light_matches_finite_differences(scene_of):
         scene = plate_scene()
     params = tr.traverse(scene)
     fd = finite_differences(scene, params, LIGHT_MOTION, spp=FD_SPP, key=LIGHT)
-    derivative = np.mean([tr.render_forward(scene, params, LIGHT, tangent=LIGHT_MOTION, spp=256, seed=s).to_numpy()
-                          for s in range(8)], axis=0).astype(np.float64)
+    derivative = forward_mean(scene, params, LIGHT_MOTION, 256, range(8), key=LIGHT)
     assert_matches_finite_differences(derivative, fd)
 
 
@@ -353,8 +345,7 @@ def test_analytic_occluder_shadow_matches_finite_differences(kind, key, tangent)
     params = tr.traverse(scene)
     t = lift(params) if tangent == "lift" else LIGHT_MOTION
     fd = finite_differences(scene, params, t, spp=FD_SPP, key=key)
-    derivative = np.mean([tr.render_forward(scene, params, key, tangent=t, spp=256, seed=s).to_numpy()
-                          for s in range(8)], axis=0).astype(np.float64)
+    derivative = forward_mean(scene, params, t, 256, range(8), key=key)
     assert_matches_finite_differences(derivative, fd)
 
 
@@ -367,8 +358,7 @@ def test_analytic_occluder_shadow_seen_after_a_bounce_matches_finite_differences
     params = tr.traverse(scene)
     t = along(params, WALL) if key == WALL else LIGHT_MOTION
     fd = finite_differences(scene, params, t, spp=FD_SPP, key=key)
-    derivative = np.mean([tr.render_forward(scene, params, key, tangent=t, spp=256, seed=s).to_numpy()
-                          for s in range(8)], axis=0).astype(np.float64)
+    derivative = forward_mean(scene, params, t, 256, range(8), key=key)
     assert_matches_finite_differences(derivative, fd)
 
 
@@ -378,11 +368,7 @@ def test_analytic_occluder_shadow_reverse_mode_equals_forward_mode():
     scene = sphere_over_wall_scene()
     params = tr.traverse(scene)
     t = along(params, WALL)
-    w = np.random.default_rng(11).uniform(0.5, 1.5, (RES, RES, 3)).astype(np.float32)
-    reverse = reverse_directional(scene, params, t, w, 16, 12, seed_grad=12, key=WALL)
-    forward = float(np.sum(w * tr.render_forward(scene, params, WALL, tangent=t, spp=16, seed=12).to_numpy()))
-    assert abs(forward) > 1.0
-    np.testing.assert_allclose(reverse, forward, rtol=2e-3)
+    assert_reverse_equals_forward_along(scene, params, t, seed=12, w_seed=11, key=WALL)
 
 
 def test_analytic_occluder_shadow_in_a_scene_without_meshes():
@@ -394,6 +380,5 @@ def test_analytic_occluder_shadow_in_a_scene_without_meshes():
                           "box": {**OCCLUDERS["sphere"], "bsdf": {"type": "diffuse", "reflectance": 0.5}}})
     params = tr.traverse(scene)
     fd = finite_differences(scene, params, LIGHT_MOTION, spp=FD_SPP, key=LIGHT)
-    derivative = np.mean([tr.render_forward(scene, params, LIGHT, tangent=LIGHT_MOTION, spp=256, seed=s).to_numpy()
-                          for s in range(8)], axis=0).astype(np.float64)
+    derivative = forward_mean(scene, params, LIGHT_MOTION, 256, range(8), key=LIGHT)
     assert_matches_finite_differences(derivative, fd)

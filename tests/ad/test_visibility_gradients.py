@@ -169,8 +169,8 @@ def shadow_scene(integrator, box_in_view=False):
     })
 
 
-def forward_mean(scene, params, t, spp, seeds):
-    return np.mean([tr.render_forward(scene, params, KEY, tangent=t, spp=spp, seed=s).to_numpy()
+def forward_mean(scene, params, t, spp, seeds, key=KEY):
+    return np.mean([tr.render_forward(scene, params, key, tangent=t, spp=spp, seed=s).to_numpy()
                     for s in seeds], axis=0).astype(np.float64)
 
 
