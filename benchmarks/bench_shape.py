@@ -34,6 +34,21 @@ def cornell_box(tr, integrator):
     return tr.load_dict(d)
 
 
+def timed_steps(step, iters: int) -> dict:
+    """Time a first `step()` (compilation included), then `iters` more: the first step's seconds,
+    the median step's ms and the process's peak resident memory (MB)."""
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return {"first_s": first, "step_ms": statistics.median(times) * 1e3,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def ours() -> dict:
     import taichi as ti
 
@@ -63,16 +78,7 @@ def ours() -> dict:
         ti.sync()
         it[0] += 1
 
-    t0 = time.perf_counter()
-    step()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(ITERS):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return {"first_s": first, "step_ms": statistics.median(times) * 1e3,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return timed_steps(step, ITERS)
 
 
 def theirs() -> dict:
@@ -108,16 +114,7 @@ def theirs() -> dict:
         dr.sync_thread()
         it[0] += 1
 
-    t0 = time.perf_counter()
-    step()
-    first = time.perf_counter() - t0
-    times = []
-    for _ in range(MI_ITERS):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return {"first_s": first, "step_ms": statistics.median(times) * 1e3,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return timed_steps(step, MI_ITERS)
 
 
 def main() -> None:
