@@ -169,6 +169,27 @@ def receiver_jump(sc: ti.template(), y_si: ti.template(), to_camera: vec3, to_li
 
 
 @ti.func
+def _pick_light(sc: ti.template(), lights: ti.template(), u_light: ti.f32):
+    """A point light drawn uniformly with u_light among `lights` ((K,) em_i rows): (its emitter
+    row, its position)."""
+    n_lights = lights.shape[0]
+    emitter = lights[ti.min(ti.cast(u_light * n_lights, ti.i32), n_lights - 1)]
+    p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
+             sc.em_f[emitter, L.EF_POSITION + 2])
+    return emitter, p
+
+
+@ti.func
+def _plane_through(p: vec3, m: vec3, e_dir: vec3):
+    """The plane through the light p and the line through m along the unit e_dir: (w = (m - p) /
+    |m - p|, its unit normal N = w × e / |w × e|, |w × e|, about 0 where the line is seen end-on)."""
+    w = (m - p).normalized()
+    cross = w.cross(e_dir)
+    c_len = cross.norm()
+    return w, cross / ti.max(c_len, 1e-6), c_len
+
+
+@ti.func
 def light_edge_point(sc: ti.template(), lights: ti.template(), edge3_p: ti.template(), edge3_i: ti.template(),
                      u_light: ti.f32, e: ti.i32, t: ti.f32):
     """A point light drawn with u_light among `lights` ((K,) em_i rows) and the point at t along
@@ -176,10 +197,7 @@ def light_edge_point(sc: ti.template(), lights: ti.template(), edge3_p: ti.templ
     direction, w = (m - p)/|m - p|, plane normal N = w × e / |w × e|, the column of the end
     vertices as the face turned to p indexes them, and whether the edge can cast a shadow
     boundary: a silhouette from p or a mesh boundary, not seen end-on)."""
-    n_lights = lights.shape[0]
-    emitter = lights[ti.min(ti.cast(u_light * n_lights, ti.i32), n_lights - 1)]
-    p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
-             sc.em_f[emitter, L.EF_POSITION + 2])
+    emitter, p = _pick_light(sc, lights, u_light)
     p0 = edge3_p[e, 0]
     p1 = edge3_p[e, 1]
     m = p0 + t * (p1 - p0)
@@ -192,11 +210,9 @@ def light_edge_point(sc: ti.template(), lights: ti.template(), edge3_p: ti.templ
     if f1 >= 0 and front1 and not front0:
         ends = E3_ENDS + 2
     e_dir = (p1 - p0).normalized()
-    w = (m - p).normalized()
-    cross = w.cross(e_dir)
-    c_len = cross.norm()
+    w, normal, c_len = _plane_through(p, m, e_dir)
     silhouette = ((edge3_i[e, E3_FLAGS] & EDGE_ALWAYS) != 0 or front0 != front1) and c_len > 1e-6
-    return emitter, p, m, e_dir, w, cross / ti.max(c_len, 1e-6), ends, silhouette
+    return emitter, p, m, e_dir, w, normal, ends, silhouette
 
 
 @ti.func
@@ -216,18 +232,13 @@ def light_outline_point(sc: ti.template(), lights: ti.template(), rows: ti.templ
     times u A's fractional part (analytic_outlines.outline_point). (emitter row, light position
     p, outline point m, its unit tangent e, w = (m - p)/|m - p|, plane normal N = w × e / |w × e|,
     whether it casts a shadow boundary, the outline's length per unit of u.)"""
-    n_lights = lights.shape[0]
-    emitter = lights[ti.min(ti.cast(u_light * n_lights, ti.i32), n_lights - 1)]
-    p = vec3(sc.em_f[emitter, L.EF_POSITION], sc.em_f[emitter, L.EF_POSITION + 1],
-             sc.em_f[emitter, L.EF_POSITION + 2])
+    emitter, p = _pick_light(sc, lights, u_light)
     n_rows = rows.shape[0]
     scaled = u * n_rows
     pick = ti.min(ti.cast(scaled, ti.i32), n_rows - 1)
     seen, m, e_dir, length = outline_point(sc, rows[pick], p, scaled - pick)
-    w = (m - p).normalized()
-    cross = w.cross(e_dir)
-    c_len = cross.norm()
-    return emitter, p, m, e_dir, w, cross / ti.max(c_len, 1e-6), seen and c_len > 1e-6, length * n_rows
+    w, normal, c_len = _plane_through(p, m, e_dir)
+    return emitter, p, m, e_dir, w, normal, seen and c_len > 1e-6, length * n_rows
 
 
 @ti.func
